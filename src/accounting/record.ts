@@ -1,0 +1,80 @@
+// The one place a finished request becomes metrics and the wide log line. Attribution follows
+// intention to treat: every series carries the ASSIGNED variant; `model` is the model that answered.
+import type { Logger } from 'pino';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { RequestLedger } from '../gateway/ledger.js';
+
+export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestLedger): void {
+  const route = ledger.route.name;
+  const variant = ledger.variant;
+  const stream = String(ledger.stream);
+  const totalMs = ledger.endedMs ?? ledger.elapsedMs();
+  const answered = ledger.answeredBy?.name ?? ledger.attempts[ledger.attempts.length - 1]?.model.name ?? ledger.route.champion;
+  const outcome = ledger.errorClass === 'none' ? 'success' : 'error';
+
+  // Spend is real money whoever forced the variant: always counted, per attempt.
+  for (const a of ledger.attempts) {
+    const labels = { route, variant, model: a.model.name };
+    if (a.usage) metrics.addUsage(route, variant, a.model.name, a.usage);
+    if (a.costUsd !== undefined) metrics.cost.inc(labels, a.costUsd);
+    else if (a.outcome === 'success' || a.usage) metrics.costUnknown.inc(labels);
+  }
+
+  if (ledger.forced) {
+    // Forced requests (evals, debugging) would bias the comparison: kept out of the rollout series.
+    metrics.forcedRequests.inc({ route, variant, model: answered, outcome });
+  } else {
+    for (const a of ledger.attempts) {
+      metrics.upstreamRequests.inc({ route, variant, model: a.model.name, provider: a.provider, attempt: a.kind, outcome: a.outcome, error_class: a.errorClass });
+      metrics.upstreamDuration.observe({ route, variant, model: a.model.name, provider: a.provider, outcome: a.outcome }, a.durationMs / 1000);
+    }
+    metrics.requests.inc({ route, variant, model: answered, stream, outcome, error_class: ledger.errorClass });
+    metrics.requestDuration.observe({ route, variant, model: answered, stream, outcome }, totalMs / 1000);
+    if (ledger.ttftMs !== undefined) {
+      metrics.ttft.observe({ route, variant, model: answered }, ledger.ttftMs / 1000);
+      const output = ledger.usage?.output ?? 0;
+      if (output > 1 && outcome === 'success') {
+        metrics.timePerOutputToken.observe({ route, variant, model: answered }, (totalMs - ledger.ttftMs) / 1000 / (output - 1));
+      }
+    }
+    if (ledger.fallbackReason !== undefined && ledger.answeredBy) {
+      const from = variant === 'challenger' ? (ledger.route.challenger ?? answered) : answered;
+      metrics.fallbacks.inc({ route, variant, from_model: from, to_model: ledger.answeredBy.name, reason: ledger.fallbackReason });
+    }
+  }
+  if (ledger.attempts.length > 0) {
+    metrics.overhead.observe({ route, stream }, Math.max(0, totalMs - ledger.upstreamWaitMs) / 1000);
+  }
+
+  const cost = ledger.costUsd;
+  const costProvenance = ledger.costIncomplete ? (cost === undefined ? 'unknown' : 'partial') : cost === undefined ? 'none' : 'computed';
+  const line = {
+    request_id: ledger.requestId,
+    operation: ledger.operation,
+    route,
+    variant,
+    forced: ledger.forced,
+    client: ledger.client,
+    model: answered,
+    stream: ledger.stream,
+    status: ledger.status,
+    outcome,
+    error_class: ledger.errorClass,
+    ...(ledger.errorCause ? { error_cause: ledger.errorCause } : {}),
+    ...(ledger.errorMessage ? { error: ledger.errorMessage } : {}),
+    attempts: ledger.attempts.map((a) => ({ model: a.model.name, kind: a.kind, outcome: a.outcome, error_class: a.errorClass, ...(a.cause ? { cause: a.cause } : {}), ms: round(a.durationMs) })),
+    ...(ledger.fallbackReason ? { fallback: ledger.fallbackReason } : {}),
+    duration_ms: round(totalMs),
+    ttft_ms: ledger.ttftMs === undefined ? null : round(ledger.ttftMs),
+    overhead_ms: round(Math.max(0, totalMs - ledger.upstreamWaitMs)),
+    tokens: ledger.usage ?? null,
+    cost_usd: cost ?? null,
+    cost_provenance: costProvenance,
+  };
+  if (costProvenance === 'unknown' || costProvenance === 'partial') logger.warn(line, 'request completed; cost unknown (no usage reported or model not priced)');
+  else logger.info(line, 'request completed');
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

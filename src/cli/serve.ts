@@ -1,0 +1,56 @@
+// `bellwether serve` / `npm start`: load the config, start the gateway, shut down gracefully.
+import { ConfigError, loadConfigFile } from '../config/load.js';
+import { startGateway, type RunningGateway } from '../server.js';
+import { createLogger } from '../telemetry/logger.js';
+
+export const DEFAULT_CONFIG = 'config/default.yaml';
+
+export async function serve(configPath: string | undefined, portOverride?: number): Promise<RunningGateway> {
+  const file = configPath ?? process.env.BELLWETHER_CONFIG ?? DEFAULT_CONFIG;
+  let config;
+  try {
+    config = loadConfigFile(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`bellwether: refusing to start, invalid configuration:\n${err.lines.join('\n')}\n`);
+      process.exit(3);
+    }
+    throw err;
+  }
+  const envPort = process.env.PORT ? Number(process.env.PORT) : undefined;
+  const port = portOverride ?? envPort ?? config.server.port;
+  const logger = createLogger(config.logging.level);
+  const gateway = await startGateway({ config, port, logger });
+  logger.info(
+    { url: gateway.url, config: file, routes: Object.keys(config.routes), state: gateway.ctx.rollouts.health().backend },
+    `bellwether listening on ${gateway.url}`,
+  );
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, graceMs: config.server.shutdownGraceMs }, 'shutting down: no new requests, finishing in-flight ones');
+    // In-flight requests and streams get a bounded grace period, then we exit regardless.
+    const force = setTimeout(() => {
+      logger.warn('grace period over; exiting with requests still in flight');
+      logger.flush();
+      process.exit(1);
+    }, config.server.shutdownGraceMs);
+    force.unref();
+    gateway
+      .close()
+      .then(() => {
+        logger.info('shutdown complete');
+        logger.flush();
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  return gateway;
+}

@@ -1,0 +1,40 @@
+// `${VAR}` and `${VAR:-default}` in string values. Interpolation happens on parsed YAML values (never on
+// the raw text) so a variable's content can't change the document's structure.
+const PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+const WHOLE_OPTIONAL = /^\$\{[A-Za-z_][A-Za-z0-9_]*:-\}$/;
+
+export interface InterpolationIssue {
+  path: (string | number)[];
+  variable: string;
+}
+
+export function interpolate(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  issues: InterpolationIssue[],
+  path: (string | number)[] = [],
+): unknown {
+  if (typeof value === 'string') {
+    if (!value.includes('${')) return value;
+    const result = value.replace(PATTERN, (_match, name: string, fallback: string | undefined) => {
+      const found = env[name];
+      if (found !== undefined && found !== '') return found;
+      if (fallback !== undefined) return fallback;
+      issues.push({ path, variable: name });
+      return '';
+    });
+    // `key: ${VAR:-}` with VAR unset means "not configured": drop the key rather than keep "".
+    return result === '' && WHOLE_OPTIONAL.test(value) ? undefined : result;
+  }
+  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, env, issues, [...path, i]));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      const resolved = interpolate(item, env, issues, [...path, key]);
+      if (resolved !== undefined) out[key] = resolved;
+    }
+    return out;
+  }
+  return value;
+}

@@ -1,0 +1,211 @@
+// Load a YAML config file into a typed, validated, resolved Config — or fail with `file:path: reason`
+// lines. Everything after this module trusts the Config it is given.
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { ConfigSchema, type RawConfig } from './schema.js';
+import { interpolate, type InterpolationIssue } from './interpolate.js';
+import { resolveConfig, type Config } from './types.js';
+import { compileCheck } from '../checks/index.js';
+
+export class ConfigError extends Error {
+  constructor(readonly lines: string[]) {
+    super(lines.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+// coerceTypes: an interpolated `${PORT:-8080}` is a string in YAML but means a number.
+const ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: true });
+const validateSchema = ajv.compile<RawConfig>(ConfigSchema);
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${file}: cannot read file: ${(err as Error).message}`]);
+  }
+  return parseConfig(text, file, env);
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
+  const where = (path: (string | number)[]) => locate(doc, lineCounter, path);
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? '?'}: YAML: ${e.message.split('\n')[0]}`),
+    );
+  }
+  const parsed: unknown = doc.toJS();
+  if (parsed === null || typeof parsed !== 'object') {
+    throw new ConfigError([`${file}: (root): expected a YAML mapping`]);
+  }
+
+  const missing: InterpolationIssue[] = [];
+  const interpolated = interpolate(parsed, env, missing);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      missing.map(
+        (m) => `${file}:${dotted(m.path)}: environment variable ${m.variable} is not set${where(m.path)}`,
+      ),
+    );
+  }
+
+  if (!validateSchema(interpolated)) {
+    throw new ConfigError(
+      uniqueErrors(validateSchema.errors ?? []).map((e) => {
+        const path = pointerToPath(e.instancePath);
+        return `${file}:${dotted(path)}: ${describe(e)}${where(path)}`;
+      }),
+    );
+  }
+
+  const raw = interpolated;
+  const problems = crossCheck(raw);
+  if (problems.length > 0) {
+    throw new ConfigError(problems.map((p) => `${file}:${dotted(p.path)}: ${p.reason}${where(p.path)}`));
+  }
+  return resolveConfig(raw, file, env);
+}
+
+interface Problem {
+  path: (string | number)[];
+  reason: string;
+}
+
+// References and uniqueness that JSON Schema can't express.
+function crossCheck(raw: RawConfig): Problem[] {
+  const problems: Problem[] = [];
+  for (const [name, model] of Object.entries(raw.models)) {
+    if (!raw.providers[model.provider]) {
+      problems.push({
+        path: ['models', name, 'provider'],
+        reason: `provider "${model.provider}" is not defined under providers (have: ${Object.keys(raw.providers).join(', ')})`,
+      });
+    }
+    if (model.simulation && raw.providers[model.provider] && raw.providers[model.provider]?.type !== 'simulator') {
+      problems.push({
+        path: ['models', name, 'simulation'],
+        reason: `simulation settings only apply to models whose provider has type: simulator`,
+      });
+    }
+  }
+  const claimed = new Map<string, string>();
+  for (const route of Object.keys(raw.routes)) claimed.set(route, route);
+  for (const [name, route] of Object.entries(raw.routes)) {
+    for (const field of ['champion', 'challenger'] as const) {
+      const model = route[field];
+      if (model !== undefined && !raw.models[model]) {
+        problems.push({
+          path: ['routes', name, field],
+          reason: `model "${model}" is not defined under models (have: ${Object.keys(raw.models).join(', ')})`,
+        });
+      }
+    }
+    if (route.challenger !== undefined && route.challenger === route.champion) {
+      problems.push({ path: ['routes', name, 'challenger'], reason: 'challenger must differ from champion' });
+    }
+    if (route.challenger === undefined && (route.rollout?.percent ?? 0) > 0) {
+      problems.push({ path: ['routes', name, 'rollout', 'percent'], reason: 'a route without a challenger must have percent 0' });
+    }
+    (route.aliases ?? []).forEach((alias, i) => {
+      const owner = claimed.get(alias);
+      if (owner !== undefined) {
+        problems.push({
+          path: ['routes', name, 'aliases', i],
+          reason: `"${alias}" is already ${owner === alias ? 'a route name' : `an alias of route "${owner}"`}`,
+        });
+      } else claimed.set(alias, name);
+    });
+    const seen = new Set<string>();
+    (route.checks ?? []).forEach((check, i) => {
+      if (seen.has(check.name)) problems.push({ path: ['routes', name, 'checks', i, 'name'], reason: `duplicate check name "${check.name}"` });
+      seen.add(check.name);
+      try {
+        compileCheck(check);
+      } catch (err) {
+        problems.push({ path: ['routes', name, 'checks', i], reason: (err as Error).message });
+      }
+    });
+    (route.sampling?.redact ?? []).forEach((pattern, i) => {
+      try {
+        new RegExp(pattern.regex, 'g');
+      } catch (err) {
+        problems.push({ path: ['routes', name, 'sampling', 'redact', i, 'regex'], reason: (err as Error).message });
+      }
+    });
+  }
+  const names = new Map<string, number>();
+  for (const [kind, list] of [
+    ['clientKeys', raw.auth?.clientKeys ?? []],
+    ['adminTokens', raw.auth?.adminTokens ?? []],
+  ] as const) {
+    list.forEach((entry, i) => {
+      const key = `${kind}:${entry.name}`;
+      if (names.has(key)) problems.push({ path: ['auth', kind, i, 'name'], reason: `duplicate name "${entry.name}"` });
+      names.set(key, i);
+    });
+  }
+  return problems;
+}
+
+function uniqueErrors(errors: ErrorObject[]): ErrorObject[] {
+  // A failed union reports one error per branch; keep the most specific (deepest) ones per path.
+  const byPath = new Map<string, ErrorObject[]>();
+  for (const e of errors) {
+    const list = byPath.get(e.instancePath) ?? [];
+    list.push(e);
+    byPath.set(e.instancePath, list);
+  }
+  const paths = [...byPath.keys()];
+  const out: ErrorObject[] = [];
+  for (const [path, list] of byPath) {
+    const hasDeeper = paths.some((p) => p !== path && p.startsWith(`${path}/`));
+    if (hasDeeper && list.every((e) => e.keyword === 'anyOf' || e.keyword === 'type' || e.keyword === 'const')) continue;
+    const seen = new Set<string>();
+    for (const e of list) {
+      if (e.keyword === 'anyOf' && list.length > 1) continue;
+      const text = describe(e);
+      if (!seen.has(text)) out.push(e);
+      seen.add(text);
+    }
+  }
+  return out;
+}
+
+function describe(e: ErrorObject): string {
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `unknown key "${String(e.params.additionalProperty)}"`;
+    case 'required':
+      return `missing required key "${String(e.params.missingProperty)}"`;
+    case 'const':
+      return `must be ${JSON.stringify(e.params.allowedValue)}`;
+    case 'anyOf':
+      return 'does not match any allowed form (check "type" and its fields)';
+    default:
+      return e.message ?? e.keyword;
+  }
+}
+
+function pointerToPath(pointer: string): string[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+export function dotted(path: (string | number)[]): string {
+  return path.length === 0 ? '(root)' : path.join('.');
+}
+
+function locate(doc: Document, counter: LineCounter, path: (string | number)[]): string {
+  for (let depth = path.length; depth > 0; depth--) {
+    const node = doc.getIn(path.slice(0, depth).map((p) => (typeof p === 'string' && /^\d+$/.test(p) ? Number(p) : p)), true);
+    if (isNode(node) && node.range) return ` (line ${counter.linePos(node.range[0]).line})`;
+  }
+  return '';
+}

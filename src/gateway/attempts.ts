@@ -1,0 +1,156 @@
+// The attempt loop around one upstream call: retries with backoff (honouring Retry-After), the
+// time-to-first-event guard, and fallback from a failing challenger to the champion. Nothing has been
+// written to the client while we are here, so every failure is still safe to retry.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ModelConfig } from '../config/types.js';
+import type { Provider, ProviderResponse, StreamEvent } from '../providers/types.js';
+import { costUsd } from '../accounting/cost.js';
+import { GatewayError, asGatewayError } from './errors.js';
+import type { AttemptRecord, RequestLedger } from './ledger.js';
+import type { Attempt } from '../telemetry/metrics.js';
+import type { CircuitBreakers } from './circuit-breaker.js';
+
+export interface AttemptContext {
+  providers: Map<string, Provider>;
+  config: { models: Record<string, ModelConfig> };
+  breakers: CircuitBreakers;
+}
+
+/** An upstream answer ready to relay; for streams the first event has already arrived. */
+export type UpstreamAnswer =
+  | { kind: 'json'; response: Extract<ProviderResponse, { kind: 'json' }>; attempt: AttemptRecord; controller: AbortController }
+  | {
+      kind: 'stream';
+      first: StreamEvent | undefined;
+      rest: AsyncIterator<StreamEvent>;
+      attempt: AttemptRecord;
+      controller: AbortController;
+    };
+
+export function timeoutError(cause: string, ms: number): GatewayError {
+  return new GatewayError({
+    status: 504,
+    errorClass: 'timeout',
+    message: `upstream timed out (${cause.replace('_', ' ')} after ${ms} ms)`,
+    type: 'api_error',
+    code: 'upstream_timeout',
+    cause,
+  });
+}
+
+/** Aborts `controller` with `reason` after `ms`, unless cleared. */
+export function guard(controller: AbortController, ms: number, cause: string): NodeJS.Timeout {
+  const timer = setTimeout(() => controller.abort(timeoutError(cause, ms)), ms);
+  timer.unref();
+  return timer;
+}
+
+export async function callUpstream(
+  ctx: AttemptContext,
+  ledger: RequestLedger,
+  primary: ModelConfig,
+  buildBody: (model: ModelConfig) => Record<string, unknown>,
+  requestSignal: AbortSignal,
+): Promise<UpstreamAnswer> {
+  const route = ledger.route;
+  const plan: { model: ModelConfig; kind: 'primary' | 'fallback' }[] = [{ model: primary, kind: 'primary' }];
+  const champion = ctx.config.models[route.champion];
+  const canFallBack = ledger.variant === 'challenger' && route.fallback === 'champion' && champion && champion.name !== primary.name;
+  if (canFallBack) plan.push({ model: champion, kind: 'fallback' });
+
+  let lastError: GatewayError | undefined;
+  for (const { model, kind } of plan) {
+    if (kind === 'primary' && canFallBack && !ctx.breakers.allow(model.name, route.circuitBreaker)) {
+      ledger.fallbackReason = 'circuit_open';
+      continue;
+    }
+    for (let n = 0; n < route.retry.maxAttempts; n++) {
+      const attemptKind: Attempt = kind === 'fallback' ? 'fallback' : n === 0 ? 'first' : 'retry';
+      try {
+        const answer = await attemptOnce(ctx, ledger, model, attemptKind, buildBody(model), requestSignal);
+        if (kind === 'fallback' && ledger.fallbackReason === undefined) ledger.fallbackReason = 'error';
+        ledger.answeredBy = model;
+        return answer;
+      } catch (err) {
+        lastError = asGatewayError(err);
+        if (lastError.errorClass === 'client_cancelled' || requestSignal.aborted) throw requestSignal.reason instanceof GatewayError ? requestSignal.reason : lastError;
+        const more = n + 1 < route.retry.maxAttempts;
+        if (!lastError.retryable || !more) break;
+        await backoff(route.retry, n, lastError.retryAfterMs, requestSignal);
+      }
+    }
+  }
+  throw lastError ?? new GatewayError({ status: 503, errorClass: 'internal', message: 'no upstream available', type: 'api_error' });
+}
+
+async function attemptOnce(
+  ctx: AttemptContext,
+  ledger: RequestLedger,
+  model: ModelConfig,
+  kind: Attempt,
+  body: Record<string, unknown>,
+  requestSignal: AbortSignal,
+): Promise<UpstreamAnswer> {
+  const provider = ctx.providers.get(model.provider);
+  if (!provider) throw new GatewayError({ status: 500, errorClass: 'internal', message: `provider ${model.provider} missing`, type: 'api_error' });
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(requestSignal.reason);
+  if (requestSignal.aborted) onAbort();
+  else requestSignal.addEventListener('abort', onAbort, { once: true });
+
+  const record: AttemptRecord = { model, provider: provider.name, kind, startedAt: performance.now(), durationMs: 0, outcome: 'success', errorClass: 'none' };
+  ledger.attempts.push(record);
+  const firstEvent = ledger.stream ? guard(controller, ledger.route.timeouts.firstTokenMs, 'first_token') : undefined;
+  const waitStart = performance.now();
+  try {
+    const response = await provider.call({
+      operation: ledger.operation,
+      model,
+      body,
+      stream: ledger.stream,
+      signal: controller.signal,
+      connectTimeoutMs: ledger.route.timeouts.connectMs,
+    });
+    if (response.kind === 'json') {
+      record.durationMs = performance.now() - record.startedAt;
+      record.usage = response.usage;
+      record.costUsd = costUsd(response.usage, model.pricing);
+      ctx.breakers.record(model.name, true);
+      return { kind: 'json', response, attempt: record, controller };
+    }
+    const rest = response.events[Symbol.asyncIterator]();
+    const first = await rest.next();
+    return { kind: 'stream', first: first.done ? undefined : first.value, rest, attempt: record, controller };
+  } catch (err) {
+    const error = controller.signal.aborted && controller.signal.reason instanceof GatewayError ? controller.signal.reason : asGatewayError(err);
+    record.durationMs = performance.now() - record.startedAt;
+    record.outcome = 'error';
+    record.errorClass = error.errorClass;
+    record.status = error.status;
+    if (error.cause_) record.cause = error.cause_;
+    if (error.errorClass !== 'client_cancelled') ctx.breakers.record(model.name, false);
+    requestSignal.removeEventListener('abort', onAbort);
+    throw error;
+  } finally {
+    ledger.upstreamWaitMs += performance.now() - waitStart;
+    if (firstEvent) clearTimeout(firstEvent);
+  }
+}
+
+/** Full-jitter exponential backoff; a Retry-After from the upstream sets the floor (capped). */
+async function backoff(
+  retry: { baseDelayMs: number; maxDelayMs: number; maxRetryAfterMs: number },
+  n: number,
+  retryAfterMs: number | undefined,
+  signal: AbortSignal,
+): Promise<void> {
+  const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** n);
+  let delay = Math.random() * ceiling;
+  if (retryAfterMs !== undefined) delay = Math.max(delay, Math.min(retryAfterMs, retry.maxRetryAfterMs));
+  if (delay <= 0) return;
+  try {
+    await sleep(delay, undefined, { signal });
+  } catch {
+    throw signal.reason instanceof GatewayError ? signal.reason : asGatewayError(signal.reason);
+  }
+}

@@ -1,0 +1,95 @@
+// Per-model circuit breakers. Closed → open on N consecutive failures or a failure ratio over a
+// sliding window (with a minimum of requests); open → half-open after `openSeconds`, where a few
+// probe requests decide between closing again and re-opening.
+import type { CircuitBreakerConfig } from '../config/types.js';
+
+export type BreakerState = 'closed' | 'open' | 'half_open';
+
+interface Breaker {
+  state: BreakerState;
+  consecutive: number;
+  window: { at: number; ok: boolean }[];
+  openedAt: number;
+  probesInFlight: number;
+  probeSuccesses: number;
+}
+
+export class CircuitBreakers {
+  private readonly breakers = new Map<string, Breaker>();
+  private readonly settings = new Map<string, Required<CircuitBreakerConfig>>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** May a request go to `model` now? In half-open state only a few probes are let through. */
+  allow(model: string, cfg: Required<CircuitBreakerConfig>): boolean {
+    this.settings.set(model, cfg);
+    const b = this.get(model);
+    if (b.state === 'open') {
+      if (this.now() - b.openedAt < cfg.openSeconds * 1000) return false;
+      b.state = 'half_open';
+      b.probesInFlight = 0;
+      b.probeSuccesses = 0;
+    }
+    if (b.state === 'half_open') {
+      if (b.probesInFlight >= cfg.halfOpenProbes) return false;
+      b.probesInFlight++;
+    }
+    return true;
+  }
+
+  record(model: string, ok: boolean): void {
+    const cfg = this.settings.get(model);
+    if (!cfg) return; // only models routed through allow() (challengers with a fallback) have breakers
+    const b = this.get(model);
+    const now = this.now();
+    if (b.state === 'half_open') {
+      b.probesInFlight = Math.max(0, b.probesInFlight - 1);
+      if (!ok) return this.open(b, now);
+      if (++b.probeSuccesses >= cfg.halfOpenProbes) this.close(b);
+      return;
+    }
+    b.consecutive = ok ? 0 : b.consecutive + 1;
+    b.window.push({ at: now, ok });
+    const horizon = now - cfg.windowSeconds * 1000;
+    while (b.window.length > 0 && (b.window[0]?.at ?? now) < horizon) b.window.shift();
+    const failures = b.window.reduce((n, e) => n + (e.ok ? 0 : 1), 0);
+    const ratioTripped = b.window.length >= cfg.minRequests && failures / b.window.length >= cfg.failureRatio;
+    if (b.state === 'closed' && (b.consecutive >= cfg.consecutiveFailures || ratioTripped)) this.open(b, now);
+  }
+
+  state(model: string): BreakerState {
+    const b = this.breakers.get(model);
+    if (!b) return 'closed';
+    const cfg = this.settings.get(model);
+    if (b.state === 'open' && cfg && this.now() - b.openedAt >= cfg.openSeconds * 1000) return 'half_open';
+    return b.state;
+  }
+
+  snapshot(): Record<string, BreakerState> {
+    const out: Record<string, BreakerState> = {};
+    for (const model of this.breakers.keys()) out[model] = this.state(model);
+    return out;
+  }
+
+  private open(b: Breaker, now: number): void {
+    b.state = 'open';
+    b.openedAt = now;
+    b.window = [];
+    b.consecutive = 0;
+  }
+
+  private close(b: Breaker): void {
+    b.state = 'closed';
+    b.window = [];
+    b.consecutive = 0;
+  }
+
+  private get(model: string): Breaker {
+    let b = this.breakers.get(model);
+    if (!b) {
+      b = { state: 'closed', consecutive: 0, window: [], openedAt: 0, probesInFlight: 0, probeSuccesses: 0 };
+      this.breakers.set(model, b);
+    }
+    return b;
+  }
+}

@@ -1,0 +1,113 @@
+// Errors are values with a class (PRODUCT.md section 7 `error_class`), decided where they happen and
+// mapped to HTTP in exactly one place (server.ts error handler / relay).
+export type ErrorClass =
+  | 'none'
+  | 'timeout'
+  | 'rate_limited'
+  | 'upstream_5xx'
+  | 'upstream_4xx'
+  | 'connection'
+  | 'stream_interrupted'
+  | 'bad_request'
+  | 'client_cancelled'
+  | 'internal';
+
+export const ERROR_CLASSES: readonly ErrorClass[] = [
+  'none',
+  'timeout',
+  'rate_limited',
+  'upstream_5xx',
+  'upstream_4xx',
+  'connection',
+  'stream_interrupted',
+  'bad_request',
+  'client_cancelled',
+  'internal',
+];
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; code: string | null; param?: string | null };
+}
+
+export class GatewayError extends Error {
+  readonly status: number;
+  readonly errorClass: ErrorClass;
+  readonly type: string;
+  readonly code: string | null;
+  /** Upstream error body, relayed as-is when it is already OpenAI-shaped. */
+  readonly body: OpenAIErrorBody | undefined;
+  /** Why, in more detail than the class: e.g. which timeout fired. Logged, never sent to clients. */
+  readonly cause_: string | undefined;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(opts: {
+    status: number;
+    errorClass: ErrorClass;
+    message: string;
+    type?: string;
+    code?: string | null;
+    body?: OpenAIErrorBody;
+    cause?: string;
+    retryAfterMs?: number;
+  }) {
+    super(opts.message);
+    this.name = 'GatewayError';
+    this.status = opts.status;
+    this.errorClass = opts.errorClass;
+    this.type = opts.type ?? defaultType(opts.status);
+    this.code = opts.code ?? null;
+    this.body = opts.body;
+    this.cause_ = opts.cause;
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+
+  toBody(): OpenAIErrorBody {
+    return this.body ?? { error: { message: this.message, type: this.type, code: this.code } };
+  }
+
+  get retryable(): boolean {
+    return (
+      this.errorClass === 'connection' ||
+      this.errorClass === 'timeout' ||
+      this.errorClass === 'rate_limited' ||
+      this.errorClass === 'upstream_5xx'
+    );
+  }
+}
+
+function defaultType(status: number): string {
+  if (status === 401 || status === 403) return 'authentication_error';
+  if (status === 404) return 'not_found_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return 'api_error';
+  return 'invalid_request_error';
+}
+
+export function badRequest(message: string, code: string | null = null, param?: string): GatewayError {
+  return new GatewayError({
+    status: 400,
+    errorClass: 'bad_request',
+    message,
+    code,
+    ...(param ? { body: { error: { message, type: 'invalid_request_error', code, param } } } : {}),
+  });
+}
+
+export function classifyStatus(status: number): ErrorClass {
+  if (status === 429) return 'rate_limited';
+  if (status >= 500) return 'upstream_5xx';
+  if (status >= 400) return 'upstream_4xx';
+  return 'none';
+}
+
+/** Anything thrown that is not a GatewayError is a bug or an environment failure: class `internal`. */
+export function asGatewayError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  return new GatewayError({
+    status: 500,
+    errorClass: 'internal',
+    message: 'internal gateway error',
+    type: 'api_error',
+    cause: err instanceof Error ? err.message : String(err),
+  });
+}

@@ -1,0 +1,145 @@
+// The request pipeline for inference calls, top to bottom:
+// authenticate → resolve route → assign variant → call provider with retries → relay → account → hooks.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ModelConfig, RouteConfig } from '../config/types.js';
+import type { Operation } from '../providers/types.js';
+import type { Variant } from '../telemetry/metrics.js';
+import { recordRequest } from '../accounting/record.js';
+import { effectivePercent } from '../rollout/state.js';
+import { assignBucket, isChallenger, unitKey } from '../rollout/assign.js';
+import { GatewayError, asGatewayError, badRequest } from './errors.js';
+import { RequestLedger } from './ledger.js';
+import { callUpstream, guard } from './attempts.js';
+import { relayStream, summariseCompletion } from './relay.js';
+import type { ClientIdentity } from './authenticate.js';
+import type { GatewayContext } from './context.js';
+
+export const VARIANT_HEADER = 'x-bellwether-variant';
+
+export async function handleInference(ctx: GatewayContext, operation: Operation, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const client = ctx.clients.authenticate(req.headers.authorization);
+  const body = requireObject(req.body);
+  const route = ctx.routes.resolve(body.model);
+  const { variant, forced } = assignVariant(ctx, route, req, body, client);
+  const stream = operation !== 'embeddings' && body.stream === true;
+
+  const ledger = new RequestLedger(req.id, operation, route, variant, forced, stream, client.name, body);
+  ledger.clientAskedUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+  const primary = modelFor(ctx, route, variant);
+
+  const controller = new AbortController();
+  const total = guard(controller, route.timeouts.totalMs, 'total');
+  const onClose = () => {
+    if (!reply.raw.writableFinished) {
+      controller.abort(new GatewayError({ status: 499, errorClass: 'client_cancelled', message: 'client closed the connection', cause: 'client_closed' }));
+    }
+  };
+  reply.raw.once('close', onClose);
+  const inflight = { route: route.name, variant };
+  ctx.metrics.inflight.inc(inflight);
+
+  try {
+    const answer = await callUpstream(ctx, ledger, primary, (model) => upstreamBody(body, model, stream), controller.signal);
+    const headers = responseHeaders(ledger);
+    if (answer.kind === 'stream') {
+      reply.hijack();
+      await relayStream(answer, ledger, reply.raw, headers, ctx.breakers);
+    } else {
+      ledger.usage = answer.response.usage;
+      ledger.response = summariseCompletion(answer.response.json);
+      const cost = ledger.costUsd;
+      ledger.endedMs = ledger.elapsedMs();
+      await reply
+        .code(answer.response.status)
+        .headers(headers)
+        .header('x-bellwether-cost-usd', cost === undefined ? 'unknown' : cost.toFixed(8))
+        .type('application/json')
+        .send(answer.response.text);
+    }
+  } catch (err) {
+    const error = controller.signal.aborted && controller.signal.reason instanceof GatewayError ? controller.signal.reason : asGatewayError(err);
+    ledger.fail(error.errorClass, error.status, error.message, error.cause_);
+    if (!reply.sent && !reply.raw.headersSent && !reply.raw.destroyed) {
+      const headers = responseHeaders(ledger);
+      if (error.retryAfterMs !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfterMs / 1000));
+      await reply.code(error.status === 499 ? 499 : error.status).headers(headers).send(error.toBody());
+    }
+  } finally {
+    clearTimeout(total);
+    reply.raw.off('close', onClose);
+    ledger.endedMs ??= ledger.elapsedMs();
+    ctx.metrics.inflight.dec(inflight);
+    recordRequest(ctx.metrics, ctx.logger, ledger);
+    for (const listener of ctx.listeners) {
+      try {
+        listener(ledger);
+      } catch (err) {
+        ctx.logger.error({ err, request_id: ledger.requestId }, 'completion listener failed');
+      }
+    }
+  }
+}
+
+function requireObject(body: unknown): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw badRequest('The request body must be a JSON object.', 'invalid_body');
+  }
+  return body as Record<string, unknown>;
+}
+
+function assignVariant(
+  ctx: GatewayContext,
+  route: RouteConfig,
+  req: FastifyRequest,
+  body: Record<string, unknown>,
+  client: ClientIdentity,
+): { variant: Variant; forced: boolean } {
+  const state = ctx.rollouts.current(route.name);
+  const forcedHeader = req.headers[VARIANT_HEADER];
+  if (forcedHeader !== undefined) {
+    if (!client.canForceVariant) {
+      throw new GatewayError({ status: 403, errorClass: 'bad_request', message: `This API key may not force a variant (${VARIANT_HEADER}).`, type: 'permission_error', code: 'variant_forcing_not_allowed' });
+    }
+    if (forcedHeader !== 'champion' && forcedHeader !== 'challenger') {
+      throw badRequest(`${VARIANT_HEADER} must be "champion" or "challenger".`, 'invalid_variant');
+    }
+    if (forcedHeader === 'challenger' && !state?.challenger) {
+      throw badRequest(`Route "${route.name}" has no challenger.`, 'no_challenger');
+    }
+    return { variant: forcedHeader, forced: true };
+  }
+  if (!state || state.mode === 'shadow') return { variant: 'champion', forced: false };
+  const percent = effectivePercent(state, ctx.rollouts.health().stale);
+  if (percent <= 0) return { variant: 'champion', forced: false };
+  const bucket = assignBucket(route.name, unitKey(route.assignment, req.headers, body));
+  return { variant: isChallenger(bucket, percent) ? 'challenger' : 'champion', forced: false };
+}
+
+function modelFor(ctx: GatewayContext, route: RouteConfig, variant: Variant): ModelConfig {
+  const state = ctx.rollouts.current(route.name);
+  const name = variant === 'challenger' ? (state?.challenger ?? route.challenger) : (state?.champion ?? route.champion);
+  const model = name ? ctx.config.models[name] : undefined;
+  if (!model) throw new GatewayError({ status: 500, errorClass: 'internal', message: `route ${route.name} has no ${variant} model`, type: 'api_error' });
+  return model;
+}
+
+function upstreamBody(body: Record<string, unknown>, model: ModelConfig, stream: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...body, model: model.upstreamModel };
+  if (stream) {
+    // Without this, streamed calls report no usage and would be priced at nothing (NOTES.md).
+    out.stream_options = { ...((body.stream_options as Record<string, unknown> | undefined) ?? {}), include_usage: true };
+  }
+  return out;
+}
+
+function responseHeaders(ledger: RequestLedger): Record<string, string> {
+  const model = ledger.answeredBy?.name ?? ledger.attempts[ledger.attempts.length - 1]?.model.name;
+  return {
+    'x-bellwether-request-id': ledger.requestId,
+    'x-bellwether-route': ledger.route.name,
+    'x-bellwether-variant': ledger.variant,
+    ...(model ? { 'x-bellwether-model': model } : {}),
+    'x-bellwether-attempts': String(ledger.attemptCount),
+    ...(ledger.fallbackReason !== undefined && ledger.answeredBy ? { 'x-bellwether-fallback': 'true' } : {}),
+  };
+}

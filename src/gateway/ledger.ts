@@ -1,0 +1,92 @@
+// Everything that happened to one client request, filled in along the pipeline and turned into
+// metrics, the wide log line and hook events in exactly one place (accounting/record.ts).
+import type { ModelConfig, RouteConfig } from '../config/types.js';
+import type { Usage } from '../accounting/usage.js';
+import type { Variant, Attempt } from '../telemetry/metrics.js';
+import type { ErrorClass } from './errors.js';
+import type { Operation } from '../providers/types.js';
+
+export interface AttemptRecord {
+  model: ModelConfig;
+  provider: string;
+  kind: Attempt;
+  startedAt: number;
+  durationMs: number;
+  outcome: 'success' | 'error';
+  errorClass: ErrorClass;
+  /** Which guard fired, for timeouts and interruptions (first_token, idle, total, connect...). */
+  cause?: string;
+  status?: number;
+  usage?: Usage;
+  costUsd?: number;
+}
+
+export interface ResponseSummary {
+  content: string;
+  toolCalls: { id?: string; name: string; arguments: string }[];
+  finishReason: string | null;
+}
+
+export class RequestLedger {
+  readonly startedAt = performance.now();
+  readonly receivedAt = new Date();
+  attempts: AttemptRecord[] = [];
+  answeredBy: ModelConfig | undefined;
+  fallbackReason: string | undefined;
+  /** ms after start when the first content/tool-call delta was written to the client. */
+  ttftMs: number | undefined;
+  endedMs: number | undefined;
+  /** Time spent waiting on upstreams (headers + body for JSON; awaiting events for streams). */
+  upstreamWaitMs = 0;
+  status = 200;
+  errorClass: ErrorClass = 'none';
+  errorCause: string | undefined;
+  errorMessage: string | undefined;
+  /** Usage of the answer the client got (the cost of all attempts is summed separately). */
+  usage: Usage | undefined;
+  response: ResponseSummary | undefined;
+  clientAskedUsage = false;
+
+  constructor(
+    readonly requestId: string,
+    readonly operation: Operation,
+    readonly route: RouteConfig,
+    readonly variant: Variant,
+    readonly forced: boolean,
+    readonly stream: boolean,
+    readonly client: string,
+    readonly request: Record<string, unknown>,
+  ) {}
+
+  get attemptCount(): number {
+    return this.attempts.length;
+  }
+
+  get costUsd(): number | undefined {
+    let total = 0;
+    let known = false;
+    for (const a of this.attempts) {
+      if (a.costUsd !== undefined) {
+        total += a.costUsd;
+        known = true;
+      }
+    }
+    return known ? total : undefined;
+  }
+
+  /** True when some attempt was billed but its cost can't be computed. */
+  get costIncomplete(): boolean {
+    return this.attempts.some((a) => a.costUsd === undefined && (a.outcome === 'success' || a.usage !== undefined));
+  }
+
+  elapsedMs(): number {
+    return performance.now() - this.startedAt;
+  }
+
+  fail(errorClass: ErrorClass, status: number, message: string, cause?: string): void {
+    this.errorClass = errorClass;
+    this.status = status;
+    this.errorMessage = message;
+    this.errorCause = cause;
+  }
+}

@@ -1,0 +1,21 @@
+// The client API (PRODUCT.md section 4) as one fastify plugin.
+import type { FastifyInstance } from 'fastify';
+import type { GatewayContext } from './context.js';
+import { handleInference } from './inference.js';
+import { registerPassthrough } from './passthrough.js';
+
+export async function clientApi(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
+  app.post('/v1/chat/completions', (req, reply) => handleInference(ctx, 'chat', req, reply));
+  app.post('/v1/embeddings', (req, reply) => handleInference(ctx, 'embeddings', req, reply));
+
+  app.get('/v1/models', async (req) => {
+    ctx.clients.authenticate(req.headers.authorization);
+    const created = Math.floor(Date.now() / 1000);
+    const data = Object.values(ctx.config.routes).flatMap((route) =>
+      [route.name, ...route.aliases].map((id) => ({ id, object: 'model', created, owned_by: 'bellwether', ...(id !== route.name ? { route: route.name } : {}) })),
+    );
+    return { object: 'list', data };
+  });
+
+  await registerPassthrough(app, ctx);
+}

@@ -1,0 +1,164 @@
+// OpenAI's HTTP API, and everything that speaks it (vLLM, Ollama, LiteLLM, Azure OpenAI...). One
+// implementation configured by data: where each operation lives, and how the key is sent.
+import { Pool } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ProviderConfig } from '../../config/types.js';
+import { fromOpenAIUsage, type OpenAIUsageWire } from '../../accounting/usage.js';
+import type { Operation, PassthroughTarget, Provider, ProviderCall, ProviderResponse, StreamEvent } from '../types.js';
+import { parseSse } from '../sse.js';
+import { httpError, transportError } from '../upstream-errors.js';
+import { GatewayError } from '../../gateway/errors.js';
+
+interface Dialect {
+  /** Request path for an operation and upstream model, relative to the origin. */
+  path(operation: Operation, upstreamModel: string): string;
+  headers: Record<string, string>;
+  operations: ReadonlySet<Operation>;
+  /** Azure puts the deployment in the URL; the body's `model` is ignored there. */
+  passthroughPrefix: string | undefined;
+}
+
+type OpenAIish = Extract<ProviderConfig, { type: 'openai' | 'openai-compatible' | 'azure-openai' }>;
+
+const PATHS: Record<Operation, string> = { chat: '/chat/completions', embeddings: '/embeddings', responses: '/responses' };
+
+function dialectFor(config: OpenAIish, basePath: string): Dialect {
+  if (config.type === 'azure-openai') {
+    const version = encodeURIComponent(config.apiVersion);
+    return {
+      path: (op, deployment) => `${basePath}/openai/deployments/${encodeURIComponent(deployment)}${PATHS[op]}?api-version=${version}`,
+      headers: { 'api-key': config.apiKey },
+      operations: new Set(['chat', 'embeddings', 'responses']),
+      passthroughPrefix: undefined,
+    };
+  }
+  const headers: Record<string, string> = { ...(config.headers ?? {}) };
+  if (config.apiKey) headers.authorization = `Bearer ${config.apiKey}`;
+  return {
+    path: (op) => `${basePath}${PATHS[op]}`,
+    headers,
+    // Most self-hosted OpenAI-compatible servers don't implement /responses; the gateway translates.
+    operations: new Set<Operation>(config.type === 'openai' ? ['chat', 'embeddings', 'responses'] : ['chat', 'embeddings']),
+    passthroughPrefix: basePath,
+  };
+}
+
+export class OpenAICompatibleProvider implements Provider {
+  readonly type: OpenAIish['type'];
+  private readonly pool: Pool;
+  private readonly origin: string;
+  private readonly dialect: Dialect;
+
+  constructor(
+    readonly name: string,
+    private readonly config: OpenAIish,
+  ) {
+    this.type = config.type;
+    const url = new URL(config.baseUrl);
+    this.origin = url.origin;
+    this.dialect = dialectFor(config, url.pathname.replace(/\/+$/, ''));
+    this.pool = new Pool(this.origin, {
+      connections: config.connections ?? 128,
+      keepAliveTimeout: 30_000,
+      connect: { timeout: config.timeouts?.connectMs ?? 10_000 },
+      // The gateway enforces first-token / idle / total timeouts itself, per route.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  supports(operation: Operation): boolean {
+    return this.dialect.operations.has(operation);
+  }
+
+  passthrough(): PassthroughTarget | undefined {
+    if (this.dialect.passthroughPrefix === undefined) return undefined;
+    return { upstream: this.origin, prefix: this.dialect.passthroughPrefix, headers: this.dialect.headers };
+  }
+
+  secrets(): string[] {
+    return this.config.apiKey ? [this.config.apiKey] : [];
+  }
+
+  async call(call: ProviderCall): Promise<ProviderResponse> {
+    const { signal } = call;
+    let res;
+    try {
+      res = await this.pool.request({
+        method: 'POST',
+        path: this.dialect.path(call.operation, call.model.upstreamModel),
+        headers: { ...this.dialect.headers, 'content-type': 'application/json', accept: call.stream ? 'text/event-stream' : 'application/json' },
+        body: JSON.stringify(call.body),
+        signal,
+      });
+    } catch (err) {
+      throw transportError(err, signal, this.name, 'connect');
+    }
+    if (res.statusCode >= 400) {
+      const text = await res.body.text().catch(() => '');
+      throw httpError(res.statusCode, res.headers, text, this.name);
+    }
+    const contentType = String(res.headers['content-type'] ?? '');
+    if (call.stream && contentType.includes('text/event-stream')) {
+      return { kind: 'stream', status: res.statusCode, events: this.events(res.body, signal) };
+    }
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (err) {
+      throw transportError(err, signal, this.name, 'stream');
+    }
+    const json = parseJsonObject(text, res.headers, this.name);
+    return { kind: 'json', status: res.statusCode, text, json, usage: fromOpenAIUsage(json.usage as OpenAIUsageWire | undefined) };
+  }
+
+  private async *events(body: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+    try {
+      for await (const message of parseSse(body)) {
+        if (message.data === '[DONE]') {
+          yield { data: '[DONE]' };
+          continue;
+        }
+        let json: Record<string, unknown> | undefined;
+        try {
+          json = JSON.parse(message.data) as Record<string, unknown>;
+        } catch {
+          json = undefined;
+        }
+        if (json && 'error' in json && json.error) {
+          throw httpError(500, {}, message.data, this.name);
+        }
+        const usage = json?.usage ? fromOpenAIUsage(json.usage as OpenAIUsageWire) : undefined;
+        yield {
+          ...(message.event ? { event: message.event } : {}),
+          data: message.data,
+          ...(json ? { json } : {}),
+          ...(usage ? { usage } : {}),
+        };
+      }
+    } catch (err) {
+      throw transportError(err, signal, this.name, 'stream');
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+function parseJsonObject(text: string, headers: IncomingHttpHeaders, name: string): Record<string, unknown> {
+  try {
+    const json: unknown = JSON.parse(text);
+    if (json && typeof json === 'object' && !Array.isArray(json)) return json as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new GatewayError({
+    status: 502,
+    errorClass: 'upstream_5xx',
+    message: `upstream provider "${name}" returned a body that is not a JSON object`,
+    type: 'api_error',
+    code: 'bad_upstream_response',
+    cause: `content-type ${String(headers['content-type'])}`,
+  });
+}

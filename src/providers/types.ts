@@ -1,0 +1,59 @@
+// The one interface every upstream sits behind. A provider performs ONE attempt; retries, timeouts,
+// fallback and accounting are composed around it by the gateway (gateway/attempts.ts).
+import type { ModelConfig, ProviderConfig } from '../config/types.js';
+import type { Usage } from '../accounting/usage.js';
+
+export type Operation = 'chat' | 'embeddings' | 'responses';
+
+export interface ProviderCall {
+  operation: Operation;
+  model: ModelConfig;
+  /** OpenAI-shaped request body; `model` is already the upstream model name. */
+  body: Record<string, unknown>;
+  stream: boolean;
+  /** Aborted on client disconnect or a gateway timeout; providers must stop the upstream request. */
+  signal: AbortSignal;
+  connectTimeoutMs?: number;
+}
+
+/** One SSE event to relay to the client: `data` is the payload, already in OpenAI's wire format. */
+export interface StreamEvent {
+  event?: string;
+  data: string;
+  /** Parsed `data`, when it is JSON. */
+  json?: Record<string, unknown>;
+  /** Normalised usage carried by this event (the include_usage chunk, Anthropic's message_delta...). */
+  usage?: Usage;
+}
+
+export type ProviderResponse =
+  | {
+      kind: 'json';
+      status: number;
+      /** Serialised body to send as-is (saves a re-stringify on the hot path). */
+      text: string;
+      json: Record<string, unknown>;
+      usage: Usage | undefined;
+    }
+  | { kind: 'stream'; status: number; events: AsyncIterable<StreamEvent> };
+
+export interface PassthroughTarget {
+  /** Origin, e.g. https://api.openai.com */
+  upstream: string;
+  /** Path prefix on the upstream that `/v1` maps to, e.g. /v1 */
+  prefix: string;
+  headers: Record<string, string>;
+}
+
+export interface Provider {
+  readonly name: string;
+  readonly type: ProviderConfig['type'];
+  supports(operation: Operation): boolean;
+  /** Throws GatewayError for upstream failures (status, class, OpenAI-shaped body). */
+  call(call: ProviderCall): Promise<ProviderResponse>;
+  /** Where other `/v1/*` paths are forwarded, if this provider speaks OpenAI's HTTP API. */
+  passthrough(): PassthroughTarget | undefined;
+  /** Secrets this provider holds, so sampling/logging can redact them. */
+  secrets(): string[];
+  close(): Promise<void>;
+}

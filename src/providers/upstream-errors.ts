@@ -1,0 +1,77 @@
+// Turning what an upstream HTTP exchange produced into a classified GatewayError.
+import { GatewayError, classifyStatus, type OpenAIErrorBody } from '../gateway/errors.js';
+
+/** Retry-After as seconds or an HTTP date; `retry-after-ms` (OpenAI) wins when present. */
+export function parseRetryAfter(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
+  const ms = first(headers['retry-after-ms']);
+  if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms)) return Math.round(Number(ms));
+  const value = first(headers['retry-after']);
+  if (value === undefined) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function isOpenAIErrorBody(v: unknown): v is OpenAIErrorBody {
+  const e = (v as { error?: { message?: unknown } } | null)?.error;
+  return typeof e === 'object' && e !== null && typeof e.message === 'string';
+}
+
+export function httpError(
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  text: string,
+  providerName: string,
+): GatewayError {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const body = isOpenAIErrorBody(parsed)
+    ? { error: { message: parsed.error.message, type: parsed.error.type ?? 'api_error', code: parsed.error.code ?? null, ...(parsed.error.param !== undefined ? { param: parsed.error.param } : {}) } }
+    : undefined;
+  const retryAfterMs = parseRetryAfter(headers);
+  return new GatewayError({
+    status,
+    errorClass: classifyStatus(status),
+    message: body?.error.message ?? `upstream provider "${providerName}" returned HTTP ${status}`,
+    ...(body ? { body } : {}),
+    cause: `upstream HTTP ${status}`,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  });
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
+
+/** A thrown transport error (no HTTP status) → connection / timeout / the abort reason we set. */
+export function transportError(err: unknown, signal: AbortSignal, providerName: string, during: 'connect' | 'stream'): GatewayError {
+  if (signal.aborted && signal.reason instanceof GatewayError) return signal.reason;
+  if (err instanceof GatewayError) return err;
+  const code = (err as { code?: string }).code ?? '';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new GatewayError({ status: 504, errorClass: 'timeout', message: `upstream provider "${providerName}" timed out`, type: 'api_error', code: 'upstream_timeout', cause: code });
+  }
+  if (during === 'stream') {
+    return new GatewayError({ status: 502, errorClass: 'stream_interrupted', message: `upstream provider "${providerName}" stream was interrupted`, type: 'api_error', code: 'stream_interrupted', cause: code || (err as Error).message });
+  }
+  if (CONNECTION_CODES.has(code) || code.startsWith('UND_ERR') || code.startsWith('E')) {
+    return new GatewayError({ status: 502, errorClass: 'connection', message: `cannot reach upstream provider "${providerName}"`, type: 'api_error', code: 'upstream_unreachable', cause: code || (err as Error).message });
+  }
+  return new GatewayError({ status: 502, errorClass: 'connection', message: `upstream provider "${providerName}" failed`, type: 'api_error', code: 'upstream_error', cause: (err as Error).message });
+}

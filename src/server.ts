@@ -1,0 +1,120 @@
+// Builds a gateway from a Config. No side effects at import time: nothing listens, connects or reads
+// the environment until buildGateway/startGateway is called.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from './config/types.js';
+import { createProviders } from './providers/registry.js';
+import { Metrics } from './telemetry/metrics.js';
+import { createLogger } from './telemetry/logger.js';
+import { MemoryRolloutStore } from './rollout/memory-store.js';
+import { effectivePercent, type RolloutStore } from './rollout/state.js';
+import { ClientAuthenticator } from './gateway/authenticate.js';
+import { RouteTable } from './gateway/route-table.js';
+import { CircuitBreakers } from './gateway/circuit-breaker.js';
+import { clientApi } from './gateway/plugin.js';
+import { GatewayError } from './gateway/errors.js';
+import type { GatewayContext } from './gateway/context.js';
+import { healthApi } from './health.js';
+
+export interface GatewayOptions {
+  logger?: Logger;
+  /** Override the rollout store (tests, or the Redis store built by createRolloutStore). */
+  rollouts?: RolloutStore;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  ctx: GatewayContext;
+}
+
+export async function buildGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? createLogger(config.logging.level);
+  const rollouts = options.rollouts ?? new MemoryRolloutStore(config);
+  await rollouts.start();
+  const metrics = new Metrics(config, {
+    rollouts: () => {
+      const stale = rollouts.health().stale;
+      return rollouts.all().map((s) => ({
+        route: s.route,
+        champion: s.champion,
+        challenger: s.challenger ?? '',
+        mode: s.mode,
+        state: s.state,
+        effectiveRatio: effectivePercent(s, stale) / 100,
+      }));
+    },
+  });
+  const ctx: GatewayContext = {
+    config,
+    providers: createProviders(config),
+    metrics,
+    rollouts,
+    logger,
+    clients: new ClientAuthenticator(config.auth.clientKeys),
+    routes: new RouteTable(config),
+    breakers: new CircuitBreakers(),
+    listeners: [],
+  };
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // The pipeline writes one wide line per request itself (accounting/record.ts).
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    bodyLimit: config.server.bodyLimitBytes,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  app.setErrorHandler((err: FastifyError | GatewayError, req, reply) => {
+    const error = toGatewayError(err);
+    if (error.status >= 500) req.log.error({ err, request_id: req.id }, 'request failed');
+    else req.log.info({ request_id: req.id, status: error.status, error_class: error.errorClass, error: error.message, path: req.url.split('?')[0] }, 'request rejected');
+    void reply.code(error.status).header('x-bellwether-request-id', req.id).send(error.toBody());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: { message: `Unknown path ${req.method} ${req.url.split('?')[0]}`, type: 'invalid_request_error', code: 'unknown_url' } });
+  });
+
+  await app.register(healthApi, ctx);
+  await app.register(async (v1) => clientApi(v1, ctx));
+
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([...ctx.providers.values()].map((p) => p.close()));
+    await rollouts.close();
+  });
+  return { app, ctx };
+}
+
+export interface RunningGateway extends Gateway {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startGateway(opts: { config: Config; port?: number; host?: string } & GatewayOptions): Promise<RunningGateway> {
+  const gateway = await buildGateway(opts.config, opts);
+  const address = await gateway.app.listen({ port: opts.port ?? opts.config.server.port, host: opts.host ?? opts.config.server.host });
+  const url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
+  return { ...gateway, url, close: () => gateway.app.close() };
+}
+
+/** Fastify's own errors (bad JSON, body too large...) get the same OpenAI error shape as ours. */
+function toGatewayError(err: FastifyError | GatewayError): GatewayError {
+  if (err instanceof GatewayError) return err;
+  const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new GatewayError({ status: 413, errorClass: 'bad_request', message: 'Request body is too large.', type: 'invalid_request_error', code: 'request_too_large' });
+  }
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return new GatewayError({ status: 415, errorClass: 'bad_request', message: 'Send the request body as application/json.', type: 'invalid_request_error', code: 'unsupported_media_type' });
+  }
+  if (status < 500) {
+    const message = err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY'
+      ? 'We could not parse the JSON body of your request.'
+      : err.message;
+    return new GatewayError({ status, errorClass: 'bad_request', message, type: 'invalid_request_error', code: err.code ?? null });
+  }
+  return new GatewayError({ status: 500, errorClass: 'internal', message: 'internal gateway error', type: 'api_error', cause: err.message });
+}

@@ -1,0 +1,171 @@
+// A faithful fake of OpenAI's HTTP API on loopback, for tests and the bench: real bodies, SSE framing,
+// usage, error shapes and Retry-After, plus injected faults (slow headers, resets, cut or stalled
+// streams). It plays the same plans as the in-process simulator (engine.ts).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Simulation } from '../config/types.js';
+import { embed, estimateTokens, planChat, type ChatRequestLike } from './engine.js';
+import { chunkSequence, completionBody, errorBody } from './wire.js';
+
+export type Fault =
+  | { kind: 'status'; status: number; retryAfter?: string; body?: unknown }
+  | { kind: 'reset' }
+  | { kind: 'slow-headers'; ms: number }
+  | { kind: 'cut-stream'; afterChunks: number }
+  | { kind: 'stall'; afterChunks: number; ms: number }
+  | { kind: 'no-done' };
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Record<string, unknown> | undefined;
+}
+
+export interface FakeUpstreamOptions {
+  simulation?: Simulation;
+  /** Required bearer token; requests without it get OpenAI's 401. */
+  apiKey?: string;
+  /** Keep the last N requests for assertions (0 disables recording, e.g. in the bench). */
+  record?: number;
+  host?: string;
+  port?: number;
+}
+
+export class FakeUpstream {
+  readonly requests: RecordedRequest[] = [];
+  private readonly faults: Fault[] = [];
+  private readonly server: Server;
+  private readonly sockets = new Set<import('node:net').Socket>();
+  url = '';
+
+  constructor(private readonly options: FakeUpstreamOptions = {}) {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) send(res, 500, { error: { message: String(err), type: 'server_error', code: null } });
+        else res.destroy();
+      });
+    });
+    this.server.keepAliveTimeout = 60_000;
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', resolve));
+    const { port } = this.server.address() as AddressInfo;
+    this.url = `http://127.0.0.1:${port}`;
+    return this;
+  }
+
+  /** The next `count` chat requests get `fault` (in order, after earlier queued faults). */
+  inject(fault: Fault, count = 1): void {
+    for (let i = 0; i < count; i++) this.faults.push(fault);
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    let body: Record<string, unknown> | undefined;
+    if (raw.length > 0) {
+      try {
+        body = JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        return send(res, 400, { error: { message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', param: null, code: null } });
+      }
+    }
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if ((this.options.record ?? 100) > 0) {
+      this.requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body });
+      if (this.requests.length > (this.options.record ?? 100)) this.requests.shift();
+    }
+    if (this.options.apiKey && req.headers.authorization !== `Bearer ${this.options.apiKey}`) {
+      return send(res, 401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+    }
+    if (req.method === 'GET' && path.endsWith('/models')) {
+      return send(res, 200, { object: 'list', data: [{ id: 'fake-model', object: 'model', created: 0, owned_by: 'bellwether' }] });
+    }
+    if (req.method === 'POST' && path.endsWith('/embeddings')) {
+      const input = body?.input;
+      const inputs = Array.isArray(input) ? input.map(String) : [String(input ?? '')];
+      const tokens = inputs.reduce((s, t) => s + estimateTokens(t), 0);
+      return send(res, 200, {
+        object: 'list',
+        data: inputs.map((t, index) => ({ object: 'embedding', index, embedding: embed(t) })),
+        model: String(body?.model ?? ''),
+        usage: { prompt_tokens: tokens, total_tokens: tokens },
+      });
+    }
+    if (req.method === 'POST' && path.endsWith('/chat/completions')) return this.chat(body ?? {}, res);
+    // Anything else echoes, so pass-through tests can see what reached the upstream.
+    return send(res, 200, { object: 'echo', method: req.method, path: req.url, body: body ?? null });
+  }
+
+  private async chat(body: Record<string, unknown>, res: ServerResponse): Promise<void> {
+    const fault = this.faults.shift();
+    if (fault?.kind === 'reset') {
+      res.socket?.destroy();
+      return;
+    }
+    if (fault?.kind === 'status') {
+      const headers: Record<string, string> = fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {};
+      return send(res, fault.status, fault.body ?? { error: { message: `Injected HTTP ${fault.status}`, type: fault.status === 429 ? 'requests' : 'server_error', param: null, code: fault.status === 429 ? 'rate_limit_exceeded' : null } }, headers);
+    }
+    if (fault?.kind === 'slow-headers') await sleep(fault.ms);
+
+    const plan = planChat(body as ChatRequestLike, this.options.simulation);
+    if (plan.headerDelayMs > 0) await sleep(plan.headerDelayMs);
+    if (plan.error) {
+      const headers: Record<string, string> = plan.error.retryAfterSeconds !== undefined ? { 'retry-after': String(plan.error.retryAfterSeconds) } : {};
+      return send(res, plan.error.status, errorBody(plan), headers);
+    }
+    const model = String(body.model ?? 'fake-model');
+    if (body.stream !== true) {
+      await sleep(plan.firstTokenMs + plan.interTokenMs * plan.pieces.length);
+      return send(res, 200, completionBody(plan, model));
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.flushHeaders();
+    const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    let sent = 0;
+    for (const { delayMs, chunk } of chunkSequence(plan, model, includeUsage)) {
+      if (delayMs > 0) await sleep(delayMs);
+      if (res.destroyed) return;
+      if (fault?.kind === 'cut-stream' && sent === fault.afterChunks) {
+        res.socket?.destroy();
+        return;
+      }
+      if (fault?.kind === 'stall' && sent === fault.afterChunks) await sleep(fault.ms);
+      res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+      sent++;
+    }
+    if (fault?.kind === 'no-done') return void res.end();
+    res.end('data: [DONE]\n\n');
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,238 @@
+// The Prometheus registry (PRODUCT.md section 7). One registry per gateway instance, every series for
+// configured routes created at 0 at start-up so ratios and alerts see both arms from the first scrape.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Config } from '../config/types.js';
+import { ERROR_CLASSES, type ErrorClass } from '../gateway/errors.js';
+import type { Usage } from '../accounting/usage.js';
+
+export const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300];
+export const TTFT_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120];
+const PER_TOKEN_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1];
+const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
+
+export type Variant = 'champion' | 'challenger' | 'shadow';
+export type Attempt = 'first' | 'retry' | 'fallback';
+export const TOKEN_TYPES = ['input', 'output', 'cached_input', 'cache_write', 'reasoning'] as const;
+
+export interface RolloutView {
+  route: string;
+  champion: string;
+  challenger: string;
+  mode: string;
+  state: string;
+  /** Share of traffic the challenger gets right now (0–1), after pause / staleness rules. */
+  effectiveRatio: number;
+}
+
+export interface MetricsOptions {
+  /** Live rollout state, read at scrape time. */
+  rollouts: () => RolloutView[];
+  defaultMetrics?: boolean;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'route' | 'variant' | 'model' | 'stream' | 'outcome' | 'error_class'>;
+  readonly requestDuration: Histogram<'route' | 'variant' | 'model' | 'stream' | 'outcome'>;
+  readonly ttft: Histogram<'route' | 'variant' | 'model'>;
+  readonly timePerOutputToken: Histogram<'route' | 'variant' | 'model'>;
+  readonly upstreamRequests: Counter<'route' | 'variant' | 'model' | 'provider' | 'attempt' | 'outcome' | 'error_class'>;
+  readonly upstreamDuration: Histogram<'route' | 'variant' | 'model' | 'provider' | 'outcome'>;
+  readonly fallbacks: Counter<'route' | 'variant' | 'from_model' | 'to_model' | 'reason'>;
+  readonly tokens: Counter<'route' | 'variant' | 'model' | 'type'>;
+  readonly cost: Counter<'route' | 'variant' | 'model'>;
+  readonly costUnknown: Counter<'route' | 'variant' | 'model'>;
+  readonly overhead: Histogram<'route' | 'stream'>;
+  readonly qualityChecks: Counter<'route' | 'variant' | 'model' | 'check' | 'result'>;
+  readonly feedback: Counter<'route' | 'variant' | 'rating'>;
+  readonly samples: Counter<'route' | 'variant' | 'result'>;
+  readonly inflight: Gauge<'route' | 'variant'>;
+  readonly forcedRequests: Counter<'route' | 'variant' | 'model' | 'outcome'>;
+  readonly rolloutRatio: Gauge<'route'>;
+  readonly rolloutInfo: Gauge<'route' | 'champion' | 'challenger' | 'mode' | 'state'>;
+
+  constructor(config: Config, options: MetricsOptions) {
+    const registers = [this.registry];
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({
+      name: 'bellwether_requests_total',
+      help: 'Client requests by assigned arm (intention to treat) and the model that answered.',
+      labelNames: ['route', 'variant', 'model', 'stream', 'outcome', 'error_class'],
+      registers,
+    });
+    this.requestDuration = new Histogram({
+      name: 'bellwether_request_duration_seconds',
+      help: 'Time from request received to last byte sent, as the client saw it.',
+      labelNames: ['route', 'variant', 'model', 'stream', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.ttft = new Histogram({
+      name: 'bellwether_time_to_first_token_seconds',
+      help: 'Time from request received to the first non-empty content or tool-call delta written to the client (streams).',
+      labelNames: ['route', 'variant', 'model'],
+      buckets: TTFT_BUCKETS,
+      registers,
+    });
+    this.timePerOutputToken = new Histogram({
+      name: 'bellwether_time_per_output_token_seconds',
+      help: 'Generation time after the first token divided by output tokens (streams).',
+      labelNames: ['route', 'variant', 'model'],
+      buckets: PER_TOKEN_BUCKETS,
+      registers,
+    });
+    this.upstreamRequests = new Counter({
+      name: 'bellwether_upstream_requests_total',
+      help: 'Upstream attempts (first, retry, fallback) and their outcome.',
+      labelNames: ['route', 'variant', 'model', 'provider', 'attempt', 'outcome', 'error_class'],
+      registers,
+    });
+    this.upstreamDuration = new Histogram({
+      name: 'bellwether_upstream_request_duration_seconds',
+      help: 'Duration of one upstream attempt, headers to last byte.',
+      labelNames: ['route', 'variant', 'model', 'provider', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.fallbacks = new Counter({
+      name: 'bellwether_fallbacks_total',
+      help: 'Requests answered by another model than the assigned one.',
+      labelNames: ['route', 'variant', 'from_model', 'to_model', 'reason'],
+      registers,
+    });
+    this.tokens = new Counter({
+      name: 'bellwether_tokens_total',
+      help: 'Billed tokens in disjoint buckets (output includes reasoning; reasoning is the informational subset).',
+      labelNames: ['route', 'variant', 'model', 'type'],
+      registers,
+    });
+    this.cost = new Counter({
+      name: 'bellwether_cost_usd_total',
+      help: 'Spend in USD over every billed attempt (retries and failed attempts included).',
+      labelNames: ['route', 'variant', 'model'],
+      registers,
+    });
+    this.costUnknown = new Counter({
+      name: 'bellwether_cost_unknown_total',
+      help: 'Attempts whose cost could not be computed (no usage reported, or model not priced).',
+      labelNames: ['route', 'variant', 'model'],
+      registers,
+    });
+    this.overhead = new Histogram({
+      name: 'bellwether_gateway_overhead_seconds',
+      help: "Gateway's own time on a request: total minus time waiting on upstream (to headers).",
+      labelNames: ['route', 'stream'],
+      buckets: OVERHEAD_BUCKETS,
+      registers,
+    });
+    this.qualityChecks = new Counter({
+      name: 'bellwether_quality_checks_total',
+      help: 'Online quality check results per arm.',
+      labelNames: ['route', 'variant', 'model', 'check', 'result'],
+      registers,
+    });
+    this.feedback = new Counter({
+      name: 'bellwether_feedback_total',
+      help: 'User feedback attributed to the arm that answered.',
+      labelNames: ['route', 'variant', 'rating'],
+      registers,
+    });
+    this.samples = new Counter({
+      name: 'bellwether_samples_total',
+      help: 'Dataset samples stored or dropped.',
+      labelNames: ['route', 'variant', 'result'],
+      registers,
+    });
+    this.inflight = new Gauge({
+      name: 'bellwether_inflight_requests',
+      help: 'Requests in progress.',
+      labelNames: ['route', 'variant'],
+      registers,
+    });
+    this.forcedRequests = new Counter({
+      name: 'bellwether_forced_requests_total',
+      help: 'Requests with a forced variant (x-bellwether-variant); excluded from the rollout series above.',
+      labelNames: ['route', 'variant', 'model', 'outcome'],
+      registers,
+    });
+    const rollouts = options.rollouts;
+    this.rolloutRatio = new Gauge({
+      name: 'bellwether_rollout_challenger_ratio',
+      help: 'Configured share of traffic assigned to the challenger right now (0-1).',
+      labelNames: ['route'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of rollouts()) this.set({ route: r.route }, r.effectiveRatio);
+      },
+    });
+    this.rolloutInfo = new Gauge({
+      name: 'bellwether_rollout_info',
+      help: 'Current rollout of each route (value is always 1).',
+      labelNames: ['route', 'champion', 'challenger', 'mode', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of rollouts()) {
+          this.set({ route: r.route, champion: r.champion, challenger: r.challenger, mode: r.mode, state: r.state }, 1);
+        }
+      },
+    });
+    this.preinitialise(config);
+  }
+
+  private preinitialise(config: Config): void {
+    for (const route of Object.values(config.routes)) {
+      const models = [route.champion, ...(route.challenger ? [route.challenger] : [])];
+      const variants: Variant[] = route.challenger ? ['champion', 'challenger'] : ['champion'];
+      for (const variant of variants) {
+        this.inflight.set({ route: route.name, variant }, 0);
+        this.feedback.inc({ route: route.name, variant, rating: 'positive' }, 0);
+        this.feedback.inc({ route: route.name, variant, rating: 'negative' }, 0);
+        for (const result of ['stored', 'dropped'] as const) this.samples.inc({ route: route.name, variant, result }, 0);
+        for (const model of models) this.preinitArm(route.name, variant, model, config.models[model]?.provider ?? 'unknown', route.checks.map((c) => c.name));
+      }
+      if (route.challenger) {
+        const challenger = route.challenger;
+        this.preinitArm(route.name, 'shadow', challenger, config.models[challenger]?.provider ?? 'unknown', route.checks.map((c) => c.name));
+        this.fallbacks.inc({ route: route.name, variant: 'challenger', from_model: challenger, to_model: route.champion, reason: 'error' }, 0);
+        this.fallbacks.inc({ route: route.name, variant: 'challenger', from_model: challenger, to_model: route.champion, reason: 'circuit_open' }, 0);
+      }
+      for (const stream of ['true', 'false']) this.overhead.zero({ route: route.name, stream });
+    }
+  }
+
+  private preinitArm(route: string, variant: Variant, model: string, provider: string, checks: string[]): void {
+    for (const stream of ['true', 'false']) {
+      for (const errorClass of ERROR_CLASSES) {
+        const outcome = errorClass === 'none' ? 'success' : 'error';
+        this.requests.inc({ route, variant, model, stream, outcome, error_class: errorClass }, 0);
+      }
+      for (const outcome of ['success', 'error']) this.requestDuration.zero({ route, variant, model, stream, outcome });
+    }
+    this.ttft.zero({ route, variant, model });
+    this.timePerOutputToken.zero({ route, variant, model });
+    for (const attempt of ['first', 'retry', 'fallback'] as const) {
+      this.upstreamRequests.inc({ route, variant, model, provider, attempt, outcome: 'success', error_class: 'none' }, 0);
+    }
+    for (const outcome of ['success', 'error']) this.upstreamDuration.zero({ route, variant, model, provider, outcome });
+    for (const type of TOKEN_TYPES) this.tokens.inc({ route, variant, model, type }, 0);
+    this.cost.inc({ route, variant, model }, 0);
+    this.costUnknown.inc({ route, variant, model }, 0);
+    for (const check of checks) {
+      for (const result of ['pass', 'fail', 'error']) this.qualityChecks.inc({ route, variant, model, check, result }, 0);
+    }
+  }
+
+  addUsage(route: string, variant: Variant, model: string, usage: Usage): void {
+    if (usage.input) this.tokens.inc({ route, variant, model, type: 'input' }, usage.input);
+    if (usage.output) this.tokens.inc({ route, variant, model, type: 'output' }, usage.output);
+    if (usage.cachedInput) this.tokens.inc({ route, variant, model, type: 'cached_input' }, usage.cachedInput);
+    if (usage.cacheWrite) this.tokens.inc({ route, variant, model, type: 'cache_write' }, usage.cacheWrite);
+    if (usage.reasoning) this.tokens.inc({ route, variant, model, type: 'reasoning' }, usage.reasoning);
+  }
+
+  errorClassLabel(errorClass: ErrorClass): { outcome: 'success' | 'error'; error_class: ErrorClass } {
+    return { outcome: errorClass === 'none' ? 'success' : 'error', error_class: errorClass };
+  }
+}
