@@ -1,0 +1,60 @@
+import { Type, type TProperties } from '@sinclair/typebox';
+import { CheckConfigError, type CheckInput, type CheckResult } from './types.js';
+
+/** A compiled check body; everything expensive was done before it was created. */
+export type Run = (input: CheckInput) => CheckResult;
+
+/** The check name becomes a Prometheus label value, so keep it to a boring, bounded alphabet. */
+export const CheckName = Type.String({ pattern: '^[a-z0-9_]+$', description: 'metric label, [a-z0-9_]+' });
+
+/** Every spec: `name`, a literal `type`, its own params, and nothing else (typos are errors, not no-ops). */
+export function checkSpec<T extends string, P extends TProperties>(type: T, params: P) {
+  return Type.Object({ name: CheckName, type: Type.Literal(type), ...params }, { additionalProperties: false });
+}
+
+/** Optional flag for checks that parse the output as JSON: accept one ```json fenced block around it. */
+export const AllowCodeFence = Type.Optional(
+  Type.Boolean({ description: 'accept output wrapped in a single ``` / ```json fence (default false)' }),
+);
+
+/** Result of an all-or-nothing check. */
+export function verdict(pass: boolean, reason: string): CheckResult {
+  return { pass, score: pass ? 1 : 0, reason };
+}
+
+/** Cut text to `max` characters (code points, so no emoji is split) for one-line reasons. */
+export function truncate(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length > max ? `${chars.slice(0, max).join('')}…` : text;
+}
+
+/** Quote a piece of model output for a reason string. */
+export function quote(text: string, max = 60): string {
+  return JSON.stringify(truncate(text, max));
+}
+
+// `g` and `y` make RegExp.test() stateful (it resumes from lastIndex), so one compiled check
+// would give different answers for the same output on consecutive requests.
+const ALLOWED_FLAGS = /^[imsuv]*$/;
+
+/** Compile a user-supplied pattern once, turning every problem into a config error that names it. */
+export function compileRegex(pattern: string, flags: string, what: string): RegExp {
+  if (!ALLOWED_FLAGS.test(flags)) {
+    throw new CheckConfigError(`${what}: flags ${JSON.stringify(flags)} not allowed (use i, m, s, u, v; g and y make matching stateful)`);
+  }
+  try {
+    return new RegExp(pattern, flags);
+  } catch (err) {
+    throw new CheckConfigError(`${what}: invalid regular expression ${JSON.stringify(pattern)}: ${(err as Error).message}`);
+  }
+}
+
+/** Params that accept either `value: "x"` or `values: ["x", "y"]` — exactly one of them. */
+export function oneOrMany(spec: { value?: string; values?: string[] }, what: string): string[] {
+  if ((spec.value === undefined) === (spec.values === undefined)) {
+    throw new CheckConfigError(`${what}: give exactly one of "value" or "values"`);
+  }
+  const list = spec.values ?? (spec.value === undefined ? [] : [spec.value]);
+  if (list.length === 0) throw new CheckConfigError(`${what}: "values" must not be empty`);
+  return list;
+}
