@@ -225,6 +225,9 @@ export function entities(text: string): string[] {
     let e = match[0].trim();
     const words = e.split(/\s+/);
     while (words.length > 0 && STOP.has(words[0] ?? '')) words.shift();
+    // A lone capitalised word opening a sentence is just grammar ("Weather in Lisbon?").
+    const before = text.slice(0, match.index).trimEnd();
+    if (words.length === 1 && /^[A-Z][a-z]+$/.test(words[0] ?? '') && (before === '' || /[.!?:]$/.test(before))) continue;
     e = words.join(' ');
     if (e.length < 2 || seen.has(e)) continue;
     seen.add(e);

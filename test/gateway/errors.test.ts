@@ -1,0 +1,127 @@
+// Bad input gets a clear OpenAI-shaped error, and loses nothing.
+import t from 'tap';
+import { request } from 'undici';
+import { startTestGateway, metricValue, metricSum } from '../helpers/gateway.js';
+
+const CONFIG = `
+server: { bodyLimitBytes: 2048 }
+auth:
+  clientKeys: [{ name: app, key: app-key-123456 }]
+providers:
+  sim: { type: simulator }
+models:
+  a: { provider: sim, pricing: { inputPerMTok: 1, outputPerMTok: 2 } }
+  b: { provider: sim }
+routes:
+  demo: { champion: a, challenger: b, rollout: { percent: 50 }, aliases: [gpt-4o] }
+`;
+
+interface ErrorBody {
+  error: { message: string; type: string; code: string | null };
+}
+
+async function post(url: string, body: string, headers: Record<string, string> = {}) {
+  const res = await request(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer app-key-123456', ...headers },
+    body,
+  });
+  return { status: res.statusCode, headers: res.headers, body: (await res.body.json()) as ErrorBody };
+}
+
+t.test('client errors', async (t) => {
+  const gw = await startTestGateway(CONFIG);
+  t.teardown(() => gw.close());
+  const ok = JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: 'hi' }] });
+
+  const malformed = await post(gw.url, '{"model": "demo", "messages": [');
+  t.equal(malformed.status, 400);
+  t.equal(malformed.body.error.type, 'invalid_request_error');
+  t.match(malformed.body.error.message, /could not parse the JSON/);
+
+  const unknown = await post(gw.url, JSON.stringify({ model: 'gpt-5-ultra', messages: [] }));
+  t.equal(unknown.status, 404);
+  t.equal(unknown.body.error.code, 'model_not_found');
+  t.match(unknown.body.error.message, /gpt-5-ultra.*Known routes: demo/);
+
+  const noModel = await post(gw.url, JSON.stringify({ messages: [] }));
+  t.equal(noModel.status, 400);
+
+  const array = await post(gw.url, '[1,2]');
+  t.equal(array.status, 400);
+
+  const big = await post(gw.url, JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: 'x'.repeat(5000) }] }));
+  t.equal(big.status, 413);
+  t.equal(big.body.error.code, 'request_too_large');
+
+  const noKey = await post(gw.url, ok, { authorization: '' });
+  t.equal(noKey.status, 401);
+  t.equal(noKey.body.error.code, 'missing_api_key');
+  const badKey = await post(gw.url, ok, { authorization: 'Bearer app-key-999999' });
+  t.equal(badKey.status, 401);
+  t.equal(badKey.body.error.code, 'invalid_api_key');
+  t.notMatch(JSON.stringify(badKey.body), 'app-key', 'the presented key is not echoed back');
+
+  const alias = await post(gw.url, JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }));
+  t.equal(alias.status, 200);
+  t.equal(alias.headers['x-bellwether-route'], 'demo', 'alias routes to its route');
+
+  const notFound = await request(`${gw.url}/nope`);
+  t.equal(notFound.statusCode, 404);
+  t.equal(((await notFound.body.json()) as ErrorBody).error.type, 'invalid_request_error');
+
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  t.equal(metricSum(metrics, 'bellwether_requests_total', { route: 'demo' }), 1, 'rejected requests never reach route metrics');
+});
+
+t.test('metrics are pre-initialised at 0 for every route/variant/model', async (t) => {
+  const gw = await startTestGateway(CONFIG);
+  t.teardown(() => gw.close());
+  const text = await (await fetch(`${gw.url}/metrics`)).text();
+  for (const variant of ['champion', 'challenger']) {
+    for (const model of ['a', 'b']) {
+      t.equal(metricValue(text, 'bellwether_requests_total', { route: 'demo', variant, model, stream: 'false', outcome: 'success', error_class: 'none' }), 0);
+      t.equal(metricValue(text, 'bellwether_requests_total', { route: 'demo', variant, model, stream: 'true', outcome: 'error', error_class: 'timeout' }), 0);
+      t.equal(metricValue(text, 'bellwether_cost_usd_total', { route: 'demo', variant, model }), 0);
+      t.equal(metricValue(text, 'bellwether_tokens_total', { route: 'demo', variant, model, type: 'cached_input' }), 0);
+      t.equal(metricValue(text, 'bellwether_time_to_first_token_seconds_count', { route: 'demo', variant, model }), 0);
+      t.equal(metricValue(text, 'bellwether_upstream_requests_total', { route: 'demo', variant, model, attempt: 'retry' }), 0);
+    }
+    t.equal(metricValue(text, 'bellwether_inflight_requests', { route: 'demo', variant }), 0);
+  }
+  t.equal(metricValue(text, 'bellwether_rollout_challenger_ratio', { route: 'demo' }), 0.5);
+  t.equal(metricValue(text, 'bellwether_rollout_info', { route: 'demo', champion: 'a', challenger: 'b', mode: 'split', state: 'active' }), 1);
+  t.match(text, /bellwether_request_duration_seconds_bucket\{le="300",route="demo"/);
+  t.match(text, /bellwether_time_to_first_token_seconds_bucket\{le="120",route="demo"/);
+});
+
+t.test('an unpriced model records cost as unknown, never 0', async (t) => {
+  const gw = await startTestGateway(CONFIG);
+  t.teardown(() => gw.close());
+  // Everyone to the unpriced challenger (percent 100).
+  await gw.gateway.ctx.rollouts.apply('demo', { action: 'set', percent: 100, actor: 't', reason: 'r' });
+  const b = await request(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer app-key-123456' },
+    body: JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  await b.body.text();
+  t.equal(b.headers['x-bellwether-model'], 'b');
+  t.equal(b.headers['x-bellwether-cost-usd'], 'unknown');
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  t.equal(metricValue(metrics, 'bellwether_cost_unknown_total', { route: 'demo', variant: 'challenger', model: 'b' }), 1);
+  t.equal(metricValue(metrics, 'bellwether_cost_usd_total', { route: 'demo', variant: 'challenger', model: 'b' }), 0);
+});
+
+t.test('health and readiness', async (t) => {
+  const gw = await startTestGateway(CONFIG);
+  t.teardown(() => gw.close());
+  const health = await request(`${gw.url}/healthz`);
+  t.equal(health.statusCode, 200);
+  await health.body.text();
+  const ready = await request(`${gw.url}/readyz`);
+  t.equal(ready.statusCode, 200);
+  const body = (await ready.body.json()) as { status: string; state: { backend: string } };
+  t.equal(body.status, 'ready');
+  t.equal(body.state.backend, 'memory');
+});
