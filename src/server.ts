@@ -7,8 +7,12 @@ import type { Config } from './config/types.js';
 import { createProviders } from './providers/registry.js';
 import { Metrics } from './telemetry/metrics.js';
 import { createLogger } from './telemetry/logger.js';
-import { MemoryRolloutStore } from './rollout/memory-store.js';
 import { effectivePercent, type RolloutStore } from './rollout/state.js';
+import { createRolloutStore, stateAgeSeconds } from './rollout/store.js';
+import { ShadowMirror } from './rollout/shadow.js';
+import { adminApi } from './admin/plugin.js';
+import { ConfigReloader } from './admin/reload.js';
+import { AdminAuthenticator, resolveAdminTokens } from './admin/tokens.js';
 import { ClientAuthenticator } from './gateway/authenticate.js';
 import { RouteTable } from './gateway/route-table.js';
 import { CircuitBreakers } from './gateway/circuit-breaker.js';
@@ -16,21 +20,31 @@ import { clientApi } from './gateway/plugin.js';
 import { GatewayError } from './gateway/errors.js';
 import type { GatewayContext } from './gateway/context.js';
 import { healthApi } from './health.js';
+import { createSamplingPipeline } from './sampling/pipeline.js';
+import { feedbackApi } from './gateway/feedback.js';
+import { datasetAdminRoutes } from './admin/datasets.js';
 
 export interface GatewayOptions {
   logger?: Logger;
   /** Override the rollout store (tests, or the Redis store built by createRolloutStore). */
   rollouts?: RolloutStore;
+  /** Environment for $BELLWETHER_ADMIN_TOKEN and config reloads (default: process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Gateway {
   app: FastifyInstance;
   ctx: GatewayContext;
+  /** Reload the config file (SIGHUP, POST /admin/v1/config/reload); an invalid file changes nothing. */
+  reload(actor?: string): Promise<unknown>;
+  /** Set when no admin token was configured and one was generated; the entry point prints it once. */
+  generatedAdminToken: string | undefined;
 }
 
 export async function buildGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config.logging.level);
-  const rollouts = options.rollouts ?? new MemoryRolloutStore(config);
+  const env = options.env ?? process.env;
+  const rollouts = options.rollouts ?? createRolloutStore(config, logger);
   await rollouts.start();
   const metrics = new Metrics(config, {
     rollouts: () => {
@@ -44,6 +58,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
         effectiveRatio: effectivePercent(s, stale) / 100,
       }));
     },
+    rolloutStore: () => ({ ageSeconds: stateAgeSeconds(rollouts), stale: rollouts.health().stale }),
   });
   const ctx: GatewayContext = {
     config,
@@ -56,6 +71,21 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     breakers: new CircuitBreakers(),
     listeners: [],
   };
+  ctx.listeners.push(new ShadowMirror(ctx).listener);
+  let adminTokens = resolveAdminTokens(config, env);
+  // Every secret the gateway holds is redacted from samples, whatever shape it turns up in.
+  const secrets = [
+    ...[...ctx.providers.values()].flatMap((p) => p.secrets()),
+    ...config.auth.clientKeys.map((k) => k.key),
+    ...adminTokens.tokens.map((t) => t.token),
+  ];
+  const sampling = createSamplingPipeline(config, metrics, logger, secrets);
+  ctx.listeners.push(sampling.listener);
+  let adminAuth = new AdminAuthenticator(adminTokens.tokens);
+  const reloader = new ConfigReloader(ctx, env, (next) => {
+    adminTokens = resolveAdminTokens(next, env, adminTokens.generated);
+    adminAuth = new AdminAuthenticator(adminTokens.tokens);
+  });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -80,12 +110,21 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
 
   await app.register(healthApi, ctx);
   await app.register(async (v1) => clientApi(v1, ctx));
+  await app.register(async (v1) => feedbackApi(v1, ctx, sampling));
+  await app.register(adminApi, {
+    prefix: '/admin/v1',
+    ctx,
+    authenticator: () => adminAuth,
+    reload: (actor, reason) => reloader.reload(actor, reason),
+    extensions: [datasetAdminRoutes(() => sampling.store)],
+  });
 
   app.addHook('onClose', async () => {
     await Promise.allSettled([...ctx.providers.values()].map((p) => p.close()));
     await rollouts.close();
+    await sampling.close(Math.min(5000, config.server.shutdownGraceMs));
   });
-  return { app, ctx };
+  return { app, ctx, reload: (actor = 'config') => reloader.reload(actor), generatedAdminToken: adminTokens.generated };
 }
 
 export interface RunningGateway extends Gateway {

@@ -38,7 +38,8 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
       }
     }
     if (ledger.fallbackReason !== undefined && ledger.answeredBy) {
-      const from = variant === 'challenger' ? (ledger.route.challenger ?? answered) : answered;
+      const assigned = ledger.attempts.find((a) => a.kind !== 'fallback')?.model.name;
+      const from = assigned ?? (variant === 'challenger' ? (ledger.route.challenger ?? answered) : answered);
       metrics.fallbacks.inc({ route, variant, from_model: from, to_model: ledger.answeredBy.name, reason: ledger.fallbackReason });
     }
   }
@@ -47,7 +48,9 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
   }
 
   const cost = ledger.costUsd;
-  const costProvenance = ledger.costIncomplete ? (cost === undefined ? 'unknown' : 'partial') : cost === undefined ? 'none' : 'computed';
+  // computed | estimated (a stream stopped before usage was reported) | partial | unknown | none (nothing billed)
+  const estimated = ledger.attempts.some((a) => a.usageEstimated && a.costUsd !== undefined);
+  const costProvenance = ledger.costIncomplete ? (cost === undefined ? 'unknown' : 'partial') : cost === undefined ? 'none' : estimated ? 'estimated' : 'computed';
   const line = {
     request_id: ledger.requestId,
     operation: ledger.operation,
@@ -62,7 +65,17 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
     error_class: ledger.errorClass,
     ...(ledger.errorCause ? { error_cause: ledger.errorCause } : {}),
     ...(ledger.errorMessage ? { error: ledger.errorMessage } : {}),
-    attempts: ledger.attempts.map((a) => ({ model: a.model.name, kind: a.kind, outcome: a.outcome, error_class: a.errorClass, ...(a.cause ? { cause: a.cause } : {}), ms: round(a.durationMs) })),
+    attempts: ledger.attempts.map((a) => ({
+      model: a.model.name,
+      kind: a.kind,
+      outcome: a.outcome,
+      error_class: a.errorClass,
+      ...(a.cause ? { cause: a.cause } : {}),
+      ...(a.status !== undefined && a.outcome === 'error' ? { status: a.status } : {}),
+      ms: round(a.durationMs),
+      ...(a.costUsd !== undefined ? { cost_usd: a.costUsd } : {}),
+      ...(a.usageEstimated ? { usage_estimated: true } : {}),
+    })),
     ...(ledger.fallbackReason ? { fallback: ledger.fallbackReason } : {}),
     duration_ms: round(totalMs),
     ttft_ms: ledger.ttftMs === undefined ? null : round(ledger.ttftMs),

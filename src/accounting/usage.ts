@@ -41,6 +41,28 @@ export function fromOpenAIUsage(u: OpenAIUsageWire | null | undefined): Usage | 
   return { input: prompt - cached, cachedInput: cached, cacheWrite: 0, output: completion, reasoning };
 }
 
+export interface AnthropicUsageWire {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+}
+
+/**
+ * Anthropic: `input_tokens` EXCLUDES cache reads and cache writes, so the buckets map one to one.
+ * Anthropic does not report thinking tokens separately; they are in `output_tokens`.
+ */
+export function fromAnthropicUsage(u: AnthropicUsageWire | null | undefined): Usage | undefined {
+  if (!u || typeof u !== 'object') return undefined;
+  return {
+    input: n(u.input_tokens),
+    cachedInput: n(u.cache_read_input_tokens),
+    cacheWrite: n(u.cache_creation_input_tokens),
+    output: n(u.output_tokens),
+    reasoning: 0,
+  };
+}
+
 export function addUsage(a: Usage, b: Usage): Usage {
   return {
     input: a.input + b.input,
@@ -49,4 +71,14 @@ export function addUsage(a: Usage, b: Usage): Usage {
     output: a.output + b.output,
     reasoning: a.reasoning + b.reasoning,
   };
+}
+
+/**
+ * For a stream that stopped before the upstream reported usage (client disconnect, cut, timeout):
+ * the provider still bills the prompt and what it generated. ~4 characters a token for the prompt,
+ * one token per content/tool-call delta for the output. Marked as estimated wherever it is reported.
+ */
+export function estimateUsage(request: Record<string, unknown>, outputDeltas: number): Usage {
+  const prompt = JSON.stringify(request.messages ?? request.input ?? '') + (typeof request.instructions === 'string' ? request.instructions : '');
+  return { input: Math.ceil(prompt.length / 4), cachedInput: 0, cacheWrite: 0, output: outputDeltas, reasoning: 0 };
 }

@@ -2,6 +2,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { serve } from './serve.js';
 import { configCheck } from './config-check.js';
+import { rolloutCommand } from './rollout.js';
+import { datasetCommand } from './dataset.js';
+import { evalCommand } from './eval.js';
 
 export function buildProgram(): Command {
   const program = new Command('bellwether').description('Traffic-splitting LLM gateway for measured, reversible model switches').showHelpAfterError();
@@ -24,6 +27,10 @@ export function buildProgram(): Command {
     .action((file: string) => {
       process.exitCode = configCheck(file);
     });
+
+  program.addCommand(rolloutCommand());
+  program.addCommand(datasetCommand());
+  program.addCommand(evalCommand());
 
   return program;
 }

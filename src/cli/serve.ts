@@ -26,6 +26,18 @@ export async function serve(configPath: string | undefined, portOverride?: numbe
     `bellwether listening on ${gateway.url}`,
   );
 
+  if (gateway.generatedAdminToken !== undefined) {
+    // Printed once, to the terminal rather than into structured logs that get shipped elsewhere.
+    process.stderr.write(
+      `bellwether: no admin token configured (auth.adminTokens or BELLWETHER_ADMIN_TOKEN); generated one for this process:\n` +
+        `  export BELLWETHER_ADMIN_TOKEN=${gateway.generatedAdminToken}\n`,
+    );
+  }
+  // SIGHUP reloads the config; an invalid file is rejected (and logged) and the old config keeps serving.
+  process.on('SIGHUP', () => {
+    gateway.reload('sighup').catch(() => undefined);
+  });
+
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -6,7 +6,7 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { ConfigSchema, type RawConfig } from './schema.js';
 import { interpolate, type InterpolationIssue } from './interpolate.js';
 import { resolveConfig, type Config } from './types.js';
-import { compileCheck } from '../checks/index.js';
+import { compileCheck, validateCheckSpec } from '../checks/index.js';
 
 export class ConfigError extends Error {
   constructor(readonly lines: string[]) {
@@ -120,11 +120,11 @@ function crossCheck(raw: RawConfig): Problem[] {
       } else claimed.set(alias, name);
     });
     const seen = new Set<string>();
-    (route.checks ?? []).forEach((check, i) => {
+    (route.checks ?? []).forEach(({ when: _when, ...check }, i) => {
       if (seen.has(check.name)) problems.push({ path: ['routes', name, 'checks', i, 'name'], reason: `duplicate check name "${check.name}"` });
       seen.add(check.name);
       try {
-        compileCheck(check);
+        compileCheck(validateCheckSpec(check));
       } catch (err) {
         problems.push({ path: ['routes', name, 'checks', i], reason: (err as Error).message });
       }

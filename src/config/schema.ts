@@ -1,7 +1,6 @@
 // The configuration schema (PRODUCT.md section 3). TypeBox gives us one definition that is both the
 // JSON Schema Ajv validates against and the TypeScript type the rest of the code receives.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { CheckSpecSchema } from '../checks/index.js';
 
 const Strict = { additionalProperties: false } as const;
 const Name = Type.String({ minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$' });
@@ -214,7 +213,20 @@ export const RouteSchema = Type.Object(
     fallback: Opt(Type.Union([Type.Literal('champion'), Type.Literal('none')])),
     circuitBreaker: Opt(CircuitBreakerSchema),
     sampling: Opt(SamplingSchema),
-    checks: Opt(Type.Array(CheckSpecSchema)),
+    // Each entry is a check spec (src/checks) plus `when`; the spec itself is validated by the checks
+    // library at load (crossCheck), which gives one precise message per bad check.
+    checks: Opt(
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ pattern: '^[a-z0-9_]+$' }),
+            type: Type.String({ minLength: 1 }),
+            when: Opt(Type.Union([Type.Literal('always'), Type.Literal('json'), Type.Literal('tools')])),
+          },
+          { additionalProperties: true },
+        ),
+      ),
+    ),
     checksSampleRate: Opt(Type.Number({ minimum: 0, maximum: 1 })),
     shadow: Opt(ShadowSchema),
   },

@@ -8,7 +8,7 @@ import type {
   SamplingConfig,
   Simulation,
 } from './schema.js';
-import type { CheckSpec } from '../checks/index.js';
+import { validateCheckSpec, type CheckSpec } from '../checks/index.js';
 
 export type { ProviderConfig, Pricing, Simulation, SamplingConfig, CircuitBreakerConfig };
 
@@ -25,6 +25,12 @@ export type AssignmentKey =
   | { kind: 'header'; name: string }
   | { kind: 'body-user' };
 
+/** An online check and which responses it applies to (json: JSON was requested; tools: tools were offered). */
+export interface RouteCheck {
+  spec: CheckSpec;
+  when: 'always' | 'json' | 'tools';
+}
+
 export interface RouteConfig {
   name: string;
   aliases: string[];
@@ -37,7 +43,7 @@ export interface RouteConfig {
   fallback: 'champion' | 'none';
   circuitBreaker: Required<CircuitBreakerConfig>;
   sampling: SamplingConfig | undefined;
-  checks: CheckSpec[];
+  checks: RouteCheck[];
   checksSampleRate: number;
   shadow: { allowed: boolean; maxConcurrent: number; maxUsdPerHour: number };
 }
@@ -101,7 +107,7 @@ function resolveRoute(name: string, r: RouteConfigRaw): RouteConfig {
       halfOpenProbes: r.circuitBreaker?.halfOpenProbes ?? 3,
     },
     sampling: r.sampling,
-    checks: r.checks ?? [],
+    checks: (r.checks ?? []).map(({ when, ...spec }) => ({ spec: validateCheckSpec(spec), when: when ?? 'always' })),
     checksSampleRate: r.checksSampleRate ?? 1,
     shadow: {
       allowed: r.shadow?.allowed ?? true,

@@ -1,14 +1,17 @@
 // The attempt loop around one upstream call: retries with backoff (honouring Retry-After), the
-// time-to-first-event guard, and fallback from a failing challenger to the champion. Nothing has been
-// written to the client while we are here, so every failure is still safe to retry.
+// time-to-first-token guard, the circuit breaker, and fallback from a failing challenger to the
+// champion. Nothing has been written to the client while we are here, so every retryable failure is
+// still safe to retry; once relay.ts has written a byte, nothing is retried.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ModelConfig } from '../config/types.js';
+import type { ModelConfig, Pricing } from '../config/types.js';
 import type { Provider, ProviderResponse, StreamEvent } from '../providers/types.js';
 import { costUsd } from '../accounting/cost.js';
+import { pricingFor } from '../accounting/pricing.js';
 import { GatewayError, asGatewayError } from './errors.js';
 import type { AttemptRecord, RequestLedger } from './ledger.js';
 import type { Attempt } from '../telemetry/metrics.js';
 import type { CircuitBreakers } from './circuit-breaker.js';
+import { providerFor } from './responses-adapter.js';
 
 export interface AttemptContext {
   providers: Map<string, Provider>;
@@ -25,6 +28,9 @@ export type UpstreamAnswer =
       rest: AsyncIterator<StreamEvent>;
       attempt: AttemptRecord;
       controller: AbortController;
+      /** Still armed: the first token may come after the first event (a role-only chunk, message_start). */
+      firstToken: NodeJS.Timeout;
+      pricing: Pricing | undefined;
     };
 
 export function timeoutError(cause: string, ms: number): GatewayError {
@@ -38,11 +44,17 @@ export function timeoutError(cause: string, ms: number): GatewayError {
   });
 }
 
-/** Aborts `controller` with `reason` after `ms`, unless cleared. */
+/** Aborts `controller` with a timeout naming `cause` after `ms`, unless cleared. */
 export function guard(controller: AbortController, ms: number, cause: string): NodeJS.Timeout {
   const timer = setTimeout(() => controller.abort(timeoutError(cause, ms)), ms);
   timer.unref();
   return timer;
+}
+
+/** Safe to try again: nothing reached the client, and the failure may be transient. */
+function retryable(error: GatewayError): boolean {
+  // A stream cut before its first event is a transport failure like a reset, not a partial answer.
+  return error.retryable || error.errorClass === 'stream_interrupted';
 }
 
 export async function callUpstream(
@@ -61,6 +73,7 @@ export async function callUpstream(
   let lastError: GatewayError | undefined;
   for (const { model, kind } of plan) {
     if (kind === 'primary' && canFallBack && !ctx.breakers.allow(model.name, route.circuitBreaker)) {
+      // Open breaker: the challenger's traffic goes straight to the champion (and is counted).
       ledger.fallbackReason = 'circuit_open';
       continue;
     }
@@ -74,11 +87,14 @@ export async function callUpstream(
       } catch (err) {
         lastError = asGatewayError(err);
         if (lastError.errorClass === 'client_cancelled' || requestSignal.aborted) throw requestSignal.reason instanceof GatewayError ? requestSignal.reason : lastError;
-        const more = n + 1 < route.retry.maxAttempts;
-        if (!lastError.retryable || !more) break;
+        // A breaker that opened on this failure sends the rest straight to the fallback.
+        const more = n + 1 < route.retry.maxAttempts && !(kind === 'primary' && canFallBack && ctx.breakers.state(model.name) === 'open');
+        if (!retryable(lastError) || !more) break;
         await backoff(route.retry, n, lastError.retryAfterMs, requestSignal);
       }
     }
+    // Any failure falls back, 4xx included: a challenger that rejects what the champion accepts (an
+    // unsupported content part, a bad key) is exactly what users must not pay for.
   }
   throw lastError ?? new GatewayError({ status: 503, errorClass: 'internal', message: 'no upstream available', type: 'api_error' });
 }
@@ -91,8 +107,10 @@ async function attemptOnce(
   body: Record<string, unknown>,
   requestSignal: AbortSignal,
 ): Promise<UpstreamAnswer> {
-  const provider = ctx.providers.get(model.provider);
-  if (!provider) throw new GatewayError({ status: 500, errorClass: 'internal', message: `provider ${model.provider} missing`, type: 'api_error' });
+  const configured = ctx.providers.get(model.provider);
+  if (!configured) throw new GatewayError({ status: 500, errorClass: 'internal', message: `provider ${model.provider} missing`, type: 'api_error' });
+  const provider = providerFor(configured, ledger.operation);
+  const { pricing } = pricingFor(model, configured.type);
   const controller = new AbortController();
   const onAbort = () => controller.abort(requestSignal.reason);
   if (requestSignal.aborted) onAbort();
@@ -100,8 +118,9 @@ async function attemptOnce(
 
   const record: AttemptRecord = { model, provider: provider.name, kind, startedAt: performance.now(), durationMs: 0, outcome: 'success', errorClass: 'none' };
   ledger.attempts.push(record);
-  const firstEvent = ledger.stream ? guard(controller, ledger.route.timeouts.firstTokenMs, 'first_token') : undefined;
+  const firstToken = ledger.stream ? guard(controller, ledger.route.timeouts.firstTokenMs, 'first_token') : undefined;
   const waitStart = performance.now();
+  let handedOver = false;
   try {
     const response = await provider.call({
       operation: ledger.operation,
@@ -114,13 +133,15 @@ async function attemptOnce(
     if (response.kind === 'json') {
       record.durationMs = performance.now() - record.startedAt;
       record.usage = response.usage;
-      record.costUsd = costUsd(response.usage, model.pricing);
+      record.costUsd = costUsd(response.usage, pricing);
       ctx.breakers.record(model.name, true);
       return { kind: 'json', response, attempt: record, controller };
     }
     const rest = response.events[Symbol.asyncIterator]();
     const first = await rest.next();
-    return { kind: 'stream', first: first.done ? undefined : first.value, rest, attempt: record, controller };
+    if (!firstToken) throw new GatewayError({ status: 502, errorClass: 'internal', message: 'stream answer to a non-stream request', type: 'api_error' });
+    handedOver = true;
+    return { kind: 'stream', first: first.done ? undefined : first.value, rest, attempt: record, controller, firstToken, pricing };
   } catch (err) {
     const error = controller.signal.aborted && controller.signal.reason instanceof GatewayError ? controller.signal.reason : asGatewayError(err);
     record.durationMs = performance.now() - record.startedAt;
@@ -128,25 +149,37 @@ async function attemptOnce(
     record.errorClass = error.errorClass;
     record.status = error.status;
     if (error.cause_) record.cause = error.cause_;
-    if (error.errorClass !== 'client_cancelled') ctx.breakers.record(model.name, false);
+    if (error.errorClass === 'client_cancelled') ctx.breakers.release(model.name);
+    else ctx.breakers.record(model.name, false);
+    // Stop the upstream exchange (an unread error body, a half-open stream) before moving on.
+    if (!controller.signal.aborted) controller.abort(error);
     requestSignal.removeEventListener('abort', onAbort);
     throw error;
   } finally {
     ledger.upstreamWaitMs += performance.now() - waitStart;
-    if (firstEvent) clearTimeout(firstEvent);
+    if (firstToken && !handedOver) clearTimeout(firstToken);
   }
 }
 
 /** Full-jitter exponential backoff; a Retry-After from the upstream sets the floor (capped). */
+export function backoffDelay(
+  retry: { baseDelayMs: number; maxDelayMs: number; maxRetryAfterMs: number },
+  n: number,
+  retryAfterMs: number | undefined,
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** n);
+  const delay = random() * ceiling;
+  return retryAfterMs === undefined ? delay : Math.max(delay, Math.min(retryAfterMs, retry.maxRetryAfterMs));
+}
+
 async function backoff(
   retry: { baseDelayMs: number; maxDelayMs: number; maxRetryAfterMs: number },
   n: number,
   retryAfterMs: number | undefined,
   signal: AbortSignal,
 ): Promise<void> {
-  const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** n);
-  let delay = Math.random() * ceiling;
-  if (retryAfterMs !== undefined) delay = Math.max(delay, Math.min(retryAfterMs, retry.maxRetryAfterMs));
+  const delay = backoffDelay(retry, n, retryAfterMs);
   if (delay <= 0) return;
   try {
     await sleep(delay, undefined, { signal });

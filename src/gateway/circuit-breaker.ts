@@ -57,6 +57,15 @@ export class CircuitBreakers {
     if (b.state === 'closed' && (b.consecutive >= cfg.consecutiveFailures || ratioTripped)) this.open(b, now);
   }
 
+  /**
+   * An attempt that ended without a verdict on the model's health (the client went away): frees its
+   * half-open probe slot, which would otherwise stay taken and keep the breaker half-open forever.
+   */
+  release(model: string): void {
+    const b = this.breakers.get(model);
+    if (b?.state === 'half_open') b.probesInFlight = Math.max(0, b.probesInFlight - 1);
+  }
+
   state(model: string): BreakerState {
     const b = this.breakers.get(model);
     if (!b) return 'closed';

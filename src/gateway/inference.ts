@@ -11,6 +11,7 @@ import { GatewayError, asGatewayError, badRequest } from './errors.js';
 import { RequestLedger } from './ledger.js';
 import { callUpstream, guard } from './attempts.js';
 import { relayStream, summariseCompletion } from './relay.js';
+import { summariseResponse } from './responses.js';
 import type { ClientIdentity } from './authenticate.js';
 import type { GatewayContext } from './context.js';
 
@@ -39,14 +40,14 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
   ctx.metrics.inflight.inc(inflight);
 
   try {
-    const answer = await callUpstream(ctx, ledger, primary, (model) => upstreamBody(body, model, stream), controller.signal);
+    const answer = await callUpstream(ctx, ledger, primary, (model) => upstreamBody(operation, body, model, stream), controller.signal);
     const headers = responseHeaders(ledger);
     if (answer.kind === 'stream') {
       reply.hijack();
       await relayStream(answer, ledger, reply.raw, headers, ctx.breakers);
     } else {
       ledger.usage = answer.response.usage;
-      ledger.response = summariseCompletion(answer.response.json);
+      ledger.response = operation === 'responses' ? summariseResponse(answer.response.json) : summariseCompletion(answer.response.json);
       const cost = ledger.costUsd;
       ledger.endedMs = ledger.elapsedMs();
       await reply
@@ -123,9 +124,10 @@ function modelFor(ctx: GatewayContext, route: RouteConfig, variant: Variant): Mo
   return model;
 }
 
-function upstreamBody(body: Record<string, unknown>, model: ModelConfig, stream: boolean): Record<string, unknown> {
+function upstreamBody(operation: Operation, body: Record<string, unknown>, model: ModelConfig, stream: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = { ...body, model: model.upstreamModel };
-  if (stream) {
+  // The Responses API always reports usage in response.completed (and rejects include_usage).
+  if (stream && operation === 'chat') {
     // Without this, streamed calls report no usage and would be priced at nothing (NOTES.md).
     out.stream_options = { ...((body.stream_options as Record<string, unknown> | undefined) ?? {}), include_usage: true };
   }

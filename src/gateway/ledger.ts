@@ -18,6 +18,8 @@ export interface AttemptRecord {
   cause?: string;
   status?: number;
   usage?: Usage;
+  /** The upstream never reported usage (stream cut or cancelled); `usage` is an estimate. */
+  usageEstimated?: boolean;
   costUsd?: number;
 }
 

@@ -5,7 +5,10 @@ import { handleInference } from './inference.js';
 import { registerPassthrough } from './passthrough.js';
 
 export async function clientApi(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
+  // Breaker state is read at scrape time, so open → half-open (a matter of time passing) shows up.
+  ctx.metrics.watchCircuitBreakers(() => ctx.breakers.snapshot());
   app.post('/v1/chat/completions', (req, reply) => handleInference(ctx, 'chat', req, reply));
+  app.post('/v1/responses', (req, reply) => handleInference(ctx, 'responses', req, reply));
   app.post('/v1/embeddings', (req, reply) => handleInference(ctx, 'embeddings', req, reply));
 
   app.get('/v1/models', async (req) => {

@@ -1,15 +1,17 @@
 // Writing the upstream's answer to the client: JSON as-is, SSE event by event as it arrives (no
 // buffering), stripping the usage chunk the gateway asked for when the client didn't, measuring time to
-// first token and assembling the final text for checks and samples.
+// first token and assembling the final text for checks and samples. Nothing here retries: once a byte
+// reached the client, a failure is reported in-band and the stream is closed.
 import type { ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { costUsd } from '../accounting/cost.js';
-import { addUsage, type Usage } from '../accounting/usage.js';
+import { estimateUsage, type Usage } from '../accounting/usage.js';
 import { GatewayError, asGatewayError } from './errors.js';
 import { guard, type UpstreamAnswer } from './attempts.js';
 import type { RequestLedger, ResponseSummary } from './ledger.js';
 import type { CircuitBreakers } from './circuit-breaker.js';
 import type { StreamEvent } from '../providers/types.js';
+import { finishReasonOf, type ResponsesObject } from './responses.js';
 
 export function summariseCompletion(json: Record<string, unknown>): ResponseSummary {
   const choice = (json.choices as { message?: { content?: unknown; tool_calls?: unknown }; finish_reason?: string | null }[] | undefined)?.[0];
@@ -21,9 +23,99 @@ export function summariseCompletion(json: Record<string, unknown>): ResponseSumm
   };
 }
 
+/** Follows one stream's wire format: what the answer says, whether it is complete, what to drop. */
+interface StreamTracker {
+  readonly summary: ResponseSummary;
+  /** The answer ended properly ([DONE], a finish reason, response.completed). */
+  readonly complete: boolean;
+  /** Content or tool-call deltas seen so far: the first one is the first token. */
+  readonly deltas: number;
+  /** Returns false for events that must not reach the client. */
+  observe(event: StreamEvent): boolean;
+}
+
 interface ChunkChoice {
-  delta?: { content?: string | null; tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[]; refusal?: string | null };
+  delta?: { content?: string | null; tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[] };
   finish_reason?: string | null;
+}
+
+class ChatTracker implements StreamTracker {
+  readonly summary: ResponseSummary = { content: '', toolCalls: [], finishReason: null };
+  deltas = 0;
+  private sawDone = false;
+
+  constructor(private readonly clientAskedUsage: boolean) {}
+
+  get complete(): boolean {
+    return this.sawDone || this.summary.finishReason !== null;
+  }
+
+  observe(event: StreamEvent): boolean {
+    if (event.data === '[DONE]') {
+      this.sawDone = true;
+      return true;
+    }
+    const json = event.json;
+    const choices = json?.choices as ChunkChoice[] | undefined;
+    // The trailing usage chunk (empty choices) exists only because we asked for it.
+    if (!this.clientAskedUsage && json && Array.isArray(choices) && choices.length === 0 && json.usage) return false;
+    const choice = choices?.[0];
+    if (!choice) return true;
+    const delta = choice.delta;
+    if (typeof delta?.content === 'string' && delta.content.length > 0) {
+      this.summary.content += delta.content;
+      this.deltas++;
+    }
+    for (const call of delta?.tool_calls ?? []) {
+      this.deltas++;
+      const slot = (this.summary.toolCalls[call.index ?? 0] ??= { name: '', arguments: '' });
+      if (call.id) slot.id = call.id;
+      if (call.function?.name) slot.name += call.function.name;
+      if (call.function?.arguments) slot.arguments += call.function.arguments;
+    }
+    if (choice.finish_reason) this.summary.finishReason = choice.finish_reason;
+    return true;
+  }
+}
+
+class ResponsesTracker implements StreamTracker {
+  readonly summary: ResponseSummary = { content: '', toolCalls: [], finishReason: null };
+  deltas = 0;
+  complete = false;
+  /** output_index → tool call slot. */
+  private readonly calls = new Map<number, ResponseSummary['toolCalls'][number]>();
+
+  observe(event: StreamEvent): boolean {
+    const json = event.json as { type?: string; delta?: unknown; output_index?: number; item?: { type?: string; call_id?: string; name?: string }; response?: Partial<ResponsesObject> } | undefined;
+    switch (json?.type) {
+      case 'response.output_text.delta':
+        if (typeof json.delta === 'string' && json.delta.length > 0) {
+          this.summary.content += json.delta;
+          this.deltas++;
+        }
+        break;
+      case 'response.output_item.added':
+        if (json.item?.type === 'function_call') {
+          const slot = { ...(json.item.call_id ? { id: json.item.call_id } : {}), name: json.item.name ?? '', arguments: '' };
+          this.calls.set(json.output_index ?? this.calls.size, slot);
+          this.summary.toolCalls.push(slot);
+          this.deltas++;
+        }
+        break;
+      case 'response.function_call_arguments.delta': {
+        const slot = this.calls.get(json.output_index ?? -1);
+        if (slot && typeof json.delta === 'string') slot.arguments += json.delta;
+        this.deltas++;
+        break;
+      }
+      case 'response.completed':
+      case 'response.incomplete':
+        this.complete = true;
+        this.summary.finishReason = finishReasonOf(json.response ?? {});
+        break;
+    }
+    return true;
+  }
 }
 
 /**
@@ -39,25 +131,21 @@ export async function relayStream(
 ): Promise<void> {
   const { attempt, controller } = answer;
   const idleMs = ledger.route.timeouts.idleMs;
-  const summary: ResponseSummary = { content: '', toolCalls: [], finishReason: null };
+  const tracker: StreamTracker = ledger.operation === 'responses' ? new ResponsesTracker() : new ChatTracker(ledger.clientAskedUsage);
   let usage: Usage | undefined;
-  let sawDone = false;
+  let firstToken: NodeJS.Timeout | undefined = answer.firstToken;
   res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
 
   const handle = async (event: StreamEvent): Promise<void> => {
-    if (event.data === '[DONE]') {
-      sawDone = true;
-      await write(res, 'data: [DONE]\n\n');
-      return;
-    }
-    if (event.usage) usage = usage ? addUsage(usage, event.usage) : event.usage;
-    const json = event.json;
-    const choices = json?.choices as ChunkChoice[] | undefined;
-    // The trailing usage chunk (empty choices) exists only because we asked for it.
-    if (!ledger.clientAskedUsage && json && Array.isArray(choices) && choices.length === 0 && json.usage) return;
-    const choice = choices?.[0];
-    if (choice) track(choice, summary, ledger);
+    // Usage on events is cumulative (the latest report wins): Anthropic reports input at the start.
+    if (event.usage) usage = event.usage;
+    if (!tracker.observe(event)) return;
     await write(res, event.event ? `event: ${event.event}\ndata: ${event.data}\n\n` : `data: ${event.data}\n\n`);
+    if (firstToken && tracker.deltas > 0) {
+      ledger.ttftMs ??= ledger.elapsedMs();
+      clearTimeout(firstToken);
+      firstToken = undefined;
+    }
   };
 
   let idle: NodeJS.Timeout | undefined;
@@ -76,7 +164,7 @@ export async function relayStream(
       if (next.done) break;
       await handle(next.value);
     }
-    if (!sawDone && summary.finishReason === null && ledger.operation === 'chat') {
+    if (!tracker.complete && ledger.operation !== 'embeddings') {
       throw new GatewayError({ status: 502, errorClass: 'stream_interrupted', message: 'upstream stream ended before the answer was complete', type: 'api_error', code: 'stream_interrupted', cause: 'eof_without_finish' });
     }
     attempt.outcome = 'success';
@@ -86,42 +174,34 @@ export async function relayStream(
     attempt.outcome = 'error';
     attempt.errorClass = error.errorClass;
     if (error.cause_) attempt.cause = error.cause_;
-    if (error.errorClass !== 'client_cancelled') breakers.record(attempt.model.name, false);
+    if (error.errorClass === 'client_cancelled') breakers.release(attempt.model.name);
+    else breakers.record(attempt.model.name, false);
     ledger.fail(error.errorClass, error.status, error.message, error.cause_);
+    // Stops the upstream request at once: no orphan stream generating tokens nobody reads.
     controller.abort(error);
     if (!res.destroyed && !res.writableEnded) {
       // Mid-stream failures are reported in-band, as OpenAI does, then the stream is closed.
-      res.write(`data: ${JSON.stringify(error.toBody())}\n\n`);
+      const body = error.toBody();
+      res.write(
+        ledger.operation === 'responses'
+          ? `event: error\ndata: ${JSON.stringify({ type: 'error', code: body.error.code, message: body.error.message, param: null })}\n\n`
+          : `data: ${JSON.stringify(body)}\n\n`,
+      );
+    }
+    if (!usage) {
+      // The upstream billed the prompt and whatever it generated, but never said how much.
+      usage = estimateUsage(ledger.request, tracker.deltas);
+      attempt.usageEstimated = true;
     }
   } finally {
+    if (firstToken) clearTimeout(firstToken);
     attempt.durationMs = performance.now() - attempt.startedAt;
     attempt.usage = usage;
-    attempt.costUsd = costUsd(usage, attempt.model.pricing);
+    attempt.costUsd = costUsd(usage, answer.pricing);
     ledger.usage = usage;
-    ledger.response = summary;
+    ledger.response = tracker.summary;
     if (!res.destroyed && !res.writableEnded) res.end();
   }
-}
-
-function track(choice: ChunkChoice, summary: ResponseSummary, ledger: RequestLedger): void {
-  const delta = choice.delta;
-  if (delta) {
-    if (typeof delta.content === 'string' && delta.content.length > 0) {
-      summary.content += delta.content;
-      ledger.ttftMs ??= ledger.elapsedMs();
-    }
-    if (delta.tool_calls) {
-      ledger.ttftMs ??= ledger.elapsedMs();
-      for (const call of delta.tool_calls) {
-        const i = call.index ?? 0;
-        const slot = (summary.toolCalls[i] ??= { name: '', arguments: '' });
-        if (call.id) slot.id = call.id;
-        if (call.function?.name) slot.name += call.function.name;
-        if (call.function?.arguments) slot.arguments += call.function.arguments;
-      }
-    }
-  }
-  if (choice.finish_reason) summary.finishReason = choice.finish_reason;
 }
 
 /** Respects backpressure: a slow client slows the relay instead of growing the heap. */

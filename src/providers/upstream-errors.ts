@@ -64,7 +64,11 @@ export function transportError(err: unknown, signal: AbortSignal, providerName: 
   if (signal.aborted && signal.reason instanceof GatewayError) return signal.reason;
   if (err instanceof GatewayError) return err;
   const code = (err as { code?: string }).code ?? '';
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+    // The pool's connect timeout: a distinct cause, like the gateway's first_token / idle / total guards.
+    return new GatewayError({ status: 504, errorClass: 'timeout', message: `upstream provider "${providerName}" timed out (connect)`, type: 'api_error', code: 'upstream_timeout', cause: 'connect' });
+  }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new GatewayError({ status: 504, errorClass: 'timeout', message: `upstream provider "${providerName}" timed out`, type: 'api_error', code: 'upstream_timeout', cause: code });
   }
   if (during === 'stream') {

@@ -1,6 +1,6 @@
 // Rollout state per route and the store interface it lives behind. The request path only ever reads
 // the local snapshot (`current`) synchronously; stores keep that snapshot fresh in the background.
-import type { Config } from '../config/types.js';
+import type { Config, RouteConfig } from '../config/types.js';
 
 export type RolloutMode = 'split' | 'shadow';
 export type RolloutPhase = 'active' | 'paused' | 'promoted' | 'rolled_back';
@@ -19,11 +19,13 @@ export interface RolloutState {
   origin: string;
 }
 
+export type AuditAction = RolloutChange['action'] | 'config' | 'reseed';
+
 export interface AuditEntry {
   at: string;
   route: string;
   actor: string;
-  action: string;
+  action: AuditAction;
   from: Partial<RolloutState>;
   to: Partial<RolloutState>;
   reason: string;
@@ -47,6 +49,12 @@ export interface RolloutChange {
   mode?: RolloutMode;
 }
 
+/** One page of a route's audit log, newest first. `dropped` > 0 says older entries are gone. */
+export interface AuditPage {
+  entries: AuditEntry[];
+  dropped: number;
+}
+
 export class ConflictError extends Error {
   constructor(readonly current: RolloutState) {
     super(`rollout of route "${current.route}" changed concurrently (now version ${current.version})`);
@@ -54,12 +62,23 @@ export class ConflictError extends Error {
   }
 }
 
+/** The shared store can't be reached: a change can't be made safely, so it is refused (503). */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`rollout state store unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 export interface RolloutStore {
   start(): Promise<void>;
+  /** Hot path: synchronous read of the local snapshot, no I/O, no allocation. */
   current(route: string): RolloutState | undefined;
   all(): RolloutState[];
   apply(route: string, change: RolloutChange): Promise<RolloutState>;
-  history(route: string, limit?: number): Promise<AuditEntry[]>;
+  /** Adopt a reloaded config file under the precedence rule (see `reconcile`). */
+  reconfigure(config: Config, actor: string): Promise<void>;
+  history(route: string, limit?: number): Promise<AuditPage>;
   health(): StoreHealth;
   close(): Promise<void>;
 }
@@ -68,19 +87,52 @@ export function originOf(champion: string, challenger: string | undefined): stri
   return `${champion}->${challenger ?? ''}`;
 }
 
-export function initialStates(config: Config, now = new Date()): RolloutState[] {
-  return Object.values(config.routes).map((r) => ({
+export const CONFIG_ACTOR = 'config';
+
+/** The rollout the file describes. `updatedBy` is always "config": it marks a state nobody changed at runtime. */
+export function fromConfig(r: RouteConfig, version: number, now: Date): RolloutState {
+  return {
     route: r.name,
     champion: r.champion,
     challenger: r.challenger,
     percent: r.rollout.percent,
     mode: r.rollout.mode,
     state: 'active',
-    version: 1,
+    version,
     updatedAt: now.toISOString(),
-    updatedBy: 'config',
+    updatedBy: CONFIG_ACTOR,
     origin: originOf(r.champion, r.challenger),
-  }));
+  };
+}
+
+export function initialStates(config: Config, now = new Date()): RolloutState[] {
+  return Object.values(config.routes).map((r) => fromConfig(r, 1, now));
+}
+
+/**
+ * The precedence rule between the config file and runtime changes, in one place for every store:
+ * - the file defines the initial rollout of a route;
+ * - runtime changes (admin API / CLI) override it for as long as the route's champion and challenger
+ *   in the file stay the same;
+ * - a new champion or challenger in the file starts a new rollout (next version) from the file;
+ * - while nobody changed the rollout at runtime, a new percent or mode in the file is adopted too.
+ * Returns the state to write, or undefined when the stored state stands.
+ */
+export function reconcile(stored: RolloutState, route: RouteConfig, now: Date): RolloutState | undefined {
+  const file = fromConfig(route, stored.version + 1, now);
+  if (stored.origin !== file.origin) return file;
+  const untouched = stored.updatedBy === CONFIG_ACTOR;
+  if (untouched && (stored.percent !== file.percent || stored.mode !== file.mode)) return file;
+  return undefined;
+}
+
+/** The fields an audit entry records on each side of a change. */
+export function auditView(s: RolloutState): Partial<RolloutState> {
+  return { champion: s.champion, challenger: s.challenger, percent: s.percent, mode: s.mode, state: s.state, version: s.version };
+}
+
+export function auditEntry(action: AuditAction, actor: string, reason: string, from: RolloutState | undefined, to: RolloutState): AuditEntry {
+  return { at: to.updatedAt, route: to.route, actor, action, from: from ? auditView(from) : {}, to: auditView(to), reason };
 }
 
 /** The challenger's share right now, after pause/rollback and the fail-safe for stale state. */

@@ -24,9 +24,18 @@ export interface RolloutView {
   effectiveRatio: number;
 }
 
+export interface RolloutStoreView {
+  /** Seconds since this replica last synced rollout state with the store (0 for the memory store). */
+  ageSeconds: number;
+  /** True while this replica sends everything to the champion because its state is too old. */
+  stale: boolean;
+}
+
 export interface MetricsOptions {
   /** Live rollout state, read at scrape time. */
   rollouts: () => RolloutView[];
+  /** Freshness of the rollout state store, read at scrape time. */
+  rolloutStore?: () => RolloutStoreView;
   defaultMetrics?: boolean;
 }
 
@@ -50,6 +59,11 @@ export class Metrics {
   readonly forcedRequests: Counter<'route' | 'variant' | 'model' | 'outcome'>;
   readonly rolloutRatio: Gauge<'route'>;
   readonly rolloutInfo: Gauge<'route' | 'champion' | 'challenger' | 'mode' | 'state'>;
+  readonly circuitBreakerState: Gauge<'model'>;
+  private breakerStates: () => Record<string, 'closed' | 'open' | 'half_open'> = () => ({});
+  readonly rolloutStateAge: Gauge;
+  readonly rolloutStateStale: Gauge;
+  readonly shadowSkipped: Counter<'route' | 'reason'>;
 
   constructor(config: Config, options: MetricsOptions) {
     const registers = [this.registry];
@@ -178,7 +192,50 @@ export class Metrics {
         }
       },
     });
+    const store = options.rolloutStore ?? (() => ({ ageSeconds: 0, stale: false }));
+    this.rolloutStateAge = new Gauge({
+      name: 'bellwether_rollout_state_age_seconds',
+      help: 'Seconds since this replica last synced rollout state with the state store (bounds propagation lag).',
+      registers,
+      collect() {
+        this.set(store().ageSeconds);
+      },
+    });
+    this.rolloutStateStale = new Gauge({
+      name: 'bellwether_rollout_state_stale',
+      help: '1 while rollout state is older than state.staleAfterSeconds and all traffic goes to the champion.',
+      registers,
+      collect() {
+        this.set(store().stale ? 1 : 0);
+      },
+    });
+    this.shadowSkipped = new Counter({
+      name: 'bellwether_shadow_skipped_total',
+      help: 'Shadow calls not made because the route hit its shadow budget (reason: concurrency|budget).',
+      labelNames: ['route', 'reason'],
+      registers,
+    });
+    const breakerStates = () => this.breakerStates();
+    const breakerModels = Object.values(config.routes).flatMap((r) => (r.challenger && r.fallback === 'champion' ? [r.challenger] : []));
+    this.circuitBreakerState = new Gauge({
+      name: 'bellwether_circuit_breaker_state',
+      help: 'Circuit breaker state per model: 0 closed, 1 half-open, 2 open (open: its traffic goes to the champion).',
+      labelNames: ['model'],
+      registers,
+      collect() {
+        const states = breakerStates();
+        for (const model of new Set([...breakerModels, ...Object.keys(states)])) {
+          const state = states[model] ?? 'closed';
+          this.set({ model }, state === 'open' ? 2 : state === 'half_open' ? 1 : 0);
+        }
+      },
+    });
     this.preinitialise(config);
+  }
+
+  /** The gateway's circuit breakers, read at scrape time. */
+  watchCircuitBreakers(states: () => Record<string, 'closed' | 'open' | 'half_open'>): void {
+    this.breakerStates = states;
   }
 
   private preinitialise(config: Config): void {
@@ -190,13 +247,14 @@ export class Metrics {
         this.feedback.inc({ route: route.name, variant, rating: 'positive' }, 0);
         this.feedback.inc({ route: route.name, variant, rating: 'negative' }, 0);
         for (const result of ['stored', 'dropped'] as const) this.samples.inc({ route: route.name, variant, result }, 0);
-        for (const model of models) this.preinitArm(route.name, variant, model, config.models[model]?.provider ?? 'unknown', route.checks.map((c) => c.name));
+        for (const model of models) this.preinitArm(route.name, variant, model, config.models[model]?.provider ?? 'unknown', route.checks.map((c) => c.spec.name));
       }
       if (route.challenger) {
         const challenger = route.challenger;
-        this.preinitArm(route.name, 'shadow', challenger, config.models[challenger]?.provider ?? 'unknown', route.checks.map((c) => c.name));
+        this.preinitArm(route.name, 'shadow', challenger, config.models[challenger]?.provider ?? 'unknown', route.checks.map((c) => c.spec.name));
         this.fallbacks.inc({ route: route.name, variant: 'challenger', from_model: challenger, to_model: route.champion, reason: 'error' }, 0);
         this.fallbacks.inc({ route: route.name, variant: 'challenger', from_model: challenger, to_model: route.champion, reason: 'circuit_open' }, 0);
+        for (const reason of ['concurrency', 'budget']) this.shadowSkipped.inc({ route: route.name, reason }, 0);
       }
       for (const stream of ['true', 'false']) this.overhead.zero({ route: route.name, stream });
     }

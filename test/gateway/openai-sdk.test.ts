@@ -1,5 +1,5 @@
 // A user's journey: point the official openai SDK at Bellwether and change nothing else.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import OpenAI from 'openai';
 import { FakeUpstream } from '../../src/simulator/http-server.js';
 import { startTestGateway, metricValue } from '../helpers/gateway.js';
@@ -7,7 +7,7 @@ import { startTestGateway, metricValue } from '../helpers/gateway.js';
 const PROVIDER_KEY = 'sk-provider-secret-0123456789';
 const CLIENT_KEY = 'client-key-abcdef-123456';
 
-async function setup(t: Tap.Test) {
+async function setup(t: Test) {
   const upstream = await new FakeUpstream({ apiKey: PROVIDER_KEY, simulation: { tokensPerSecond: 2000 } }).start();
   const gw = await startTestGateway(
     `
@@ -35,10 +35,6 @@ routes:
   return { upstream, gw, client };
 }
 
-type Tap = typeof t;
-declare namespace Tap {
-  type Test = typeof t;
-}
 
 t.test('non-streaming chat completion through the SDK, with Bellwether headers', async (t) => {
   const { upstream, gw, client } = await setup(t);

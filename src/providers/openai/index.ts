@@ -3,7 +3,7 @@
 import { Pool } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProviderConfig } from '../../config/types.js';
-import { fromOpenAIUsage, type OpenAIUsageWire } from '../../accounting/usage.js';
+import { fromOpenAIUsage, type OpenAIUsageWire, type Usage } from '../../accounting/usage.js';
 import type { Operation, PassthroughTarget, Provider, ProviderCall, ProviderResponse, StreamEvent } from '../types.js';
 import { parseSse } from '../sse.js';
 import { httpError, transportError } from '../upstream-errors.js';
@@ -52,6 +52,7 @@ export class OpenAICompatibleProvider implements Provider {
   constructor(
     readonly name: string,
     private readonly config: OpenAIish,
+    connectTimeoutMs = 10_000,
   ) {
     this.type = config.type;
     const url = new URL(config.baseUrl);
@@ -60,7 +61,7 @@ export class OpenAICompatibleProvider implements Provider {
     this.pool = new Pool(this.origin, {
       connections: config.connections ?? 128,
       keepAliveTimeout: 30_000,
-      connect: { timeout: config.timeouts?.connectMs ?? 10_000 },
+      connect: { timeout: config.timeouts?.connectMs ?? connectTimeoutMs },
       // The gateway enforces first-token / idle / total timeouts itself, per route.
       headersTimeout: 0,
       bodyTimeout: 0,
@@ -125,10 +126,10 @@ export class OpenAICompatibleProvider implements Provider {
         } catch {
           json = undefined;
         }
-        if (json && 'error' in json && json.error) {
-          throw httpError(500, {}, message.data, this.name);
+        if (json && (('error' in json && json.error) || json.type === 'error' || json.type === 'response.failed')) {
+          throw streamError(json, message.data, this.name);
         }
-        const usage = json?.usage ? fromOpenAIUsage(json.usage as OpenAIUsageWire) : undefined;
+        const usage = streamUsage(json);
         yield {
           ...(message.event ? { event: message.event } : {}),
           data: message.data,
@@ -144,6 +145,25 @@ export class OpenAICompatibleProvider implements Provider {
   async close(): Promise<void> {
     await this.pool.close();
   }
+}
+
+/** Usage in a chat chunk (`usage`) or in the Responses API's `response.completed` event. */
+function streamUsage(json: Record<string, unknown> | undefined): Usage | undefined {
+  if (!json) return undefined;
+  if (json.usage) return fromOpenAIUsage(json.usage as OpenAIUsageWire);
+  const response = json.response as { usage?: OpenAIUsageWire | null } | undefined;
+  if (json.type === 'response.completed' || json.type === 'response.incomplete') return fromOpenAIUsage(response?.usage);
+  return undefined;
+}
+
+/** An error reported inside a stream: chat's `{error}` chunk, or the Responses API's error events. */
+function streamError(json: Record<string, unknown>, data: string, name: string): GatewayError {
+  if (json.type === 'error' || json.type === 'response.failed') {
+    const e = (json.type === 'error' ? json : (json.response as { error?: unknown } | undefined)?.error) as { message?: unknown; code?: unknown } | undefined;
+    const message = typeof e?.message === 'string' ? e.message : `upstream provider "${name}" reported an error`;
+    return httpError(500, {}, JSON.stringify({ error: { message, type: 'server_error', code: typeof e?.code === 'string' ? e.code : null } }), name);
+  }
+  return httpError(500, {}, data, name);
 }
 
 function parseJsonObject(text: string, headers: IncomingHttpHeaders, name: string): Record<string, unknown> {

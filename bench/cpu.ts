@@ -1,0 +1,82 @@
+// CPU accounting from /proc (Linux): how much CPU each bench process used during a measurement, and how
+// much the rest of the machine used. A shared 2-core box makes wall-clock numbers noisy; CPU time per
+// request of the proxy under test is the figure least disturbed by other processes, and "other" shows
+// when a measurement was disturbed. Elsewhere the meter reports nothing (all undefined).
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+const TICK_MS = 10; // USER_HZ is 100 on every mainstream Linux kernel
+
+export interface CpuShare {
+  /** CPU milliseconds used by each named process during the measurement. */
+  processMs: Record<string, number>;
+  /** Share of the whole machine (all cores) used by processes that are not part of the bench, in %. */
+  otherPct: number | undefined;
+  wallMs: number;
+}
+
+interface Snapshot {
+  at: number;
+  machineBusy: number | undefined;
+  machineTotal: number | undefined;
+  process: Record<string, number | undefined>;
+}
+
+function machine(): { busy: number; total: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = f.reduce((a, b) => a + b, 0);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+function processTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+export class CpuMeter {
+  constructor(private readonly pids: Record<string, number>) {}
+
+  snapshot(): Snapshot {
+    const m = machine();
+    return {
+      at: performance.now(),
+      machineBusy: m?.busy,
+      machineTotal: m?.total,
+      process: Object.fromEntries(Object.entries(this.pids).map(([name, pid]) => [name, processTicks(pid)])),
+    };
+  }
+
+  since(start: Snapshot): CpuShare {
+    const end = this.snapshot();
+    const processMs: Record<string, number> = {};
+    let own = 0;
+    for (const name of Object.keys(this.pids)) {
+      const a = start.process[name];
+      const b = end.process[name];
+      if (a === undefined || b === undefined) continue;
+      processMs[name] = (b - a) * TICK_MS;
+      own += b - a;
+    }
+    let otherPct: number | undefined;
+    if (start.machineBusy !== undefined && end.machineBusy !== undefined && start.machineTotal !== undefined && end.machineTotal !== undefined) {
+      const total = end.machineTotal - start.machineTotal;
+      const other = Math.max(0, end.machineBusy - start.machineBusy - own);
+      otherPct = total > 0 ? Math.round((1000 * other) / total) / 10 : undefined;
+    }
+    return { processMs, otherPct, wallMs: Math.round(end.at - start.at) };
+  }
+}
+
+export const CORES = cpus().length;

@@ -1,0 +1,270 @@
+// `npm run bench`: starts a fake OpenAI upstream, a minimal undici pass-through and the gateway on
+// loopback — each in its own process — and measures, in one run, throughput at fixed concurrency,
+// latency at a fixed rate, streaming time-to-first-byte and RSS with many open streams, as ratios
+// against calling the upstream directly and against the pass-through. See bench/README.md.
+import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { gatewayConfig, ROUTES, UPSTREAMS, writeConfig, type UpstreamName } from './gateway-config.js';
+import { autocannonRun, openStreamsRun, pacedRun, ttfbRun, type StreamResult, type Target } from './measure.js';
+import { parseOptions } from './options.js';
+import { rssBytes, startChild, type Child } from './processes.js';
+import type { ProfileReply } from './ipc.js';
+import { CpuMeter, type CpuShare } from './cpu.js';
+import { formatSummary, readProfile, summariseProfile, type ProfileSummary } from './profile-top.js';
+import { render, verdicts, worstOtherLoad, WHO, type Results, type Who } from './report.js';
+import type { PassthroughSpec } from './passthrough-child.js';
+import type { UpstreamSpec } from './upstream-child.js';
+
+const options = parseOptions(process.argv.slice(2), process.env);
+const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
+
+const CHAT_PATH = '/v1/chat/completions';
+const MESSAGES = [
+  { role: 'system', content: 'You are a helpful assistant for Acme Corp customer support.' },
+  { role: 'user', content: 'Summarise the benefits of gradual model rollouts for Acme Corp in two sentences.' },
+];
+const STREAM_TOKENS = 20; // 20 chunks × 10 ms ≈ 200 ms per stream
+const SLOW_TOKEN_MS = 1000 / (UPSTREAMS.slow.tokensPerSecond);
+const HOLD_MS = options.quick ? 1000 : 3000;
+// A slow stream could last SLOW_TOKENS × 500 ms = 25 s — longer than any ramp + hold; the bench
+// cancels them all once RSS is sampled.
+const SLOW_TOKENS = 50;
+const TTFB_CONCURRENCY = 8;
+const PROFILED = new Set(['throughput', 'fixedRate', 'streaming']);
+const RATE_AUTOCANNON_CONNECTIONS = 10;
+
+const bodies = {
+  chat: JSON.stringify({ model: ROUTES.fast, messages: MESSAGES }),
+  stream: JSON.stringify({ model: ROUTES.stream, messages: MESSAGES, stream: true, max_tokens: STREAM_TOKENS }),
+  slow: JSON.stringify({ model: ROUTES.slow, messages: MESSAGES, stream: true, max_tokens: SLOW_TOKENS }),
+};
+
+const work = mkdtempSync(join(tmpdir(), 'bellwether-bench-'));
+const logPath = options.logFile ? resolve(options.logFile) : join(work, 'gateway.log');
+const children: Child[] = [];
+const startedAt = new Date();
+
+async function main(): Promise<void> {
+  log(`${options.quick ? 'quick' : 'full'} run: ${options.warmupS} s warm-up + ${options.durationS} s per measurement; ${cpus().length} CPUs`);
+  const upstream = await startChild({
+    name: 'fake upstream',
+    module: 'upstream-child.js',
+    args: [JSON.stringify((Object.keys(UPSTREAMS) as UpstreamName[]).map((name): UpstreamSpec => ({ name, simulation: UPSTREAMS[name] })))],
+  });
+  children.push(upstream);
+  const up = (name: UpstreamName): string => must(upstream.urls[name], `upstream ${name}`);
+
+  const passthrough = await startChild({
+    name: 'pass-through',
+    module: 'passthrough-child.js',
+    args: [
+      JSON.stringify(
+        (Object.keys(UPSTREAMS) as UpstreamName[]).map((name): PassthroughSpec => ({ name, upstream: up(name), connections: name === 'slow' ? options.streams + 16 : 128 })),
+      ),
+    ],
+  });
+  children.push(passthrough);
+  const pt = (name: UpstreamName): string => must(passthrough.urls[name], `pass-through ${name}`);
+
+  const configFile = join(work, 'gateway.yaml');
+  writeConfig(
+    configFile,
+    gatewayConfig({
+      upstreams: { fast: up('fast'), stream: up('stream'), slow: up('slow') },
+      slowConnections: options.streams + 16,
+      samplingRate: options.samplingRate,
+      datasetsDir: join(work, 'datasets'),
+      fragments: options.fragments,
+    }),
+  );
+  if (options.cpuProfDir) mkdirSync(options.cpuProfDir, { recursive: true });
+  const logFd = openSync(logPath, 'w');
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.LOG_LEVEL; // the config's level (info) is what we measure
+  const gateway = await startChild({
+    name: 'gateway',
+    module: 'gateway-child.js',
+    args: [configFile],
+    stdout: logFd,
+    env,
+  });
+  closeSync(logFd);
+  children.push(gateway);
+  const gw = must(gateway.urls.gateway, 'gateway url');
+  const rssIdleStart = { gateway: rssBytes(gateway.pid), passthrough: rssBytes(passthrough.pid) };
+  log(`upstream pid ${upstream.pid}, pass-through pid ${passthrough.pid}, gateway pid ${gateway.pid} (${gw}); gateway log → ${logPath}`);
+
+  const targets = (path: UpstreamName, body: string): Record<Who, Target> => ({
+    direct: { origin: up(path), path: CHAT_PATH, body },
+    passthrough: { origin: pt(path), path: CHAT_PATH, body },
+    gateway: { origin: gw, path: CHAT_PATH, body },
+  });
+  const chat = targets('fast', bodies.chat);
+  const stream = targets('stream', bodies.stream);
+  const slow = targets('slow', bodies.slow);
+  await smokeTest([...WHO.map((w) => chat[w]), ...WHO.map((w) => stream[w])]);
+
+  const profiles: Record<string, { file: string; summary: ProfileSummary }> = {};
+  const meter = new CpuMeter({ bench: process.pid, upstream: upstream.pid, passthrough: passthrough.pid, gateway: gateway.pid });
+  const cpu: Results['cpu'] = {};
+  /** Runs one measurement against each of the three: warm-up (discarded), then measured with CPU accounting. */
+  const each = async <R>(phase: string, run: (who: Who, durationS: number) => Promise<R>): Promise<Record<Who, R>> => {
+    const out: Partial<Record<Who, R>> = {};
+    const shares: Partial<Record<Who, CpuShare>> = {};
+    for (const who of WHO) {
+      log(`${phase}: ${who}`);
+      if (options.warmupS > 0) await run(who, options.warmupS);
+      const start = meter.snapshot();
+      out[who] = await run(who, options.durationS);
+      shares[who] = meter.since(start);
+      if (who === 'gateway' && options.cpuProfDir && PROFILED.has(phase)) {
+        // An extra run under the profiler, after the measured one, so profiling never skews the numbers.
+        log(`${phase}: gateway again, CPU-profiled`);
+        const file = resolve(options.cpuProfDir, `gateway-${phase}.cpuprofile`);
+        await checkReply(gateway.profile({ type: 'profile-start' }));
+        await run(who, options.durationS);
+        await checkReply(gateway.profile({ type: 'profile-stop', file }));
+        profiles[phase] = { file, summary: summariseProfile(readProfile(file)) };
+      }
+    }
+    cpu[phase] = shares as Record<Who, CpuShare>;
+    return out as Record<Who, R>;
+  };
+
+  const throughput = await each('throughput', (who, durationS) => autocannonRun(chat[who], { connections: options.concurrency, durationS }));
+  const fixedRate = await each('fixedRate', (who, durationS) => pacedRun(chat[who], { rate: options.rate, durationS }));
+  const fixedRateAutocannon = options.quick
+    ? undefined
+    : await each('fixedRateAutocannon', (who, durationS) => autocannonRun(chat[who], { connections: RATE_AUTOCANNON_CONNECTIONS, overallRate: options.rate, durationS }));
+  const streaming: Record<Who, StreamResult> = await each('streaming', (who, durationS) => ttfbRun(stream[who], { concurrency: TTFB_CONCURRENCY, durationS }));
+
+  const memory: Results['memory'] = {};
+  for (const who of options.quick ? (['gateway'] as const) : (['passthrough', 'gateway'] as const)) {
+    const pid = who === 'gateway' ? gateway.pid : passthrough.pid;
+    log(`${options.streams} open streams: ${who}`);
+    const result = await openStreamsRun(slow[who], { count: options.streams, holdMs: HOLD_MS, rss: () => rssBytes(pid), timeoutMs: SLOW_TOKENS * SLOW_TOKEN_MS });
+    memory[who] = { ...result, rssIdleStartBytes: rssIdleStart[who] };
+  }
+
+  log('stopping');
+  for (const child of [...children].reverse()) await child.stop();
+  const gatewayLog = await logStats(logPath);
+
+  const results: Results = {
+    meta: {
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      quick: options.quick,
+      warmupS: options.warmupS,
+      durationS: options.durationS,
+      node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      totalMemMb: Math.round(totalmem() / 1048576),
+      loadAvgAfter: loadavg().map((l) => Math.round(l * 100) / 100),
+      commit: gitCommit(),
+      processes: 'fake upstream, pass-through and gateway each run in their own child process; the load generator (autocannon / undici) in the parent. All share the machine’s CPUs.',
+      gatewayConfig: {
+        routes: ROUTES,
+        provider: 'openai-compatible → fake upstream; champion and challenger at 50 % on each route',
+        samplingRate: options.samplingRate ?? null,
+        fragments: options.fragments,
+      },
+      gatewayLogging: {
+        how: 'product logger (createLogger: pino, level from config = info, redaction, ISO time) → stdout of the gateway process, redirected to a file',
+        file: options.logFile ? logPath : '(temp file, deleted)',
+        ...gatewayLog,
+      },
+      loads: {
+        throughput: `autocannon, ${options.concurrency} connections, non-streaming`,
+        fixedRate: `open loop, ${options.rate} req/s evenly spaced (1 ms dispatch timer), undici Pool; latency = dispatch → last body byte`,
+        fixedRateAutocannon: `autocannon overallRate ${options.rate}, ${RATE_AUTOCANNON_CONNECTIONS} connections (each sends its quota of ${options.rate / RATE_AUTOCANNON_CONNECTIONS} back to back at the start of every second)`,
+        streaming: `${TTFB_CONCURRENCY} undici workers streaming one answer after another; ${STREAM_TOKENS} content chunks, 10 ms apart; TTFB = request sent → first body byte`,
+        memory: `${options.streams} concurrent streams, ${SLOW_TOKEN_MS} ms between chunks; RSS from /proc/<pid>/status sampled every 100 ms for ${HOLD_MS} ms while all are open, then the streams are cancelled`,
+        cpu: 'CPU ms per process from /proc/<pid>/stat over each measured window (warm-up excluded); otherPct = share of all cores used by processes outside the bench',
+      },
+    },
+    throughput,
+    fixedRate,
+    fixedRateAutocannon,
+    streaming,
+    memory,
+    cpu,
+  };
+  const verdictList = verdicts(results);
+  const table = render(results, verdictList);
+  mkdirSync(dirname(resolve(options.out)), { recursive: true });
+  writeFileSync(resolve(options.out), `${JSON.stringify({ ...results, targets: verdictList, ...(Object.keys(profiles).length > 0 ? { profiles } : {}) }, null, 2)}\n`);
+
+  const out: string[] = [
+    '',
+    `Bellwether bench — ${startedAt.toISOString()} — node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})${options.quick ? ' — QUICK RUN (short, noisy)' : ''}`,
+    `Processes: upstream, pass-through and gateway each in their own child; load generator in the parent — ${cpus().length} cores shared by all, so compare ratios, not absolute numbers.`,
+    `Gateway: openai-compatible provider → fake upstream, champion/challenger 50 %, sampling ${options.samplingRate === undefined ? 'not configured' : `rate ${options.samplingRate}`}${options.fragments.length > 0 ? `, fragments ${options.fragments.join(', ')}` : ''}.`,
+    `Gateway logging: pino at info (product logger) → stdout → file; ${gatewayLog.lines} lines, ${(gatewayLog.bytes / 1048576).toFixed(1)} MB written during the run.`,
+    table,
+    `JSON: ${resolve(options.out)}`,
+  ];
+  const other = worstOtherLoad(results);
+  if (other !== undefined && other > 10) {
+    out.push(`WARNING: processes outside the bench used up to ${other.toFixed(0)} % of the machine during a measurement ("other load" column) — wall-clock numbers are disturbed; CPU µs/req is the steadier figure. Re-run on a quiet machine before trusting a verdict.`);
+  }
+  const failed = verdictList.filter((v) => !v.pass);
+  out.push(failed.length === 0 ? 'ALL TARGETS PASS' : `${failed.length} of ${verdictList.length} TARGETS FAIL: ${failed.map((v) => v.target).join('; ')}`);
+  for (const [phase, p] of Object.entries(profiles)) {
+    out.push('', `Gateway CPU profile, ${phase} (a separate run after the measured one): ${p.file}`, formatSummary(p.summary, 15));
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/** One request per target before measuring: a misconfigured bench must not produce numbers. */
+async function smokeTest(targets: Target[]): Promise<void> {
+  for (const t of targets) {
+    const res = await fetch(`${t.origin}${t.path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: t.body, signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`smoke test: ${t.origin}${t.path} answered ${res.status}: ${text.slice(0, 500)}`);
+  }
+}
+
+async function logStats(path: string): Promise<{ lines: number; bytes: number }> {
+  let lines = 0;
+  for await (const chunk of createReadStream(path)) {
+    const buf = chunk as Buffer;
+    for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) lines++;
+  }
+  return { lines, bytes: statSync(path).size };
+}
+
+async function checkReply(reply: Promise<ProfileReply>): Promise<void> {
+  const r = await reply;
+  if (r.error) throw new Error(`gateway profiler: ${r.error}`);
+}
+
+function gitCommit(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function must(value: string | undefined, what: string): string {
+  if (value === undefined || value === '') throw new Error(`bench: no ${what}`);
+  return value;
+}
+
+function cleanup(): void {
+  rmSync(work, { recursive: true, force: true });
+}
+
+try {
+  await main();
+  cleanup();
+} catch (err) {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  await Promise.allSettled(children.map((c) => c.stop()));
+  cleanup();
+  process.exitCode = 1;
+}

@@ -1,0 +1,62 @@
+// GET /admin/v1/datasets and /admin/v1/datasets/{name}/export: sampled traffic as streaming JSONL.
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { GatewayError } from '../gateway/errors.js';
+import { isValidDatasetName, type DatasetFilter, type DatasetStore } from '../sampling/dataset-store.js';
+
+interface ExportQuery {
+  route?: string;
+  variant?: 'champion' | 'challenger' | 'shadow';
+  outcome?: 'success' | 'error';
+  tags?: string;
+  since?: string;
+  until?: string;
+  limit?: number;
+}
+
+const ISO_DATE = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$';
+
+const exportSchema = {
+  params: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 128 } } },
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      route: { type: 'string', minLength: 1 },
+      variant: { type: 'string', enum: ['champion', 'challenger', 'shadow'] },
+      outcome: { type: 'string', enum: ['success', 'error'] },
+      tags: { type: 'string', minLength: 1, description: 'comma-separated; every tag must be present' },
+      since: { type: 'string', pattern: ISO_DATE },
+      until: { type: 'string', pattern: ISO_DATE },
+      limit: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    },
+  },
+} as const;
+
+export function datasetAdminRoutes(store: () => DatasetStore) {
+  return async function datasets(app: FastifyInstance): Promise<void> {
+    app.get('/datasets', async () => ({ datasets: await store().list() }));
+
+    app.get<{ Params: { name: string }; Querystring: ExportQuery }>('/datasets/:name/export', { schema: exportSchema }, async (req, reply) => {
+      const { name } = req.params;
+      if (!isValidDatasetName(name)) {
+        throw new GatewayError({ status: 400, errorClass: 'bad_request', message: `Invalid dataset name "${name.slice(0, 64)}".`, type: 'invalid_request_error', code: 'invalid_dataset_name' });
+      }
+      const q = req.query;
+      const filter: DatasetFilter = {
+        ...(q.route ? { route: q.route } : {}),
+        ...(q.variant ? { variant: q.variant } : {}),
+        ...(q.outcome ? { outcome: q.outcome } : {}),
+        ...(q.tags ? { tags: q.tags.split(',').map((t) => t.trim()).filter(Boolean) } : {}),
+        ...(q.since ? { since: new Date(q.since) } : {}),
+        ...(q.until ? { until: new Date(q.until) } : {}),
+        ...(q.limit ? { limit: q.limit } : {}),
+      };
+      const records = store().export(name, filter);
+      async function* lines() {
+        for await (const record of records) yield `${JSON.stringify(record)}\n`;
+      }
+      return reply.type('application/x-ndjson; charset=utf-8').send(Readable.from(lines()));
+    });
+  };
+}

@@ -1,0 +1,101 @@
+// `bellwether dataset list|export`: the datasets sampled from live traffic, over the admin API.
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { Command, Option } from 'commander';
+import Table from 'cli-table3';
+import { request } from 'undici';
+import { AdminApiError, AdminClient } from '../admin/client.js';
+import type { DatasetInfo } from '../sampling/dataset-store.js';
+
+interface Common {
+  url: string;
+  token?: string;
+  json?: boolean;
+}
+
+interface ExportOptions extends Common {
+  variant?: string;
+  outcome?: string;
+  tags?: string;
+  since?: string;
+  until?: string;
+  limit?: string;
+  out?: string;
+}
+
+export function datasetCommand(): Command {
+  const dataset = new Command('dataset').description('datasets sampled from live traffic (redacted)');
+  withConnection(dataset.command('list'))
+    .description('list datasets with record counts')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: Common) => {
+      await guard(async () => {
+        const res = await new AdminClient(opts.url, token(opts)).get<{ datasets: DatasetInfo[] }>('/datasets');
+        if (opts.json) return void process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
+        const table = new Table({ head: ['dataset', 'records', 'bytes', 'updated'] });
+        for (const d of res.datasets) table.push([d.name, d.records, d.bytes ?? '', d.updatedAt ?? '']);
+        process.stdout.write(`${res.datasets.length === 0 ? 'no datasets yet (set routes.<name>.sampling.rate)' : table.toString()}\n`);
+      });
+    });
+
+  withConnection(dataset.command('export'))
+    .description('stream a dataset as JSONL (one case per line) to stdout or --out')
+    .argument('<name>', 'dataset name (the route)')
+    .addOption(new Option('--variant <variant>').choices(['champion', 'challenger', 'shadow']))
+    .addOption(new Option('--outcome <outcome>').choices(['success', 'error']))
+    .option('--tags <tags>', 'comma-separated tags that must all be present')
+    .option('--since <iso>', 'sampled at or after (ISO 8601)')
+    .option('--until <iso>', 'sampled at or before (ISO 8601)')
+    .option('--limit <n>', 'at most n records (oldest first)')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (name: string, opts: ExportOptions) => {
+      await guard(async () => {
+        const query = new URLSearchParams();
+        for (const key of ['variant', 'outcome', 'tags', 'since', 'until', 'limit'] as const) {
+          const value = opts[key];
+          if (value !== undefined) query.set(key, value);
+        }
+        const url = `${opts.url.replace(/\/+$/, '')}/admin/v1/datasets/${encodeURIComponent(name)}/export${query.size > 0 ? `?${query}` : ''}`;
+        const t = token(opts);
+        const res = await request(url, { headers: t ? { authorization: `Bearer ${t}` } : {} }).catch((err: unknown) => {
+          throw new AdminApiError(0, null, `cannot reach the gateway at ${opts.url}: ${(err as Error).message}`, null);
+        });
+        if (res.statusCode !== 200) {
+          const body = (await res.body.json().catch(() => null)) as { error?: { message?: string; code?: string } } | null;
+          throw new AdminApiError(res.statusCode, body?.error?.code ?? null, body?.error?.message ?? `HTTP ${res.statusCode}`, body);
+        }
+        // `| head` closing the pipe early is a normal way to stop reading, not an error.
+        process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+          if (err.code === 'EPIPE') process.exit(0);
+          throw err;
+        });
+        const sink = opts.out ? createWriteStream(opts.out) : new Writable({ write: (chunk, _enc, cb) => (process.stdout.write(chunk) ? cb() : process.stdout.once('drain', cb)) });
+        await pipeline(res.body, sink);
+      });
+    });
+  return dataset;
+}
+
+function withConnection(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', 'gateway base URL (default: $BELLWETHER_URL or http://127.0.0.1:8080)', process.env.BELLWETHER_URL ?? 'http://127.0.0.1:8080')
+    .option('--token <token>', 'admin token (default: $BELLWETHER_ADMIN_TOKEN)');
+}
+
+function token(opts: Common): string | undefined {
+  return opts.token ?? process.env.BELLWETHER_ADMIN_TOKEN;
+}
+
+async function guard(fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (err instanceof AdminApiError) {
+      process.stderr.write(`bellwether: ${err.message}${err.status ? ` (HTTP ${err.status})` : ''}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw err;
+  }
+}

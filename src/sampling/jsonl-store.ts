@@ -1,0 +1,317 @@
+/**
+ * Datasets as JSONL files: `dir/<name>/<name>-<seq>.jsonl`, a new file once the current one
+ * would exceed `maxFileBytes`. For a single replica (no Redis): one process owns the directory.
+ *
+ * Crash safety: a line is written whole or not at all as far as readers care — export skips a
+ * line that does not parse (a crash mid-write leaves a truncated last line), and the next
+ * append starts on a fresh line so the damage never spreads to a good record.
+ */
+import { createReadStream } from 'node:fs';
+import { appendFile, mkdir, open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseDatasetLine, type DatasetRecord } from './dataset-record.js';
+import {
+  assertDatasetName,
+  emptyAppendResult,
+  filterRecords,
+  isValidDatasetName,
+  recordOutcome,
+  silentLogger,
+  type AppendResult,
+  type DatasetFilter,
+  type DatasetInfo,
+  type DatasetStore,
+  type SamplingLogger,
+} from './dataset-store.js';
+
+export interface JsonlDatasetStoreOptions {
+  dir: string;
+  /** Rotate to a new file before this size is exceeded (a single larger line still fits alone). Default 64 MiB. */
+  maxFileBytes?: number;
+  /** Recent input hashes remembered per dataset for de-duplication. Default 10,000. */
+  dedupCapacity?: number;
+  logger?: SamplingLogger;
+}
+
+interface FileRef {
+  seq: number;
+  path: string;
+}
+
+/** Where the next line goes. Dropped after a failed write so it is re-read from disk. */
+interface WriteCursor {
+  seq: number;
+  size: number;
+  /** The file does not end in a newline (torn write): start the next line on a fresh one. */
+  torn: boolean;
+}
+
+const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
+const DEFAULT_DEDUP_CAPACITY = 10_000;
+const NEWLINE = 0x0a;
+
+export class JsonlDatasetStore implements DatasetStore {
+  readonly #dir: string;
+  readonly #maxFileBytes: number;
+  readonly #dedupCapacity: number;
+  readonly #logger: SamplingLogger;
+  readonly #cursors = new Map<string, WriteCursor>();
+  readonly #hashes = new Map<string, RecentSet>();
+  readonly #lineCounts = new Map<string, { size: number; mtimeMs: number; lines: number }>();
+  /** Appends are serialised: cursors and rotation assume one writer. */
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  /** Lines export skipped because they were truncated or not records. */
+  skippedLines = 0;
+
+  constructor(opts: JsonlDatasetStoreOptions) {
+    this.#dir = opts.dir;
+    this.#maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+    this.#dedupCapacity = opts.dedupCapacity ?? DEFAULT_DEDUP_CAPACITY;
+    this.#logger = opts.logger ?? silentLogger;
+  }
+
+  append(records: readonly DatasetRecord[]): Promise<AppendResult> {
+    if (this.#closed) return Promise.reject(new Error('dataset store is closed'));
+    try {
+      for (const r of records) assertDatasetName(r.route);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    const run = this.#queue.then(() => this.#append(records));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #append(records: readonly DatasetRecord[]): Promise<AppendResult> {
+    const result = emptyAppendResult();
+    const byName = new Map<string, number[]>();
+    records.forEach((r, i) => {
+      const indexes = byName.get(r.route) ?? [];
+      indexes.push(i);
+      byName.set(r.route, indexes);
+    });
+    for (const [name, indexes] of byName) {
+      const hashes = await this.#recentHashes(name);
+      const fresh: number[] = [];
+      const batchHashes = new Set<string>();
+      for (const i of indexes) {
+        const hash = (records[i] as DatasetRecord).input_hash;
+        if (hashes.has(hash) || batchHashes.has(hash)) {
+          recordOutcome(result, i, 'duplicate');
+        } else {
+          batchHashes.add(hash);
+          fresh.push(i);
+        }
+      }
+      try {
+        await this.#write(name, fresh, records, hashes, result);
+      } catch (err) {
+        this.#cursors.delete(name);
+        throw err;
+      }
+    }
+    return result;
+  }
+
+  /** Writes lines, rotating by size; a hash is remembered only once its line is on disk. */
+  async #write(
+    name: string,
+    indexes: readonly number[],
+    records: readonly DatasetRecord[],
+    hashes: RecentSet,
+    result: AppendResult,
+  ): Promise<void> {
+    if (indexes.length === 0) return;
+    const cursor = await this.#cursor(name);
+    let chunk: Buffer[] = [];
+    let chunkBytes = 0;
+    let chunkIndexes: number[] = [];
+    const flush = async (): Promise<void> => {
+      if (chunkIndexes.length === 0) return;
+      if (cursor.torn) {
+        chunk.unshift(Buffer.from('\n'));
+        chunkBytes += 1;
+      }
+      await appendFile(this.#filePath(name, cursor.seq), Buffer.concat(chunk, chunkBytes));
+      cursor.size += chunkBytes;
+      cursor.torn = false;
+      for (const i of chunkIndexes) {
+        hashes.add((records[i] as DatasetRecord).input_hash);
+        recordOutcome(result, i, 'stored');
+      }
+      chunk = [];
+      chunkBytes = 0;
+      chunkIndexes = [];
+    };
+    for (const i of indexes) {
+      const line = Buffer.from(JSON.stringify(records[i]) + '\n');
+      const used = cursor.size + chunkBytes;
+      if (used > 0 && used + line.length > this.#maxFileBytes) {
+        await flush();
+        cursor.seq++;
+        cursor.size = 0;
+        cursor.torn = false;
+      }
+      chunk.push(line);
+      chunkBytes += line.length;
+      chunkIndexes.push(i);
+    }
+    await flush();
+  }
+
+  async #cursor(name: string): Promise<WriteCursor> {
+    const known = this.#cursors.get(name);
+    if (known !== undefined) return known;
+    await mkdir(join(this.#dir, name), { recursive: true });
+    const last = (await this.#files(name)).at(-1);
+    const cursor: WriteCursor = { seq: last?.seq ?? 1, size: 0, torn: false };
+    if (last !== undefined) {
+      cursor.size = (await stat(last.path)).size;
+      cursor.torn = cursor.size > 0 && (await lastByte(last.path, cursor.size)) !== NEWLINE;
+    }
+    this.#cursors.set(name, cursor);
+    return cursor;
+  }
+
+  /** Seeded from the newest file so de-duplication survives a restart for recent cases. */
+  async #recentHashes(name: string): Promise<RecentSet> {
+    const known = this.#hashes.get(name);
+    if (known !== undefined) return known;
+    const set = new RecentSet(this.#dedupCapacity);
+    const last = (await this.#files(name)).at(-1);
+    if (last !== undefined) {
+      for await (const record of this.#readFile(last.path, false)) set.add(record.input_hash);
+    }
+    this.#hashes.set(name, set);
+    return set;
+  }
+
+  async list(): Promise<DatasetInfo[]> {
+    const names = (await readdirOrEmpty(this.#dir)).filter(isValidDatasetName).sort();
+    const out: DatasetInfo[] = [];
+    for (const name of names) {
+      const files = await this.#files(name);
+      if (files.length === 0) continue;
+      let records = 0;
+      let bytes = 0;
+      let updated = 0;
+      for (const file of files) {
+        const s = await stat(file.path);
+        records += await this.#countLines(file.path, s.size, s.mtimeMs);
+        bytes += s.size;
+        updated = Math.max(updated, s.mtimeMs);
+      }
+      out.push({ name, records, bytes, updatedAt: new Date(updated).toISOString() });
+    }
+    return out;
+  }
+
+  export(name: string, filter?: DatasetFilter): AsyncIterable<DatasetRecord> {
+    assertDatasetName(name);
+    return filterRecords(this.#readAll(name), filter);
+  }
+
+  async *#readAll(name: string): AsyncGenerator<DatasetRecord> {
+    for (const file of await this.#files(name)) yield* this.#readFile(file.path, true);
+  }
+
+  async *#readFile(path: string, report: boolean): AsyncGenerator<DatasetRecord> {
+    const input = createReadStream(path);
+    const lines = createInterface({ input, crlfDelay: Infinity });
+    let skipped = 0;
+    try {
+      for await (const line of lines) {
+        if (line === '') continue;
+        const record = parseDatasetLine(line);
+        if (record === undefined) skipped++;
+        else yield record;
+      }
+    } finally {
+      lines.close();
+      input.destroy();
+      if (report && skipped > 0) {
+        this.skippedLines += skipped;
+        this.#logger.warn({ file: path, skipped }, 'dataset export skipped lines that are not valid records');
+      }
+    }
+  }
+
+  async #files(name: string): Promise<FileRef[]> {
+    const dir = join(this.#dir, name);
+    const prefix = `${name}-`;
+    const files: FileRef[] = [];
+    for (const entry of await readdirOrEmpty(dir)) {
+      if (!entry.startsWith(prefix) || !entry.endsWith('.jsonl')) continue;
+      const seq = Number(entry.slice(prefix.length, -'.jsonl'.length));
+      if (Number.isSafeInteger(seq) && seq > 0) files.push({ seq, path: join(dir, entry) });
+    }
+    return files.sort((a, b) => a.seq - b.seq);
+  }
+
+  #filePath(name: string, seq: number): string {
+    return join(this.#dir, name, `${name}-${String(seq).padStart(6, '0')}.jsonl`);
+  }
+
+  /** Complete (newline-terminated) non-empty lines; cached per file version because files only grow. */
+  async #countLines(path: string, size: number, mtimeMs: number): Promise<number> {
+    const cached = this.#lineCounts.get(path);
+    if (cached !== undefined && cached.size === size && cached.mtimeMs === mtimeMs) return cached.lines;
+    if (size === 0) return 0;
+    let lines = 0;
+    let previous = NEWLINE;
+    for await (const chunk of createReadStream(path, { end: size - 1 }) as AsyncIterable<Buffer>) {
+      for (const byte of chunk) {
+        if (byte === NEWLINE && previous !== NEWLINE) lines++;
+        previous = byte;
+      }
+    }
+    this.#lineCounts.set(path, { size, mtimeMs, lines });
+    return lines;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#queue;
+  }
+}
+
+/** Insertion-ordered set that forgets its oldest entries beyond a capacity. */
+class RecentSet {
+  readonly #items = new Set<string>();
+  constructor(readonly capacity: number) {}
+
+  has(item: string): boolean {
+    return this.#items.has(item);
+  }
+
+  add(item: string): void {
+    this.#items.delete(item);
+    this.#items.add(item);
+    if (this.#items.size > this.capacity) {
+      const oldest = this.#items.values().next();
+      if (oldest.done !== true) this.#items.delete(oldest.value);
+    }
+  }
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+async function lastByte(path: string, size: number): Promise<number | undefined> {
+  const handle = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(1);
+    await handle.read(buf, 0, 1, size - 1);
+    return buf[0];
+  } finally {
+    await handle.close();
+  }
+}

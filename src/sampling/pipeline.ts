@@ -1,0 +1,110 @@
+// After the response: remember the request for feedback, run online checks, decide sampling. All of it
+// happens off the request path — the listener only enqueues — and the backlog is bounded: when it is
+// full the request is skipped and counted as a dropped sample.
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import type { RequestLedger } from '../gateway/ledger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { CompletionListener } from '../gateway/context.js';
+import { OnlineChecks } from '../checks/online.js';
+import { JsonlDatasetStore } from './jsonl-store.js';
+import { RedisDatasetStore } from './redis-store.js';
+import type { DatasetStore } from './dataset-store.js';
+import { WriteQueue } from './write-queue.js';
+import { Sampler } from './sampler.js';
+import { MemoryRecentResponses, RedisRecentResponses, type RecentResponses } from './recent-responses.js';
+
+const BACKLOG = 10_000;
+
+export interface SamplingPipeline {
+  listener: CompletionListener;
+  store: DatasetStore;
+  recent: RecentResponses;
+  sampler: Sampler;
+  /** Flush accepted samples (graceful shutdown), then release resources. */
+  close(flushTimeoutMs: number): Promise<void>;
+}
+
+export function createSamplingPipeline(config: Config, metrics: Metrics, logger: Logger, secrets: string[]): SamplingPipeline {
+  const redis = config.state.redis ? new Redis(config.state.redis, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined;
+  redis?.on('error', () => {}); // reported by the stores that use it, once per outage
+  const store: DatasetStore =
+    config.datasets.store === 'redis' && redis
+      ? new RedisDatasetStore({ redis, keyPrefix: `${config.state.keyPrefix}datasets:`, maxLen: config.datasets.maxLen, maxAgeSeconds: config.datasets.maxAgeSeconds, logger })
+      : new JsonlDatasetStore({ dir: config.datasets.dir, maxFileBytes: config.datasets.maxFileBytes, logger });
+  const queue = new WriteQueue({
+    store,
+    capacity: config.datasets.queueCapacity,
+    logger,
+    onResult: (route, variant, result) => {
+      if (result !== 'duplicate') metrics.samples.inc({ route, variant, result });
+    },
+  });
+  const memory = new MemoryRecentResponses(config.feedback.ttlSeconds * 1000, config.feedback.maxEntries);
+  const recent: RecentResponses = redis ? new RedisRecentResponses(redis, config.state.keyPrefix, config.feedback.ttlSeconds, memory, logger) : memory;
+  const checks = new OnlineChecks(config, metrics);
+  const sampler = new Sampler(config, secrets, queue);
+
+  const backlog: RequestLedger[] = [];
+  let scheduled = false;
+  const process = () => {
+    scheduled = false;
+    // A slice per turn so a burst never monopolises the event loop.
+    for (let n = 0; n < 256 && backlog.length > 0; n++) {
+      const ledger = backlog.shift() as RequestLedger;
+      try {
+        handle(ledger);
+      } catch (err) {
+        logger.error({ err, request_id: ledger.requestId }, 'after-response processing failed');
+      }
+    }
+    if (backlog.length > 0) schedule();
+  };
+  const schedule = () => {
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(process);
+    }
+  };
+  const handle = (ledger: RequestLedger) => {
+    const model = ledger.answeredBy?.name ?? ledger.route.champion;
+    const runs = checks.run(ledger);
+    const reasons = sampler.reasons(ledger, runs.some((r) => r.outcome.result !== 'pass'));
+    const sampled = reasons.length > 0 && sampler.offer(ledger, reasons);
+    const keepForFeedback = sampler.enabled(ledger.route) && ledger.route.sampling?.keepNegativeFeedback !== false && !sampled;
+    recent.remember(ledger.requestId, {
+      route: ledger.route.name,
+      variant: ledger.variant,
+      model,
+      at: Date.now(),
+      sampled,
+      ...(keepForFeedback ? { ledger } : {}),
+    });
+  };
+
+  const listener: CompletionListener = (ledger) => {
+    if (backlog.length >= BACKLOG) {
+      if (ledger.route.sampling) metrics.samples.inc({ route: ledger.route.name, variant: ledger.variant, result: 'dropped' });
+      return;
+    }
+    backlog.push(ledger);
+    schedule();
+  };
+
+  return {
+    listener,
+    store,
+    recent,
+    sampler,
+    async close(flushTimeoutMs: number) {
+      while (backlog.length > 0) process();
+      const drained = await queue.flush(flushTimeoutMs);
+      if (!drained) logger.warn({ pending: queue.stats().pending }, 'shutdown: samples still queued after the flush timeout are dropped');
+      await queue.close();
+      await recent.close();
+      await store.close();
+      redis?.disconnect();
+    },
+  };
+}

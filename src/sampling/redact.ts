@@ -1,0 +1,454 @@
+/**
+ * Redaction of secrets and PII from sampled traffic, applied before anything is persisted
+ * (PRODUCT.md §8). Everything is compiled once in `createRedactor`; `redactValue` is a
+ * copy-on-write deep walk that returns the input reference when nothing matched.
+ *
+ * Design choices worth knowing:
+ * - All detectors run against the *original* string and their spans are merged, so a value
+ *   matched by two rules (a known key that also has the `sk-…` shape) is replaced and counted
+ *   once, and one rule's replacement token can never be re-matched by another.
+ * - Strings that are JSON documents (tool-call `arguments`, JSON-mode content) are redacted
+ *   token by token: every string literal (keys included) is decoded, redacted recursively and
+ *   re-encoded, so escapes (`\u0040`) cannot hide a secret and the output stays valid JSON.
+ * - Secrets split over adjacent text parts of a multi-part message are found by scanning the
+ *   concatenated text, which is what the model reads.
+ */
+
+export interface RedactionPattern {
+  /** Appears in the replacement token: `[REDACTED:<name>]`. */
+  name: string;
+  /** JavaScript regular expression source, e.g. `\\bEMP-\\d{6}\\b`. */
+  regex: string;
+  /** Extra RegExp flags (`i`, `u`, …); `g` is always added. */
+  flags?: string;
+}
+
+export interface RedactorOptions {
+  /** Exact values that must never be persisted: provider API keys, client keys, admin tokens. */
+  secrets?: readonly string[];
+  /** Configured PII patterns, applied after the built-in ones. */
+  patterns?: readonly RedactionPattern[];
+}
+
+export interface Redacted<T> {
+  value: T;
+  /** Number of replacements made. */
+  count: number;
+}
+
+export interface Redactor {
+  /** Deep-redacts any JSON value; never mutates the input. */
+  redactValue<T>(value: T): Redacted<T>;
+  redactString(text: string): Redacted<string>;
+}
+
+/** Known secrets shorter than this are ignored: redacting them would shred ordinary words. */
+export const MIN_SECRET_LENGTH = 8;
+
+export function redactionToken(name: string): string {
+  return `[REDACTED:${name}]`;
+}
+
+export function createRedactor(opts: RedactorOptions = {}): Redactor {
+  return new DetectorRedactor([
+    ...secretDetectors(opts.secrets ?? []),
+    ...BUILT_IN_DETECTORS,
+    ...(opts.patterns ?? []).map(customDetector),
+  ]);
+}
+
+interface Detector {
+  name: string;
+  /** Always global; has the `d` flag when `group` is set. */
+  regex: RegExp;
+  /** Redact only this capture group, keeping context such as `Bearer ` or `api_key=` readable. */
+  group?: number;
+  /** Second-stage check for shapes a regex cannot express (Luhn, digit counts). */
+  accept?: (match: string) => boolean;
+  /**
+   * Cheap necessary condition, checked before the regex: most strings in a request (short
+   * JSON values, prose without digits) then skip most detectors.
+   */
+  mayMatch?: (text: string, digits: number) => boolean;
+}
+
+interface Span {
+  start: number;
+  end: number;
+  /** Index of the detector that named the span; lower wins when spans merge. */
+  rank: number;
+}
+
+interface Counter {
+  n: number;
+}
+
+/** Below this length no detector can match (`a@b.co` is the shortest). */
+const MIN_CANDIDATE_LENGTH = 6;
+/** JSON nested inside JSON strings is followed this deep; deeper levels get plain pattern matching. */
+const MAX_JSON_DEPTH = 4;
+
+/** Object keys whose string value is a credential whatever it looks like. */
+const SENSITIVE_KEY =
+  /^(?:x[-_]?)?(?:api[-_]?key|apikey|access[-_]?token|refresh[-_]?token|auth[-_]?token|client[-_]?secret|secret[-_]?key|private[-_]?key|password|passwd|secret)$/i;
+const CREDENTIAL = 'credential';
+
+const TOKEN_ONLY = /^\[REDACTED:[^\]]+\]$/;
+/** Base64 payloads (images, audio) are binary: scanning megabytes of them only finds noise. */
+const DATA_URL = /^data:[^,;]{0,100}(?:;[^,;]{0,100})*;base64,/;
+/** String literals (with an optional trailing `:` marking a key) and number literals of a valid JSON text. */
+const JSON_TOKEN = /"(?:[^"\\]|\\.)*"(\s*:)?|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+
+/**
+ * Scripts written without spaces between words: letting them into the local part of an
+ * e-mail address would swallow the surrounding sentence (`请联系john@example.com`).
+ */
+const NOT_UNSPACED_SCRIPT = String.raw`(?![\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}\p{sc=Thai}])`;
+const EMAIL_LOCAL_CHAR = String.raw`${NOT_UNSPACED_SCRIPT}[\p{L}\p{M}\p{N}._%+\-]`;
+/**
+ * The look-behind lets a match start only where a run of local-part characters starts:
+ * without it every position inside a long unbroken run (base64, hex dumps) is retried, which
+ * is quadratic in the run's length.
+ */
+const EMAIL_LOCAL = String.raw`(?<!${EMAIL_LOCAL_CHAR})(?:${EMAIL_LOCAL_CHAR})+`;
+const EMAIL_LABEL = String.raw`(?:${NOT_UNSPACED_SCRIPT}[\p{L}\p{M}\p{N}\-])+`;
+const EMAIL_TLD = String.raw`(?:${NOT_UNSPACED_SCRIPT}\p{L}){2,}`;
+
+const BUILT_IN_DETECTORS: readonly Detector[] = [
+  {
+    name: 'bearer',
+    // Requiring a digit keeps prose such as "the bearer instrument" intact.
+    regex: /\bBearer\s+((?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{8,})/dgi,
+    group: 1,
+    mayMatch: (text, digits) => digits > 0 && /bearer/i.test(text),
+  },
+  {
+    name: 'api_key',
+    regex: /(?<![A-Za-z0-9_-])sk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}/g,
+    mayMatch: (text) => text.includes('sk-'),
+  },
+  {
+    name: 'api_key',
+    regex: /(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])/g,
+    mayMatch: (text, digits) => digits > 0 && /A[KSBC][IC]A/.test(text),
+  },
+  {
+    name: 'api_key',
+    regex: /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})(?![A-Za-z0-9_])/g,
+    mayMatch: (text) => /gh[pousr]_|github_pat_/.test(text),
+  },
+  {
+    name: 'api_key',
+    // The value stops at quotes, separators and brackets (`api_key=…&x=1`, `{api_key: …}`).
+    regex: /\b(?:x[_-]?)?api[_-]?key["']?\s*[:=]\s*["']?((?=[^\s"'`,;&<>(){}[\]]*\d)[^\s"'`,;&<>(){}[\]]{6,})/dgi,
+    group: 1,
+    mayMatch: (text, digits) => digits > 0 && /api[_-]?key/i.test(text),
+  },
+  {
+    name: 'card',
+    // Issuer prefixes start with 2–6, which also keeps millisecond timestamps (1…) out.
+    regex: /(?<![\p{L}\p{N}])[2-6](?:[ -]?\d){12,18}(?![\p{L}\p{N}])/gu,
+    accept: isCardNumber,
+    mayMatch: (_text, digits) => digits >= 13,
+  },
+  {
+    name: 'email',
+    regex: new RegExp(`${EMAIL_LOCAL}@(?:${EMAIL_LABEL}\\.)+${EMAIL_TLD}`, 'gu'),
+    mayMatch: (text) => text.includes('@'),
+  },
+  {
+    name: 'phone',
+    // International: a leading + and 8–15 digits (E.164) in groups.
+    regex: /(?<![\p{L}\p{N}+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,6}(?![\p{L}\p{N}])/gu,
+    accept: (m) => digitCount(m) >= 8 && digitCount(m) <= 15,
+    mayMatch: (text, digits) => digits >= 8 && text.includes('+'),
+  },
+  {
+    name: 'phone',
+    // US style needs its separators: bare 10-digit runs are far more often IDs than phones,
+    // and the look-arounds keep dates, versions and dotted IDs out.
+    regex: /(?<![\p{L}\p{N}+.-])(?:\+?1[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\p{L}\p{N}]|[.-]\d)/gu,
+    mayMatch: (_text, digits) => digits >= 10,
+  },
+];
+
+function secretDetectors(secrets: readonly string[]): Detector[] {
+  const usable = [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET_LENGTH);
+  if (usable.length === 0) return [];
+  // Longest first so a key that contains another key is replaced whole.
+  usable.sort((a, b) => b.length - a.length);
+  return [{ name: 'secret', regex: new RegExp(usable.map(escapeRegExp).join('|'), 'g') }];
+}
+
+function customDetector(p: RedactionPattern): Detector {
+  if (!/^[A-Za-z0-9_.-]+$/.test(p.name)) {
+    throw new Error(`redaction pattern name ${JSON.stringify(p.name)}: use letters, digits, "_", "-" or "."`);
+  }
+  const flags = new Set((p.flags ?? '') + 'g');
+  try {
+    return { name: p.name, regex: new RegExp(p.regex, [...flags].join('')) };
+  } catch (err) {
+    throw new Error(`redaction pattern ${p.name}: invalid regex: ${(err as Error).message}`);
+  }
+}
+
+class DetectorRedactor implements Redactor {
+  readonly #detectors: readonly Detector[];
+  readonly #tokens: readonly string[];
+
+  constructor(detectors: readonly Detector[]) {
+    this.#detectors = detectors;
+    this.#tokens = detectors.map((d) => redactionToken(d.name));
+  }
+
+  redactValue<T>(value: T): Redacted<T> {
+    const counter: Counter = { n: 0 };
+    // The walk maps strings to strings and containers to containers, so the shape of T holds.
+    const redacted = this.#walk(value, counter) as T;
+    return { value: redacted, count: counter.n };
+  }
+
+  redactString(text: string): Redacted<string> {
+    const counter: Counter = { n: 0 };
+    return { value: this.#text(text, 0, counter), count: counter.n };
+  }
+
+  #walk(value: unknown, counter: Counter): unknown {
+    if (typeof value === 'string') return this.#text(value, 0, counter);
+    if (Array.isArray(value)) return this.#array(value, counter);
+    if (isPlainObject(value)) return this.#object(value, counter);
+    return value;
+  }
+
+  #array(items: readonly unknown[], counter: Counter): unknown[] {
+    let out: unknown[] | undefined;
+    items.forEach((item, i) => {
+      const next = this.#walk(item, counter);
+      if (next !== item) (out ??= items.slice())[i] = next;
+    });
+    const parts = out ?? (items as unknown[]);
+    return this.#acrossTextParts(parts, counter);
+  }
+
+  #object(obj: Record<string, unknown>, counter: Counter): Record<string, unknown> {
+    let changed = false;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(obj)) {
+      const newKey = this.#text(key, 0, counter);
+      const newValue =
+        SENSITIVE_KEY.test(key) && typeof value === 'string'
+          ? this.#credential(value, counter)
+          : this.#walk(value, counter);
+      if (newKey !== key || newValue !== value) changed = true;
+      out[newKey] = newValue;
+    }
+    return changed ? out : obj;
+  }
+
+  #credential(value: string, counter: Counter): string {
+    if (value === '' || TOKEN_ONLY.test(value)) return value;
+    counter.n++;
+    return redactionToken(CREDENTIAL);
+  }
+
+  #text(text: string, depth: number, counter: Counter): string {
+    if (text.length < MIN_CANDIDATE_LENGTH || DATA_URL.test(text)) return text;
+    if (depth < MAX_JSON_DEPTH && looksLikeJson(text)) {
+      const fromJson = this.#jsonText(text, depth, counter);
+      if (fromJson !== undefined) return fromJson;
+    }
+    const spans = this.#spans(text);
+    if (spans.length === 0) return text;
+    counter.n += spans.length;
+    return this.#apply(text, spans);
+  }
+
+  /** Returns undefined when the text is not valid JSON, so the caller treats it as prose. */
+  #jsonText(text: string, depth: number, counter: Counter): string | undefined {
+    try {
+      JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+    let credentialNext = false;
+    return text.replace(JSON_TOKEN, (token: string, colon: string | undefined) => {
+      if (!token.startsWith('"')) {
+        const isCredential = credentialNext;
+        credentialNext = false;
+        if (isCredential) return JSON.stringify(this.#credential(token, counter));
+        // A card number typed as a JSON number becomes a string token: precision is not the point.
+        const spans = this.#spans(token);
+        if (spans.length === 0) return token;
+        counter.n += spans.length;
+        return JSON.stringify(this.#apply(token, spans));
+      }
+      const literal = colon === undefined ? token : token.slice(0, token.length - colon.length);
+      const decoded = JSON.parse(literal) as string;
+      let next: string;
+      if (colon !== undefined) {
+        credentialNext = SENSITIVE_KEY.test(decoded);
+        next = this.#text(decoded, depth + 1, counter);
+      } else {
+        next = credentialNext ? this.#credential(decoded, counter) : this.#text(decoded, depth + 1, counter);
+        credentialNext = false;
+      }
+      return next === decoded ? token : JSON.stringify(next) + (colon ?? '');
+    });
+  }
+
+  /**
+   * Content arrays (`[{type:'text',text}, {type:'image_url',…}, …]`) are read by the model as
+   * one text, so a key split over two parts is still a key. Each part was already redacted on
+   * its own; here only spans that cross a part boundary are handled.
+   */
+  #acrossTextParts(parts: unknown[], counter: Counter): unknown[] {
+    const positions: number[] = [];
+    const texts: string[] = [];
+    parts.forEach((part, i) => {
+      if (isTextPart(part)) {
+        positions.push(i);
+        texts.push(part.text);
+      }
+    });
+    if (texts.length < 2) return parts;
+    const joined = texts.join('');
+    const ends: number[] = [];
+    let offset = 0;
+    for (const t of texts) ends.push((offset += t.length));
+    const crossing = this.#spans(joined).filter((s) => ends.some((e) => s.start < e && s.end > e));
+    if (crossing.length === 0) return parts;
+    counter.n += crossing.length;
+
+    const out = parts.slice();
+    let start = 0;
+    texts.forEach((text, k) => {
+      const end = start + text.length;
+      let piece = '';
+      let cursor = start;
+      for (const span of crossing) {
+        if (span.end <= start || span.start >= end) continue;
+        if (span.start >= cursor) piece += joined.slice(cursor, span.start) + this.#token(span);
+        cursor = Math.min(Math.max(cursor, span.end), end);
+      }
+      piece += joined.slice(cursor, end);
+      const position = positions[k] as number;
+      if (piece !== text) out[position] = { ...(parts[position] as TextPart), text: piece };
+      start = end;
+    });
+    return out;
+  }
+
+  /** All detector matches on `text`, sorted and with overlapping spans merged into one. */
+  #spans(text: string): Span[] {
+    const found: Span[] = [];
+    const digits = digitCount(text);
+    this.#detectors.forEach((d, rank) => {
+      if (d.mayMatch !== undefined && !d.mayMatch(text, digits)) return;
+      for (const m of text.matchAll(d.regex)) {
+        const range = d.group === undefined ? [m.index, m.index + m[0].length] : m.indices?.[d.group];
+        if (range === undefined) continue;
+        const [start, end] = range as [number, number];
+        if (end <= start) continue;
+        if (d.accept !== undefined && !d.accept(text.slice(start, end))) continue;
+        found.push({ start, end, rank });
+      }
+    });
+    if (found.length < 2) return found;
+    found.sort((a, b) => a.start - b.start || a.rank - b.rank);
+    const merged: Span[] = [];
+    for (const span of found) {
+      const last = merged[merged.length - 1];
+      if (last !== undefined && span.start < last.end) {
+        last.end = Math.max(last.end, span.end);
+        last.rank = Math.min(last.rank, span.rank);
+      } else {
+        merged.push({ ...span });
+      }
+    }
+    return merged;
+  }
+
+  #apply(text: string, spans: readonly Span[]): string {
+    let out = '';
+    let cursor = 0;
+    for (const span of spans) {
+      out += text.slice(cursor, span.start) + this.#token(span);
+      cursor = span.end;
+    }
+    return out + text.slice(cursor);
+  }
+
+  #token(span: Span): string {
+    return this.#tokens[span.rank] as string;
+  }
+}
+
+interface TextPart {
+  type: string;
+  text: string;
+}
+
+function isTextPart(value: unknown): value is TextPart {
+  if (!isPlainObject(value)) return false;
+  const { type, text } = value;
+  return typeof text === 'string' && (type === 'text' || type === 'input_text' || type === 'output_text');
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+function looksLikeJson(text: string): boolean {
+  const t = text.trim();
+  const first = t[0];
+  const last = t[t.length - 1];
+  return (first === '{' && last === '}') || (first === '[' && last === ']');
+}
+
+function digitCount(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) n++;
+  }
+  return n;
+}
+
+/**
+ * 13–19 digits, Luhn-valid, and if separated then in a real card layout (4-4-4-4…, Amex
+ * 4-6-5) with one kind of separator, so runs of dates such as `2024-01-15 2024-01-16` are not cards.
+ */
+export function isCardNumber(candidate: string): boolean {
+  const digits = candidate.replace(/[ -]/g, '');
+  if (!/^\d{13,19}$/.test(digits)) return false;
+  if (digits.length !== candidate.length) {
+    const separators = new Set(candidate.replace(/\d/g, ''));
+    if (separators.size !== 1) return false;
+    const groups = candidate.split(/[ -]/).map((g) => g.length);
+    const fours = groups.slice(0, -1).every((g) => g === 4) && (groups[groups.length - 1] ?? 0) >= 1;
+    const amex = groups.length === 3 && groups[0] === 4 && groups[1] === 6 && (groups[2] === 5 || groups[2] === 4);
+    if (!fours && !amex) return false;
+  }
+  return luhnValid(digits);
+}
+
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+}

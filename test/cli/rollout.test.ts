@@ -1,0 +1,112 @@
+// `bellwether rollout …` end to end against a running gateway (real HTTP, real admin API), as an SRE
+// types it: tables by default, --json for scripts, exit code 1 on any failure.
+import t from 'tap';
+import { Command, CommanderError } from 'commander';
+import { rolloutCommand, type CliIO } from '../../src/cli/rollout.js';
+import { startTestGateway } from '../helpers/gateway.js';
+import { ADMIN_TOKEN, OTHER_TOKEN, admin, config } from '../rollout/support.js';
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Runs `bellwether rollout <args>` in-process, capturing output and the exit code. */
+async function cli(args: string[]): Promise<Run> {
+  const run: Run = { code: 0, out: '', err: '' };
+  const io: CliIO = { out: (s) => void (run.out += s), err: (s) => void (run.err += s), fail: (c) => void (run.code = c) };
+  const rollout = rolloutCommand(io);
+  const program = new Command('bellwether').addCommand(rollout);
+  // Commander exits the process on usage errors; here they become an exit code.
+  const override = (cmd: Command): void => {
+    cmd.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
+    cmd.commands.forEach(override);
+  };
+  override(program);
+  try {
+    await program.parseAsync(['rollout', ...args], { from: 'user' });
+  } catch (err) {
+    if (!(err instanceof CommanderError)) throw err;
+    run.code = err.exitCode;
+  }
+  return run;
+}
+
+t.test('status, set, pause, resume, promote, history', async (t) => {
+  const gw = await startTestGateway(config({ percent: 10 }));
+  t.teardown(() => gw.close());
+  const auth = ['--url', gw.url, '--token', ADMIN_TOKEN];
+
+  const status = await cli(['status', ...auth]);
+  t.equal(status.code, 0);
+  t.match(status.out, /demo.*a.*b.*10%.*split.*active.*1/s);
+  t.match(status.out, /state: memory, in sync/);
+
+  const set = await cli(['set', 'demo', '25', '--reason', 'error rate flat', ...auth]);
+  t.equal(set.code, 0, set.err);
+  t.match(set.out, /demo: percent 10 → 25 \(version 1 → 2, by alice\)/);
+
+  const json = await cli(['status', 'demo', '--json', ...auth]);
+  t.equal(json.code, 0);
+  t.match(JSON.parse(json.out), { route: 'demo', percent: 25, version: 2, updatedBy: 'alice' });
+
+  t.equal((await cli(['pause', 'demo', '--reason', 'incident', ...auth])).code, 0);
+  const paused = JSON.parse((await cli(['status', 'demo', '--json', ...auth])).out);
+  t.match(paused, { state: 'paused', effectivePercent: 0 });
+  t.match((await cli(['status', 'demo', ...auth])).out, /25% \(now 0%\)/, 'the table shows the effective share');
+  t.equal((await cli(['resume', 'demo', '--reason', 'fixed', ...auth])).code, 0);
+  t.equal((await cli(['set', 'demo', '40', '--mode', 'shadow', '--reason', 'quiet comparison', ...auth])).code, 0);
+  t.equal((await cli(['rollback', 'demo', '--reason', 'worse answers', ...auth])).code, 0);
+  t.equal((await cli(['promote', 'demo', '--reason', 'b wins after all', ...auth])).code, 0);
+
+  const history = await cli(['history', 'demo', ...auth]);
+  t.equal(history.code, 0);
+  for (const word of ['promote', 'rollback', 'set', 'resume', 'pause', 'config', 'alice', 'b wins after all']) t.match(history.out, word);
+  const historyJson = JSON.parse((await cli(['history', 'demo', '--json', '--limit', '2', ...auth])).out) as { entries: { action: string }[] };
+  t.same(historyJson.entries.map((e) => e.action), ['promote', 'rollback']);
+});
+
+t.test('BELLWETHER_URL and BELLWETHER_ADMIN_TOKEN are the defaults', async (t) => {
+  const gw = await startTestGateway(config());
+  t.teardown(() => gw.close());
+  const saved = { url: process.env.BELLWETHER_URL, token: process.env.BELLWETHER_ADMIN_TOKEN };
+  process.env.BELLWETHER_URL = gw.url;
+  process.env.BELLWETHER_ADMIN_TOKEN = OTHER_TOKEN;
+  t.teardown(() => {
+    for (const [k, v] of [['BELLWETHER_URL', saved.url], ['BELLWETHER_ADMIN_TOKEN', saved.token]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+  const set = await cli(['set', 'demo', '30', '--reason', 'from env']);
+  t.equal(set.code, 0, set.err);
+  t.match(set.out, /by bob/);
+});
+
+t.test('failures exit non-zero and change nothing', async (t) => {
+  const gw = await startTestGateway(config());
+  t.teardown(() => gw.close());
+  const auth = ['--url', gw.url, '--token', ADMIN_TOKEN];
+  const before = (await admin(gw.url, 'GET', '/routes/demo')).json;
+
+  const cases: [string, string[], RegExp][] = [
+    ['missing --reason', ['set', 'demo', '20', ...auth], /required option '--reason <text>'/],
+    ['blank --reason', ['pause', 'demo', '--reason', ' ', ...auth], /must say why/],
+    ['percent 101', ['set', 'demo', '101', '--reason', 'r', ...auth], /from 0 to 100/],
+    ['percent abc', ['set', 'demo', 'abc', '--reason', 'r', ...auth], /from 0 to 100/],
+    ['unknown route', ['set', 'nope', '20', '--reason', 'r', ...auth], /Unknown route "nope"/],
+    ['wrong token', ['status', '--url', gw.url, '--token', 'not-a-token'], /Incorrect admin token.*BELLWETHER_ADMIN_TOKEN/],
+    ['stale --expect-version', ['set', 'demo', '20', '--reason', 'r', '--expect-version', '9', ...auth], /changed concurrently.*rollout status/],
+    ['gateway down', ['status', '--url', 'http://127.0.0.1:9', '--token', ADMIN_TOKEN], /cannot reach the gateway/],
+  ];
+  for (const [name, args, message] of cases) {
+    const run = await cli(args);
+    t.not(run.code, 0, `${name}: non-zero exit`);
+    t.match(run.err, message, `${name}: says why`);
+  }
+  const conflict = await cli(['set', 'demo', '20', '--reason', 'r', '--expect-version', '9', '--json', ...auth]);
+  t.equal(conflict.code, 1);
+  t.match(JSON.parse(conflict.out), { error: { code: 'version_conflict' }, current: { version: 1 } }, '--json prints the API error');
+  t.same((await admin(gw.url, 'GET', '/routes/demo')).json, before, 'state unchanged');
+});

@@ -1,0 +1,109 @@
+import t from 'tap';
+import { compare, pickVariants } from '../../src/eval/compare.js';
+import { comparisonMarkdown, junitXml, runMarkdown } from '../../src/eval/report.js';
+import { approveBaseline, regressionGate } from '../../src/eval/baseline.js';
+import { results, many } from './fixtures.js';
+import type { RunResults } from '../../src/eval/results.js';
+
+const run = (r: RunResults) =>
+  compare({ champion: { results: r, variant: 'champion' }, challenger: { results: r, variant: 'challenger' }, decision: r.suite.decision });
+
+t.test('regressions are sorted critical → difficulty → quality drop', (t) => {
+  const r = results(
+    many(20, [
+      { id: 'easy-big', champ: true, chall: false, challQ: 0 },
+      { id: 'easy-small', champ: true, chall: false, challQ: 0.6 },
+      { id: 'adv', champ: true, chall: false, difficulty: 'adversarial' },
+      { id: 'hard', champ: true, chall: false, difficulty: 'hard' },
+      { id: 'crit-easy', champ: true, chall: false, critical: true, tags: ['invoice'] },
+      { id: 'win', champ: false, chall: true },
+    ]),
+  );
+  const c = run(r);
+  t.same(c.regressions.map((d) => d.caseId), ['crit-easy', 'adv', 'hard', 'easy-big', 'easy-small']);
+  t.same(c.wins.map((d) => d.caseId), ['win']);
+  t.equal(c.regressions[0]?.challengerOutput, 'challenger says crit-easy');
+  t.equal(c.regressions[0]?.failingChecks[0]?.name, 'valid_json');
+  t.equal(c.stats.mcnemar.championOnly, 5);
+  t.equal(c.stats.mcnemar.challengerOnly, 1);
+  t.equal(c.verdict, 'dont-switch');
+  t.match(c.reasons[0], /critical case\(s\).*crit-easy/);
+  const hard = c.breakdown.difficulty.find((row) => row.key === 'hard');
+  t.same(hard, { key: 'hard', n: 1, championPassRate: 1, challengerPassRate: 0, regressions: 1, wins: 0 });
+  t.ok(c.breakdown.tag.some((row) => row.key === 'critical'));
+
+  const md = comparisonMarkdown(c, 'demo');
+  t.match(md, /^# Model-switch report: demo\n\n## Verdict: DON'T SWITCH/);
+  t.ok(md.indexOf('crit-easy') < md.indexOf('`adv`'), 'report keeps the order');
+  t.match(md, /exact McNemar: champion-only passes 5, challenger-only passes 1/);
+  t.match(md, /minimum detectable difference/);
+  t.end();
+});
+
+t.test('identical models on many cases: switch; on few cases: inconclusive with the MDD', (t) => {
+  const big = run(results(many(400)));
+  t.equal(big.verdict, 'switch');
+  t.equal(big.stats.nonInferiority, 'non-inferior');
+  const small = run(results(many(10, [{ id: 'x', champ: true, chall: false }, { id: 'y', champ: false, chall: true }])));
+  t.equal(small.verdict, 'inconclusive');
+  t.match(small.reasons.join('\n'), /too few|only differences of/);
+  t.end();
+});
+
+t.test('a clearly worse challenger is inferior', (t) => {
+  const specs = many(100, Array.from({ length: 30 }, (_, i) => ({ id: `r${i}`, champ: true, chall: false })));
+  const c = run(results(specs));
+  t.equal(c.stats.nonInferiority, 'inferior');
+  t.equal(c.verdict, 'dont-switch');
+  t.ok(c.stats.mcnemar.pValue < 1e-6);
+  t.end();
+});
+
+t.test('an incomplete run is never a switch', (t) => {
+  const c = run(results(many(400), { status: 'incomplete' }));
+  t.equal(c.verdict, 'inconclusive');
+  t.match(c.reasons[0], /incomplete/);
+  t.end();
+});
+
+t.test('variants are picked from the suite or one per run', (t) => {
+  const two = results(many(2));
+  t.same(pickVariants(two, undefined), { champion: 'champion', challenger: 'challenger' });
+  const a = results(many(2), { variants: ['champion'] });
+  const b = results(many(2), { variants: ['challenger'] });
+  t.same(pickVariants(a, b), { champion: 'champion', challenger: 'challenger' });
+  t.throws(() => pickVariants(a, undefined));
+  t.end();
+});
+
+t.test('regression gate: baseline, critical cases, threshold, incomplete', (t) => {
+  const before = results(many(5, [{ id: 'flaky', champ: false, chall: false }]), { variants: ['champion'] });
+  const baseline = approveBaseline(before, new Date(0));
+  t.equal(baseline.variants.champion?.passed['same-0'], true);
+  t.equal(regressionGate(before, baseline, 0.8).exitCode, 0, 'the approved run passes its own gate');
+
+  const planted = results(many(5, [{ id: 'flaky', champ: false, chall: false }]).map((c) => (c.id === 'same-3' ? { ...c, champ: false } : c)), { variants: ['champion'] });
+  const gate = regressionGate(planted, baseline, undefined);
+  t.equal(gate.exitCode, 1);
+  t.same(gate.findings.map((f) => f.kind), ['baseline-regression']);
+  t.match(gate.findings[0]?.message, /same-3 passed in baseline run-1 and now fails/);
+
+  const crit = results(many(3, [{ id: 'c', champ: false, chall: false, critical: true }]), { variants: ['champion'] });
+  t.same(regressionGate(crit, undefined, undefined).findings.map((f) => f.kind), ['critical-failure']);
+  t.same(regressionGate(before, undefined, 0.9).findings.map((f) => f.kind), ['pass-rate']);
+  t.equal(regressionGate(results(many(3), { status: 'incomplete' }), undefined, undefined).exitCode, 2);
+  t.throws(() => approveBaseline(results(many(3), { status: 'incomplete' })), /incomplete/);
+
+  const xml = junitXml(planted, gate.findings);
+  t.match(xml, /<testcase classname="demo.champion" name="same-3">\n\s+<failure/);
+  t.match(xml, /regression-gate">\n\s+<failure message="1 finding\(s\)"/);
+  t.match(runMarkdown(planted, gate.findings), /Regression gate: FAILED/);
+  t.end();
+});
+
+t.test('JUnit escapes model output', (t) => {
+  const r = results([{ id: 'a<&>"', champ: false, chall: false }], { variants: ['champion'] });
+  const xml = junitXml(r);
+  t.match(xml, /name="a&lt;&amp;&gt;&quot;"/);
+  t.end();
+});

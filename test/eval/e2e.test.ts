@@ -1,0 +1,95 @@
+// The worked example end to end: the real gateway (in-process, embedded default config with its two
+// simulated models), the demo suite, the CLI verbs and their exit codes — including the CI story:
+// approve a baseline, plant a regression, watch the build fail.
+import t from 'tap';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { evalCommand } from '../../src/cli/eval.js';
+import type { RunResults } from '../../src/eval/results.js';
+
+const SUITE = 'evals/demo/suite.yaml';
+const tmp = mkdtempSync(join(tmpdir(), 'bw-eval-e2e-'));
+
+/** Runs `bellwether eval …` in-process and returns its exit code (stdout goes to the TAP log). */
+async function bellwetherEval(...args: string[]): Promise<number> {
+  process.exitCode = 0;
+  await evalCommand().exitOverride().parseAsync(args, { from: 'user' });
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = 0;
+  return code;
+}
+
+const readRun = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResults;
+
+t.test('regression suite: approve a baseline, then a planted regression fails the build', async (t) => {
+  const good = join(tmp, 'good');
+  t.equal(await bellwetherEval('run', '--suite', SUITE, '--split', 'regression', '--variant', 'champion', '--out', good, '--no-progress'), 0, 'the champion passes its regression suite');
+  const results = readRun(good);
+  t.equal(results.status, 'complete');
+  t.ok(results.cases.every((c) => c.split === 'regression' && c.variant === 'champion'));
+  t.ok(results.cases.every((c) => c.calls.every((k) => !k.cached && k.costUsd !== null && k.requestId)), 'cost and request id from the gateway headers');
+
+  const baseline = join(tmp, 'baseline.json');
+  t.equal(await bellwetherEval('baseline', 'approve', good, '--out', baseline), 0);
+  t.ok(existsSync(baseline), 'baseline written only when approved');
+
+  // The planted regression: the champion model now misses entities (a silent upstream model change).
+  const planted = join(tmp, 'planted.yaml');
+  const config = readFileSync('config/default.yaml', 'utf8');
+  t.match(config, /recall: 1\.0/);
+  writeFileSync(planted, config.replace('recall: 1.0', 'recall: 0.5'));
+  const bad = join(tmp, 'bad');
+  t.equal(await bellwetherEval('run', '--suite', SUITE, '--split', 'regression', '--variant', 'champion', '--baseline', baseline, '--config', planted, '--out', bad, '--no-progress'), 1, 'exit 1: regression');
+  const report = readFileSync(join(bad, 'report.md'), 'utf8');
+  t.match(report, /Regression gate: FAILED/);
+  t.match(report, /passed in baseline .* and now fails/);
+  t.match(readFileSync(join(bad, 'junit.xml'), 'utf8'), /<failure message="\d+ finding\(s\)"/);
+
+  // Re-scoring the same run directory replays the cache: no calls, so no cost or latency.
+  t.equal(await bellwetherEval('run', '--suite', SUITE, '--split', 'regression', '--variant', 'champion', '--out', good, '--no-progress', '--url', 'http://127.0.0.1:9'), 0, 'cached answers need no gateway');
+  const rescored = readRun(good);
+  t.ok(rescored.cases.every((c) => c.calls.every((k) => k.cached && k.costUsd === null && k.latencyS === null)), 'replays carry no cost or latency');
+  t.equal(rescored.summary.champion?.economics.costPerSuccessUsd, null);
+});
+
+t.test('an unreachable gateway makes the run incomplete (exit 2); a bad suite is a config error (exit 3)', async (t) => {
+  t.equal(await bellwetherEval('run', '--suite', SUITE, '--url', 'http://127.0.0.1:9', '--out', join(tmp, 'down'), '--no-cache', '--no-progress'), 2);
+  t.match(readRun(join(tmp, 'down')).incompleteReasons.join(), /could not reach the gateway/);
+  const badSuite = join(tmp, 'bad-suite.yaml');
+  writeFileSync(badSuite, readFileSync(SUITE, 'utf8').replace('passThreshold: 0.9', 'passThreshold: 0.9\nthreshold: 1'));
+  t.equal(await bellwetherEval('run', '--suite', badSuite, '--out', join(tmp, 'x')), 3);
+  t.equal(await bellwetherEval('run', '--suite', SUITE, '--split', 'regression', '--fresh', '5', '--out', join(tmp, 'y')), 3, '--fresh needs --split full');
+});
+
+t.test('the worked example: a model-switch report with verdict, regressions and statistics', async (t) => {
+  const out = join(tmp, 'full');
+  t.equal(await bellwetherEval('run', '--suite', SUITE, '--split', 'full', '--out', out, '--no-progress'), 0, 'a complete full run exits 0; the verdict is in the report');
+  const md = readFileSync(join(out, 'comparison.md'), 'utf8');
+  t.match(md, /^# Model-switch report: demo-extraction\n\n## Verdict: (SWITCH|DON'T SWITCH|INCONCLUSIVE)/);
+  t.match(md, /## Regressions: challenger fails, champion passes \([1-9]\d*\)/);
+  t.match(md, /## Wins: challenger passes, champion fails/);
+  t.match(md, /exact McNemar/);
+  t.match(md, /minimum detectable difference/);
+  t.match(md, /latency p50 \/ p95 \(offline\)/);
+  const results = readRun(out);
+  t.notOk(results.cases.some((c) => c.split === 'holdout'), 'holdout cases never run in full');
+  const champ = results.summary.champion;
+  const chall = results.summary.challenger;
+  t.ok(champ && chall && (chall.economics.costPerSuccessUsd ?? 1) < (champ.economics.costPerSuccessUsd ?? 0), 'challenger is cheaper per successful output');
+
+  // compare the run with itself via the CLI verb (exit code encodes the verdict)
+  const code = await bellwetherEval('compare', out, '--out', join(tmp, 'cmp'));
+  t.ok([0, 1, 2].includes(code));
+  t.ok(existsSync(join(tmp, 'cmp', 'comparison.json')));
+  t.ok(existsSync(join(tmp, 'cmp', 'comparison-junit.xml')));
+
+  // blind review round trip
+  const review = join(tmp, 'review');
+  t.equal(await bellwetherEval('review-export', '--suite', SUITE, '--run', out, '--out', review), 0);
+  const items = readFileSync(join(review, 'review.jsonl'), 'utf8');
+  t.notMatch(items, /sim-large|sim-small|champion|challenger/, 'reviewers never see model or variant names');
+  const ids = items.trim().split('\n').map((l) => (JSON.parse(l) as { item: string }).item);
+  writeFileSync(join(review, 'ratings.csv'), `item,reviewer,preference\n${ids.map((id, i) => `${id},ann,${i % 3 === 0 ? 'A' : 'B'}\n${id},bob,${i % 3 === 0 ? 'A' : 'tie'}`).join('\n')}\n`);
+  t.equal(await bellwetherEval('review-import', join(review, 'ratings.csv')), 0);
+});

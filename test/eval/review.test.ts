@@ -1,0 +1,50 @@
+import t from 'tap';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportReview, importReview, neutralise, parseCsv } from '../../src/eval/review.js';
+import { results, many } from './fixtures.js';
+
+t.test('tell-tale formatting and names are removed', (t) => {
+  t.equal(neutralise('```json\n{"a":1}\n```', []), '{\n  "a": 1\n}', 'fences gone, JSON laid out uniformly');
+  t.equal(neutralise('{ "a" : 1 }', []), '{\n  "a": 1\n}');
+  t.equal(neutralise('Certainly! Sure! The answer is 4.', []), 'The answer is 4.');
+  t.equal(neutralise('As sim-large I think so', ['sim-large']), 'As [model] I think so');
+  t.end();
+});
+
+t.test('CSV with quotes, commas and newlines', (t) => {
+  t.same(parseCsv('a,b\n"x, y","say ""hi""\nthere"\r\nz,\n'), [['a', 'b'], ['x, y', 'say "hi"\nthere'], ['z', '']]);
+  t.end();
+});
+
+t.test('export is seeded and blind; import reports win/tie/loss, sign test and kappa', (t) => {
+  const r = results(many(12));
+  const dir = mkdtempSync(join(tmpdir(), 'bw-review-'));
+  const a = exportReview(r, { champion: 'champion', challenger: 'challenger' }, dir, 3);
+  t.equal(a.items, 12);
+  const first = readFileSync(a.keyFile, 'utf8');
+  exportReview(r, { champion: 'champion', challenger: 'challenger' }, dir, 3);
+  t.equal(readFileSync(a.keyFile, 'utf8'), first, 'same seed, same order and sides');
+  const items = readFileSync(a.itemsFile, 'utf8');
+  t.notMatch(items, /champion|challenger/, 'no variant names in what reviewers see');
+  const key = JSON.parse(first) as { items: Record<string, { A: string }> };
+  const sides = Object.values(key.items).map((k) => k.A);
+  t.ok(sides.includes('champion') && sides.includes('challenger'), 'both orders occur');
+
+  // Reviewer ann always prefers the challenger; bob agrees on all but two items (ties).
+  const rows = Object.entries(key.items).map(([item, k], i) => {
+    const challengerSide = k.A === 'challenger' ? 'A' : 'B';
+    return `${item},ann,${challengerSide}\n${item},bob,${i < 2 ? 'tie' : challengerSide}`;
+  });
+  writeFileSync(a.ratingsFile, `item,reviewer,preference\n${rows.join('\n')}\nr999,ann,A\n`);
+  const s = importReview(a.ratingsFile, a.keyFile);
+  t.equal(s.wins, 12, 'per item, a win and a tie make a win');
+  t.equal(s.losses, 0);
+  t.ok(s.signTestP < 0.001);
+  t.equal(s.agreement.length, 1);
+  t.equal(s.agreement[0]?.items, 12);
+  t.ok((s.agreement[0]?.observed ?? 0) > 0.8);
+  t.match(s.problems[0], /unknown item "r999"/);
+  t.end();
+});

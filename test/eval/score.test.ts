@@ -1,0 +1,90 @@
+import t from 'tap';
+import { buildScorer, scoreCase, summarise, economics, failedCallScore, validateWithChecksLibrary, type JudgeOutcome } from '../../src/eval/score.js';
+import type { Suite } from '../../src/eval/suite.js';
+import type { CallRecord, CaseRun } from '../../src/eval/results.js';
+
+const suite = {
+  gates: [{ name: 'valid_json', type: 'is-json' }],
+  dimensions: [
+    { name: 'grounding', weight: 0.5, floor: 0.5, checks: [{ name: 'grounded', type: 'entities-in-source', source: 'text', path: 'entities' }] },
+    { name: 'content', weight: 0.25, checks: [{ name: 'has_acme', type: 'contains', value: 'ACME' }, { name: 'has_bob', type: 'contains', value: 'Bob' }] },
+    { name: 'style', weight: 0.25, checks: [{ name: 'tone', type: 'llm-rubric', rubric: 'r', labels: { good: 1, bad: 0 } }] },
+  ],
+  passThreshold: 0.7,
+} as unknown as Suite;
+const scorer = buildScorer(suite);
+const judged = (o: JudgeOutcome) => new Map([['tone', o]]);
+const good: JudgeOutcome = { result: 'pass', score: 1, reason: 'fine', label: 'good' };
+const src = { text: 'ACME hired Bob in Paris.' };
+
+t.test('weighted quality, gates, floors', (t) => {
+  const s = scoreCase(scorer, { output: '{"entities":["ACME","Bob"]}', sources: src }, judged(good));
+  t.equal(s.quality, 1);
+  t.equal(s.passed, true);
+
+  const half = scoreCase(scorer, { output: '{"entities":["ACME"]}', sources: src }, judged(good));
+  t.equal(half.dimensions.content, 0.5, 'dimension = mean of its checks');
+  t.equal(half.quality, 0.875);
+  t.equal(half.passed, true);
+
+  const bad = scoreCase(scorer, { output: '{"entities":["ACME", oops', sources: src }, judged(good));
+  t.equal(bad.quality, 0, 'a failed gate forces 0');
+  t.equal(bad.passed, false);
+  t.same(bad.gateFailures, ['valid_json']);
+
+  const floor = scoreCase(scorer, { output: '{"entities":["ACME","Bob","Zed","Quux","Mars"]}', sources: src }, judged(good));
+  t.same(floor.floorFailures, ['grounding'], '2 of 5 grounded is under the 0.5 floor');
+  t.equal(floor.passed, false);
+  t.end();
+});
+
+t.test('an invalid judgement is never a 0', (t) => {
+  const s = scoreCase(scorer, { output: '{"entities":["ACME","Bob"]}', sources: src }, judged({ result: 'invalid', score: null, reason: 'unparseable' }));
+  t.equal(s.invalidJudgements, 1);
+  t.equal(s.dimensions.style, null);
+  t.equal(s.quality, null, 'no score rather than a made-up one');
+  t.equal(s.passed, null, 'neither pass nor fail');
+  const gated = scoreCase(scorer, { output: 'nope', sources: src }, judged({ result: 'invalid', score: null, reason: 'x' }));
+  t.equal(gated.passed, false, 'a failed gate still fails the case');
+  t.end();
+});
+
+t.test('suite validation goes through the checks library', (t) => {
+  t.equal(validateWithChecksLibrary({ name: 'x', type: 'is-json' }), undefined);
+  t.match(validateWithChecksLibrary({ name: 'x', type: 'bogus' }), /must be one of/);
+  t.match(validateWithChecksLibrary({ name: 'x', type: 'regex', pattern: '(' }), /regex|pattern/i);
+  t.end();
+});
+
+const call = (over: Partial<CallRecord> = {}): CallRecord => ({
+  attempt: 1, status: 200, output: '', finishReason: 'stop', toolCalls: [], outputTokens: 10, costUsd: 0.01,
+  latencyS: 0.2, gatewayAttempts: 1, model: 'm', requestId: 'r', cached: false, ...over,
+});
+const run = (id: string, passed: boolean, calls: CallRecord[]): CaseRun => ({
+  caseId: id, variant: 'v', difficulty: 'easy', tags: [], critical: false, split: 'full', calls,
+  score: passed ? { ...failedCallScore('x'), quality: 1, passed: true, gateFailures: [], checks: [] } : failedCallScore('x'),
+});
+
+t.test('economics: all spend over passing cases; cached calls carry no cost', (t) => {
+  const runs = [
+    run('a', true, [call()]),
+    run('b', true, [call({ costUsd: 0.01 }), call({ attempt: 2, costUsd: 0.01 })]), // a retry
+    run('c', false, [call({ costUsd: 0.02 })]),
+    run('d', true, [call({ cached: true, costUsd: null, latencyS: null })]),
+  ];
+  const e = economics(runs, 1000);
+  t.equal(e.pricedCases, 3);
+  t.equal(e.cachedCalls, 1);
+  t.ok(Math.abs((e.totalCostUsd ?? 0) - 0.05) < 1e-12);
+  t.ok(Math.abs((e.costPerSuccessUsd ?? 0) - 0.025) < 1e-12, '0.05 spent for 2 successes');
+  t.ok(Math.abs((e.successesPer1000Usd ?? 0) - 40000) < 1e-6);
+  t.ok(Math.abs((e.monthlyCostUsd ?? 0) - (0.05 / 3) * 1000) < 1e-9);
+  const s = summarise('v', runs, 1000);
+  t.equal(s.passed, 3);
+  t.equal(s.latency.samples, 4, 'cached call has no latency');
+  t.equal(s.latency.label, 'offline');
+  const none = economics([run('x', true, [call({ costUsd: null })])], 10);
+  t.equal(none.costPerSuccessUsd, null, 'unpriced is unknown, never 0');
+  t.equal(none.unpricedCalls, 1);
+  t.end();
+});

@@ -1,0 +1,188 @@
+// POST /v1/responses, with the official SDK: native for OpenAI (forwarded as-is), translated through
+// chat completions for the simulator and Anthropic — split, measured and priced like chat.
+import t, { type Test } from 'tap';
+import OpenAI from 'openai';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FakeAnthropic } from '../../src/simulator/anthropic-server.js';
+import { metricValue } from '../helpers/gateway.js';
+import { startLoggedGateway } from '../resilience/support.js';
+
+const TOOLS: OpenAI.Responses.Tool[] = [
+  { type: 'function', name: 'get_weather', description: 'Weather for a city', strict: false, parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+];
+
+/** A minimal native Responses endpoint with the real API's body and event shapes. */
+async function fakeNativeResponses(t: Test) {
+  const seen: { path: string; body: Record<string, unknown> }[] = [];
+  const usage = { input_tokens: 120, input_tokens_details: { cached_tokens: 100 }, output_tokens: 30, output_tokens_details: { reasoning_tokens: 20 }, total_tokens: 150 };
+  const response = (status: string, text: string) => ({
+    id: 'resp_native', object: 'response', created_at: 1, status, error: null, incomplete_details: null, model: 'gpt-4o-mini-2024-07-18',
+    output: text ? [{ type: 'message', id: 'msg_1', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }] }] : [],
+    usage: status === 'completed' ? usage : null, parallel_tool_calls: true, tools: [], tool_choice: 'auto', text: { format: { type: 'text' } },
+  });
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      const body = JSON.parse(raw) as Record<string, unknown>;
+      seen.push({ path: req.url ?? '', body });
+      if (body.stream !== true) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify(response('completed', 'Native hello.')));
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let seq = 0;
+      const ev = (type: string, fields: Record<string, unknown>) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...fields })}\n\n`);
+      ev('response.created', { response: response('in_progress', '') });
+      ev('response.output_item.added', { output_index: 0, item: { type: 'message', id: 'msg_1', status: 'in_progress', role: 'assistant', content: [] } });
+      ev('response.content_part.added', { item_id: 'msg_1', output_index: 0, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } });
+      for (const d of ['Native ', 'hello.']) ev('response.output_text.delta', { item_id: 'msg_1', output_index: 0, content_index: 0, delta: d, logprobs: [] });
+      ev('response.output_text.done', { item_id: 'msg_1', output_index: 0, content_index: 0, text: 'Native hello.', logprobs: [] });
+      ev('response.content_part.done', { item_id: 'msg_1', output_index: 0, content_index: 0, part: { type: 'output_text', text: 'Native hello.', annotations: [] } });
+      ev('response.output_item.done', { output_index: 0, item: response('completed', 'Native hello.').output[0] });
+      ev('response.completed', { response: response('completed', 'Native hello.') });
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, usage };
+}
+
+t.test('translated (simulator): same text streamed and not, usage and cost', async (t) => {
+  const gw = await startLoggedGateway(`
+providers: { sim: { type: simulator } }
+models:
+  a: { provider: sim, pricing: { inputPerMTok: 1, outputPerMTok: 2 } }
+routes:
+  demo: { champion: a }
+`);
+  t.teardown(() => gw.close());
+  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const { data: full, response } = await client.responses.create({ model: 'demo', instructions: 'Be helpful.', input: 'Tell me about Berlin.' }).withResponse();
+  t.equal(full.object, 'response');
+  t.equal(full.status, 'completed');
+  t.ok(full.output_text.includes('Berlin'));
+  t.ok((full.usage?.input_tokens ?? 0) > 0);
+  t.match(response.headers.get('x-bellwether-cost-usd'), /^\d+\.\d+$/);
+  t.equal(response.headers.get('x-bellwether-route'), 'demo');
+
+  const stream = await client.responses.create({ model: 'demo', instructions: 'Be helpful.', input: 'Tell me about Berlin.', stream: true });
+  const types: string[] = [];
+  let text = '';
+  let completed: OpenAI.Responses.Response | undefined;
+  for await (const event of stream) {
+    types.push(event.type);
+    if (event.type === 'response.output_text.delta') text += event.delta;
+    if (event.type === 'response.completed') completed = event.response;
+  }
+  t.equal(text, full.output_text);
+  t.equal(types[0], 'response.created');
+  t.equal(types[types.length - 1], 'response.completed');
+  t.ok(types.includes('response.output_item.added') && types.includes('response.output_text.done'));
+  t.same(completed?.usage, full.usage, 'usage on response.completed');
+
+  const line = await gw.requestLine((l) => l.stream === true);
+  t.equal(line.operation, 'responses');
+  t.ok((line.cost_usd ?? 0) > 0);
+  t.ok((line.ttft_ms as number) > 0, 'TTFT measured on output_text deltas');
+  const metrics = await gw.metrics();
+  t.equal(metricValue(metrics, 'bellwether_requests_total', { route: 'demo', variant: 'champion', stream: 'true', outcome: 'success' }), 1);
+});
+
+t.test('translated (anthropic): tool calls both ways, with the SDK stream helper', async (t) => {
+  const fake = await new FakeAnthropic({ apiKey: 'sk-ant-test-key' }).start();
+  const gw = await startLoggedGateway(`
+providers: { claude: { type: anthropic, baseUrl: "${fake.url}", apiKey: sk-ant-test-key } }
+models: { haiku: { provider: claude, upstreamModel: claude-haiku-4-5 } }
+routes: { agent: { champion: haiku } }
+`);
+  t.teardown(async () => {
+    await gw.close();
+    await fake.close();
+  });
+  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const input = 'What is the weather in Madrid?';
+  const full = await client.responses.create({ model: 'agent', input, tools: TOOLS, tool_choice: 'required' });
+  const call = full.output.find((o): o is OpenAI.Responses.ResponseFunctionToolCall => o.type === 'function_call');
+  t.equal(call?.name, 'get_weather');
+  t.match(call?.call_id, /^toolu_/);
+
+  const final = await client.responses.stream({ model: 'agent', input, tools: TOOLS, tool_choice: 'required' }).finalResponse();
+  const streamedCall = final.output.find((o): o is OpenAI.Responses.ResponseFunctionToolCall => o.type === 'function_call');
+  t.equal(streamedCall?.name, call?.name);
+  t.same(JSON.parse(streamedCall?.arguments ?? '{}'), JSON.parse(call?.arguments ?? '{}'));
+  t.equal(final.output_text, full.output_text, 'same text (the preamble) both ways');
+
+  const answer = await client.responses.create({
+    model: 'agent',
+    tools: TOOLS,
+    input: [
+      { role: 'user', content: input },
+      { type: 'function_call', call_id: call!.call_id, name: call!.name, arguments: call!.arguments },
+      { type: 'function_call_output', call_id: call!.call_id, output: '30 °C' },
+    ],
+  });
+  t.equal(answer.status, 'completed');
+  t.ok(answer.output_text.length > 0);
+  const sent = fake.requests[fake.requests.length - 1]?.body?.messages;
+  t.same(sent?.[2], { role: 'user', content: [{ type: 'tool_result', tool_use_id: call!.call_id, content: '30 °C' }] });
+});
+
+t.test('native (openai): forwarded as-is, priced from response.completed', async (t) => {
+  const native = await fakeNativeResponses(t);
+  const gw = await startLoggedGateway(`
+providers: { openai: { type: openai, baseUrl: "${native.url}/v1", apiKey: sk-test-123 } }
+models: { mini: { provider: openai, upstreamModel: gpt-4o-mini } }
+routes: { demo: { champion: mini } }
+`);
+  t.teardown(() => gw.close());
+  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const full = await client.responses.create({ model: 'demo', input: 'hi' });
+  t.equal(full.output_text, 'Native hello.');
+  t.equal(native.seen[0]?.path, '/v1/responses');
+  t.equal(native.seen[0]?.body.model, 'gpt-4o-mini');
+
+  const stream = await client.responses.create({ model: 'demo', input: 'hi', stream: true });
+  let text = '';
+  for await (const e of stream) if (e.type === 'response.output_text.delta') text += e.delta;
+  t.equal(text, 'Native hello.');
+  t.notOk('stream_options' in native.seen[1]!.body, 'no chat-only stream_options on the Responses API');
+  const line = await gw.requestLine((l) => l.stream === true);
+  // gpt-4o-mini list price: 0.15 input, 0.075 cached, 0.60 output per MTok; reasoning is inside output.
+  t.same(line.tokens, { input: 20, cachedInput: 100, cacheWrite: 0, output: 30, reasoning: 20 });
+  t.ok(Math.abs((line.cost_usd ?? 0) - (20 * 0.15 + 100 * 0.075 + 30 * 0.6) / 1e6) < 1e-15);
+});
+
+t.test('split across providers: an Anthropic challenger that fails falls back to the native champion', async (t) => {
+  const native = await fakeNativeResponses(t);
+  const fake = await new FakeAnthropic({ apiKey: 'sk-ant-test-key' }).start();
+  const gw = await startLoggedGateway(`
+providers:
+  openai: { type: openai, baseUrl: "${native.url}/v1", apiKey: sk-test-123 }
+  claude: { type: anthropic, baseUrl: "${fake.url}", apiKey: sk-ant-test-key }
+models:
+  mini: { provider: openai, upstreamModel: gpt-4o-mini }
+  haiku: { provider: claude, upstreamModel: claude-haiku-4-5 }
+routes:
+  demo: { champion: mini, challenger: haiku, rollout: { percent: 100 }, fallback: champion }
+`);
+  t.teardown(async () => {
+    await gw.close();
+    await fake.close();
+  });
+  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const ok = await client.responses.create({ model: 'demo', input: 'Hello Lisbon' }).withResponse();
+  t.equal(ok.response.headers.get('x-bellwether-model'), 'haiku', 'challenger answers through translation');
+  t.ok(ok.data.output_text.includes('Lisbon'));
+
+  fake.inject({ kind: 'status', status: 529 });
+  const rescued = await client.responses.create({ model: 'demo', input: 'Hello Lisbon', stream: true }).withResponse();
+  let text = '';
+  for await (const e of rescued.data) if (e.type === 'response.output_text.delta') text += e.delta;
+  t.equal(text, 'Native hello.');
+  t.equal(rescued.response.headers.get('x-bellwether-fallback'), 'true');
+  t.equal(rescued.response.headers.get('x-bellwether-variant'), 'challenger');
+  t.equal(rescued.response.headers.get('x-bellwether-model'), 'mini');
+});

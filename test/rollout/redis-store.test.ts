@@ -1,0 +1,64 @@
+// The Redis store on its own: starting while Redis is down, the audit stream, unreadable data.
+import t from 'tap';
+import pino from 'pino';
+import { Redis } from 'ioredis';
+import { parseConfig } from '../../src/config/load.js';
+import { RedisRolloutStore } from '../../src/rollout/redis-store.js';
+import { StoreUnavailableError } from '../../src/rollout/state.js';
+import { parseAuditEntry, parseRolloutState } from '../../src/rollout/codec.js';
+import { startRedis } from '../helpers/redis.js';
+import { config, waitFor } from './support.js';
+
+const silent = pino({ level: 'silent' });
+const cfg = parseConfig(config({ percent: 10 }), 'test.yaml', {});
+
+t.test('starting while Redis is down: champion-only until Redis appears, then in sync', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  await redis.stop();
+  const store = new RedisRolloutStore(cfg, { url: redis.url, keyPrefix: 'down:', staleAfterSeconds: 30, resyncIntervalMs: 100, logger: silent });
+  await store.start();
+  t.teardown(() => store.close());
+  t.match(store.health(), { reachable: false, stale: true, backend: 'redis' }, 'never synced: stale, so the gateway routes to the champion');
+  t.match(store.current('demo'), { percent: 10, version: 1 }, 'the file is the best guess meanwhile');
+  await t.rejects(store.apply('demo', { action: 'pause', actor: 'a', reason: 'r' }), StoreUnavailableError);
+
+  await redis.restart();
+  await waitFor(() => (store.health().stale ? undefined : true));
+  t.match(store.health(), { reachable: true, stale: false });
+  t.equal(store.health(), store.health(), 'health is one cached object between changes (no allocation per request)');
+  const { entries } = await store.history('demo');
+  t.same(entries.map((e) => e.action), ['config'], 'the initial rollout was written once Redis was there');
+});
+
+t.test('every change lands in an untrimmed audit stream; unreadable state is not adopted', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const store = new RedisRolloutStore(cfg, { url: redis.url, keyPrefix: 'audit:', staleAfterSeconds: 30, resyncIntervalMs: 50, logger: silent });
+  await store.start();
+  t.teardown(() => store.close());
+  for (let i = 1; i <= 30; i++) await store.apply('demo', { action: 'set', percent: i, actor: 'loop', reason: `step ${i}` });
+  const raw = new Redis(redis.url);
+  t.teardown(() => raw.quit());
+  t.equal(await raw.xlen('audit:rollout:audit:demo'), 31);
+  const { entries, dropped } = await store.history('demo', 1000);
+  t.equal(entries.length, 31);
+  t.equal(dropped, 0);
+  t.match(entries[0], { action: 'set', actor: 'loop', reason: 'step 30', from: { percent: 29, version: 30 }, to: { percent: 30, version: 31 } });
+
+  await raw.set('audit:rollout:state:demo', '{"route":"demo","percent":"lots"}');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.match(store.current('demo'), { percent: 30, version: 31 }, 'garbage in Redis never replaces the last good state');
+});
+
+t.test('codec: only well-formed state and audit entries are accepted', async (t) => {
+  const good = { route: 'r', champion: 'a', challenger: 'b', percent: 5, mode: 'split', state: 'active', version: 2, updatedAt: 'x', updatedBy: 'y', origin: 'a->b' };
+  t.match(parseRolloutState(JSON.stringify(good)), good);
+  t.match(parseRolloutState(JSON.stringify({ ...good, challenger: undefined })), { challenger: undefined });
+  for (const bad of ['', 'null', '[]', '{', JSON.stringify({ ...good, percent: 101 }), JSON.stringify({ ...good, mode: 'canary' }), JSON.stringify({ ...good, version: 1.5 }), JSON.stringify({ ...good, champion: 3 })]) {
+    t.equal(parseRolloutState(bad), undefined, `rejects ${bad.slice(0, 40)}`);
+  }
+  t.match(parseAuditEntry(JSON.stringify({ at: 'x', route: 'r', actor: 'a', action: 'set', from: {}, to: { percent: 1 }, reason: 'r' })), { action: 'set' });
+  t.equal(parseAuditEntry(JSON.stringify({ at: 'x', route: 'r', actor: 'a', action: 'drop table', from: {}, to: {}, reason: 'r' })), undefined);
+  t.equal(parseAuditEntry(undefined), undefined);
+});

@@ -1,0 +1,108 @@
+// Shadow mode: copies of champion requests go to the challenger in the background. The client only
+// ever gets the champion's answer, never waits for or suffers from the copy, and the copies are
+// measured as variant="shadow" within the route's budget.
+import t from 'tap';
+import { request } from 'undici';
+import { startTestGateway, metricValue } from '../helpers/gateway.js';
+import { chat, config, waitFor } from './support.js';
+import { HourlySpend } from '../../src/rollout/shadow.js';
+
+const slowChallenger = (ms: number, errorRate = 0) =>
+  config({ mode: 'shadow', percent: 100, shadow: '{ maxConcurrent: 2, maxUsdPerHour: 1000 }' }).replace(
+    '  b: { provider: sim, pricing: { inputPerMTok: 0.1, outputPerMTok: 0.2 } }',
+    `  b: { provider: sim, pricing: { inputPerMTok: 0.1, outputPerMTok: 0.2 }, simulation: { latencyMs: { mean: ${ms}, jitter: 0 }, errorRate: ${errorRate} } }`,
+  );
+
+async function metrics(url: string): Promise<string> {
+  return (await request(`${url}/metrics`)).body.text();
+}
+
+const shadowRequests = (text: string, outcome = 'success', errorClass = 'none', stream = 'false') =>
+  metricValue(text, 'bellwether_requests_total', { route: 'demo', variant: 'shadow', model: 'b', stream, outcome, error_class: errorClass }) ?? 0;
+const skipped = (text: string, reason: string) => metricValue(text, 'bellwether_shadow_skipped_total', { route: 'demo', reason }) ?? 0;
+
+t.test('clients get the champion at once; copies run behind them, bounded by maxConcurrent', async (t) => {
+  const gw = await startTestGateway(slowChallenger(1500));
+  t.teardown(() => gw.close());
+  const served = await Promise.all(Array.from({ length: 10 }, (_, i) => chat(gw.url, `u${i}`)));
+  t.ok(served.every((s) => s.status === 200 && s.variant === 'champion' && s.model === 'a'), 'every client answered by the champion');
+  const during = await metrics(gw.url);
+  t.equal(shadowRequests(during), 0, 'clients were answered while the shadow calls were still running');
+  t.equal(skipped(during, 'concurrency'), 8, 'copies beyond maxConcurrent are skipped and counted');
+  t.equal(metricValue(during, 'bellwether_inflight_requests', { route: 'demo', variant: 'champion' }), 0);
+
+  const after = await waitFor(async () => {
+    const text = await metrics(gw.url);
+    return shadowRequests(text) === 2 ? text : undefined;
+  });
+  t.ok((metricValue(after, 'bellwether_cost_usd_total', { route: 'demo', variant: 'shadow', model: 'b' }) ?? 0) > 0, 'shadow spend measured');
+  t.ok((metricValue(after, 'bellwether_tokens_total', { route: 'demo', variant: 'shadow', model: 'b', type: 'output' }) ?? 0) > 0, 'shadow tokens measured');
+  t.equal(metricValue(after, 'bellwether_requests_total', { route: 'demo', variant: 'champion', model: 'a', stream: 'false', outcome: 'success', error_class: 'none' }), 10, 'champion series untouched by shadows');
+  t.equal(metricValue(after, 'bellwether_requests_total', { route: 'demo', variant: 'challenger', model: 'b', stream: 'false', outcome: 'success', error_class: 'none' }), 0, 'nobody assigned to the challenger');
+});
+
+t.test('a failing challenger never fails the client', async (t) => {
+  const gw = await startTestGateway(slowChallenger(0, 1));
+  t.teardown(() => gw.close());
+  const served = await chat(gw.url, 'u1');
+  t.match(served, { status: 200, variant: 'champion', model: 'a' });
+  await waitFor(async () => (shadowRequests(await metrics(gw.url), 'error', 'upstream_5xx') === 1 ? true : undefined));
+  t.pass('the shadow failure is measured as variant="shadow", outcome="error"');
+});
+
+t.test('streamed requests are copied as streams and get a TTFT', async (t) => {
+  const gw = await startTestGateway(slowChallenger(0));
+  t.teardown(() => gw.close());
+  const res = await request(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'demo', stream: true, messages: [{ role: 'user', content: 'hello there' }] }),
+  });
+  t.match(await res.body.text(), /\[DONE\]/);
+  const text = await waitFor(async () => {
+    const m = await metrics(gw.url);
+    return shadowRequests(m, 'success', 'none', 'true') === 1 ? m : undefined;
+  });
+  t.match(text, /bellwether_time_to_first_token_seconds_count\{route="demo",variant="shadow",model="b"\} 1/);
+});
+
+t.test('the hourly USD budget skips copies once spent', async (t) => {
+  const gw = await startTestGateway(slowChallenger(0).replace('maxUsdPerHour: 1000', 'maxUsdPerHour: 0.000000001'));
+  t.teardown(() => gw.close());
+  await chat(gw.url, 'first');
+  await waitFor(async () => (shadowRequests(await metrics(gw.url)) === 1 ? true : undefined));
+  for (const u of ['u2', 'u3', 'u4']) await chat(gw.url, u);
+  const text = await metrics(gw.url);
+  t.equal(skipped(text, 'budget'), 3);
+  t.equal(shadowRequests(text), 1);
+});
+
+t.test('no copies in split mode, for forced requests, or on routes that forbid shadowing', async (t) => {
+  const split = await startTestGateway(config({ mode: 'split', percent: 0 }));
+  t.teardown(() => split.close());
+  const forbidden = await startTestGateway(config({ mode: 'shadow', percent: 100, shadow: '{ allowed: false }' }));
+  t.teardown(() => forbidden.close());
+  const forced = await startTestGateway(config({ mode: 'shadow', percent: 100 }));
+  t.teardown(() => forced.close());
+  for (const gw of [split, forbidden]) for (const u of ['u1', 'u2']) await chat(gw.url, u);
+  const res = await request(`${forced.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-bellwether-variant': 'champion' },
+    body: JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  await res.body.text();
+  // Any copy would have been started synchronously after the response; give it time to be counted.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  for (const gw of [split, forbidden, forced]) t.equal(shadowRequests(await metrics(gw.url)), 0);
+});
+
+t.test('HourlySpend forgets spend older than an hour', async (t) => {
+  const spend = new HourlySpend();
+  const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+  spend.add(1, t0);
+  spend.add(2, t0 + 30 * 60_000);
+  t.equal(spend.total(t0 + 59 * 60_000), 3);
+  t.equal(spend.total(t0 + 61 * 60_000), 2, 'the first minute fell out of the window');
+  spend.add(4, t0 + 120 * 60_000);
+  t.equal(spend.total(t0 + 120 * 60_000), 4, 'a reused bucket starts from zero');
+});

@@ -1,0 +1,144 @@
+// From live traffic to evaluation data, as a user sees it: sampled, redacted records for both arms;
+// online checks per arm; feedback attributed through the request id.
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { request } from 'undici';
+import { startTestGateway, metricValue } from '../helpers/gateway.js';
+
+const ADMIN = 'admin-token-0123456789';
+const PLANTED_EMAIL = 'jane.doe@example.com';
+const PLANTED_KEY = 'sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789';
+
+const config = (dir: string) => `
+auth:
+  adminTokens: [{ name: sre, token: ${ADMIN} }]
+providers:
+  sim: { type: simulator }
+models:
+  big: { provider: sim, pricing: { inputPerMTok: 1, outputPerMTok: 2 } }
+  small: { provider: sim, pricing: { inputPerMTok: 0.1, outputPerMTok: 0.2 }, simulation: { invalidJsonRate: 0.5 } }
+routes:
+  demo:
+    champion: big
+    challenger: small
+    rollout: { percent: 50 }
+    assignment: { key: "header:x-user-id" }
+    sampling: { rate: 1, redact: [{ name: ticket, regex: "TICKET-\\\\d{5}" }] }
+    checks: [{ name: valid_json, type: is-json, when: json }]
+  quiet:
+    champion: big
+    sampling: { rate: 0 }
+datasets: { dir: ${dir} }
+`;
+
+async function chat(url: string, model: string, user: string, content: string, json = true) {
+  const res = await request(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-user-id': user },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content }], ...(json ? { response_format: { type: 'json_object' } } : {}) }),
+  });
+  await res.body.text();
+  return { status: res.statusCode, id: String(res.headers['x-bellwether-request-id']), variant: String(res.headers['x-bellwether-variant']) };
+}
+
+/** Direct HTTP, for polling until the background writer has caught up. */
+async function exportedCount(url: string, name: string): Promise<number> {
+  const res = await request(`${url}/admin/v1/datasets/${name}/export`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  return (await res.body.text()).split('\n').filter(Boolean).length;
+}
+
+async function exportDataset(url: string, name: string, extra: string[] = []): Promise<Record<string, unknown>[]> {
+  // Async: the gateway runs in this process, so a blocking spawn would deadlock it.
+  const res = await cli(['dataset', 'export', name, '--url', url, '--token', ADMIN, ...extra]);
+  return res.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+const run = promisify(execFile);
+async function cli(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, ['bin/bellwether.js', ...args], { encoding: 'utf8' });
+}
+
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+t.test('sampled records for both variants, redacted, exportable with the CLI', async (t) => {
+  const dir = t.testdir({});
+  const gw = await startTestGateway(config(dir));
+  t.teardown(() => gw.close());
+  const sent = [];
+  for (let i = 0; i < 40; i++) {
+    sent.push(await chat(gw.url, 'demo', `user-${i}`, `Extract the entities from TICKET-0000${i % 10} for Acme Corp ${i}: contact ${PLANTED_EMAIL}, key ${PLANTED_KEY}`));
+  }
+  t.ok(sent.some((s) => s.variant === 'challenger') && sent.some((s) => s.variant === 'champion'), 'both arms served');
+
+  await until(() => exportedCount(gw.url, 'demo'), (n) => n >= 40);
+  const records = await exportDataset(gw.url, 'demo');
+  t.equal(records.length, 40, 'every request sampled at rate 1 (inputs are distinct)');
+  const text = JSON.stringify(records);
+  t.notMatch(text, PLANTED_EMAIL, 'e-mail redacted');
+  t.notMatch(text, PLANTED_KEY, 'API key redacted');
+  t.notMatch(text, /TICKET-\d{5}/, 'configured pattern redacted');
+  t.match(text, /\[REDACTED:email\]/);
+  const first = records[0] as { redactions: number; source: { variant: string; sampling_rate: number; request_id: string }; schema_version: number; usage: unknown; cost_usd: number; latency_s: number };
+  t.ok(first.redactions >= 3);
+  t.equal(first.schema_version, 1);
+  t.equal(first.source.sampling_rate, 1);
+  t.ok(first.latency_s >= 0 && first.cost_usd > 0 && first.usage);
+  const variants = new Set(records.map((r) => (r.source as { variant: string }).variant));
+  t.same([...variants].sort(), ['challenger', 'champion']);
+  t.same(new Set(records.map((r) => (r.source as { request_id: string }).request_id)), new Set(sent.map((s) => s.id)), 'records carry the request ids');
+
+  const challengerOnly = await exportDataset(gw.url, 'demo', ['--variant', 'challenger']);
+  t.ok(challengerOnly.length > 0 && challengerOnly.every((r) => (r.source as { variant: string }).variant === 'challenger'), 'filter by variant');
+
+  const list = await cli(['dataset', 'list', '--url', gw.url, '--token', ADMIN, '--json']);
+  t.match(JSON.parse(list.stdout), { datasets: [{ name: 'demo', records: 40 }] });
+
+  const denied = await request(`${gw.url}/admin/v1/datasets`);
+  t.equal(denied.statusCode, 401, 'datasets need an admin token');
+  await denied.body.text();
+  const traversal = await request(`${gw.url}/admin/v1/datasets/..%2Fetc/export`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  t.equal(traversal.statusCode, 400);
+  await traversal.body.text();
+
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  const fails = (variant: string, model: string) => metricValue(metrics, 'bellwether_quality_checks_total', { route: 'demo', variant, model, check: 'valid_json', result: 'fail' }) ?? -1;
+  t.equal(fails('champion', 'big'), 0, 'champion always valid JSON');
+  t.ok(fails('challenger', 'small') > 0, 'challenger emits invalid JSON sometimes');
+  t.equal(metricValue(metrics, 'bellwether_samples_total', { route: 'demo', variant: 'champion', result: 'dropped' }), 0);
+  const stored = (metricValue(metrics, 'bellwether_samples_total', { route: 'demo', variant: 'champion', result: 'stored' }) ?? 0) + (metricValue(metrics, 'bellwether_samples_total', { route: 'demo', variant: 'challenger', result: 'stored' }) ?? 0);
+  t.equal(stored, 40);
+});
+
+t.test('feedback: attributed by request id, counted, negative feedback samples the response', async (t) => {
+  const dir = t.testdir({});
+  const gw = await startTestGateway(config(dir));
+  t.teardown(() => gw.close());
+  const answer = await chat(gw.url, 'quiet', 'u1', 'A plain question about Lisbon', false);
+  const post = async (body: unknown) => {
+    const res = await request(`${gw.url}/v1/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+  };
+  // The request-id cache is filled off the request path; give it a moment.
+  const ok = await until(() => post({ request_id: answer.id, rating: 'negative', score: 0.1, comment: 'wrong city' }), (r) => r.status === 200);
+  t.equal(ok.status, 200);
+  t.match(ok.body, { route: 'quiet', variant: 'champion', model: 'big', sampled: true });
+  t.equal((await post({ request_id: 'no-such-request', rating: 'positive' })).status, 404);
+  t.equal((await post({ request_id: answer.id, rating: 'meh' })).status, 400);
+  t.equal((await post({ request_id: answer.id, rating: 'positive', score: 2 })).status, 400);
+  t.equal((await post({ rating: 'positive' })).status, 400);
+
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  t.equal(metricValue(metrics, 'bellwether_feedback_total', { route: 'quiet', variant: 'champion', rating: 'negative' }), 1);
+  await until(() => exportedCount(gw.url, 'quiet'), (n) => n >= 1);
+  const records = await exportDataset(gw.url, 'quiet');
+  t.equal(records.length, 1, 'the negatively rated response joined the dataset although the route samples at 0');
+  t.same(records[0]?.tags, ['negative_feedback']);
+});
