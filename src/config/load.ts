@@ -57,7 +57,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     throw new ConfigError(
       uniqueErrors(validateSchema.errors ?? []).map((e) => {
         const path = pointerToPath(e.instancePath);
-        return `${file}:${dotted(path)}: ${describe(e)}${where(path)}`;
+        return `${file}:${dotted(path)}: ${describeSchemaError(e)}${where(path)}`;
       }),
     );
   }
@@ -167,7 +167,7 @@ function uniqueErrors(errors: ErrorObject[]): ErrorObject[] {
     const seen = new Set<string>();
     for (const e of list) {
       if (e.keyword === 'anyOf' && list.length > 1) continue;
-      const text = describe(e);
+      const text = describeSchemaError(e);
       if (!seen.has(text)) out.push(e);
       seen.add(text);
     }
@@ -175,7 +175,8 @@ function uniqueErrors(errors: ErrorObject[]): ErrorObject[] {
   return out;
 }
 
-function describe(e: ErrorObject): string {
+/** One Ajv error as a short human reason (shared by every YAML file we validate). */
+export function describeSchemaError(e: ErrorObject): string {
   switch (e.keyword) {
     case 'additionalProperties':
       return `unknown key "${String(e.params.additionalProperty)}"`;
@@ -184,7 +185,7 @@ function describe(e: ErrorObject): string {
     case 'const':
       return `must be ${JSON.stringify(e.params.allowedValue)}`;
     case 'anyOf':
-      return 'does not match any allowed form (check "type" and its fields)';
+      return 'is not one of the allowed values or forms';
     default:
       return e.message ?? e.keyword;
   }

@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
+import { describeSchemaError } from '../config/load.js';
 import { CoverageSpec, PrecisionSpec } from './coverage.js';
 
 export class SuiteError extends Error {
@@ -275,21 +276,6 @@ export function dotted(path: Path): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
-function describe(e: ErrorObject): string {
-  switch (e.keyword) {
-    case 'additionalProperties':
-      return `unknown key "${String(e.params.additionalProperty)}"`;
-    case 'required':
-      return `missing required key "${String(e.params.missingProperty)}"`;
-    case 'const':
-      return `must be ${JSON.stringify(e.params.allowedValue)}`;
-    case 'anyOf':
-      return 'does not match any allowed value';
-    default:
-      return e.message ?? e.keyword;
-  }
-}
-
 /** Ajv errors → `file:path: reason` lines, one per distinct problem. */
 export function schemaErrors(schema: TSchema, value: unknown, file: string, base: Path = []): string[] {
   const validate = validatorFor(schema);
@@ -301,7 +287,7 @@ export function schemaErrors(schema: TSchema, value: unknown, file: string, base
     .filter((e) => e.keyword === 'anyOf' || !unionPaths.has(e.instancePath))
     .map((e) => {
       const rel: Path = e.instancePath === '' ? [] : e.instancePath.slice(1).split('/').map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')));
-      return `${file}:${dotted([...base, ...rel])}: ${describe(e)}`;
+      return `${file}:${dotted([...base, ...rel])}: ${describeSchemaError(e)}`;
     });
   return [...new Set(lines)];
 }

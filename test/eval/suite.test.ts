@@ -104,7 +104,7 @@ t.test('case problems are reported per file and path', (t) => {
     t.same((err as SuiteError).lines, [
       `${cf}:[0].vars: template variable(s) not set: text`,
       `${cf}:[1]: unknown key "extra"`,
-      `${cf}:[3].difficulty: does not match any allowed value`,
+      `${cf}:[3].difficulty: is not one of the allowed values or forms`,
     ]);
   }
   t.end();
