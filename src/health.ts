@@ -1,17 +1,19 @@
-// /healthz (process up), /readyz (config loaded; rollout state store reachable and fresh, or degraded), /metrics.
+// /healthz (process up), /readyz (config loaded; rollout state store reachable and fresh), /metrics.
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from './gateway/context.js';
 
 export async function healthApi(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  // A shared-state outage must not fail readiness on every replica at once (that would take the
-  // whole fleet out of the load balancer): replicas keep serving — last known rollout, then
-  // champion-only — and report it here as "degraded" and in bellwether_rollout_state_stale.
-  app.get('/readyz', async (_req, reply) => {
+  // Contract (PRODUCT.md section 2): not ready (503) while the state store is unreachable or stale.
+  // But a shared-state outage must not pull every replica out of a load balancer at once: they keep
+  // serving (last known rollout, then champion-only), so orchestrators probe `/readyz?degraded=ok`,
+  // which answers 200 while degraded. The body says which, and bellwether_rollout_state_stale too.
+  app.get<{ Querystring: { degraded?: string } }>('/readyz', async (req, reply) => {
     const store = ctx.rollouts.health();
     const degraded = !store.reachable || store.stale;
-    return reply.code(200).send({
+    const tolerate = req.query.degraded === 'ok';
+    return reply.code(degraded && !tolerate ? 503 : 200).send({
       status: degraded ? 'degraded' : 'ready',
       ...(degraded ? { routing: store.stale ? 'champion_only' : 'last_known_state' } : {}),
       config: ctx.config.file,

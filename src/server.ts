@@ -10,7 +10,7 @@ import { createLogger } from './telemetry/logger.js';
 import { effectivePercent, type RolloutStore } from './rollout/state.js';
 import { createRolloutStore, stateAgeSeconds } from './rollout/store.js';
 import { ShadowMirror } from './rollout/shadow.js';
-import { adminApi } from './admin/plugin.js';
+import { adminApi, type ReloadOutcome } from './admin/plugin.js';
 import { ConfigReloader } from './admin/reload.js';
 import { AdminAuthenticator, resolveAdminTokens } from './admin/tokens.js';
 import { ClientAuthenticator } from './gateway/authenticate.js';
@@ -36,7 +36,7 @@ export interface Gateway {
   app: FastifyInstance;
   ctx: GatewayContext;
   /** Reload the config file (SIGHUP, POST /admin/v1/config/reload); an invalid file changes nothing. */
-  reload(actor?: string): Promise<unknown>;
+  reload(actor?: string): Promise<ReloadOutcome>;
   /** Set when no admin token was configured and one was generated; the entry point prints it once. */
   generatedAdminToken: string | undefined;
 }

@@ -165,7 +165,7 @@ t.test('Kubernetes: probes, ports, security, graceful shutdown, and consistent s
   t.same(get(container, 'command'), ENTRYPOINT);
   t.same(get(container, 'ports', 0), { name: 'http', containerPort: PORT, protocol: 'TCP' });
   t.same(get(container, 'livenessProbe', 'httpGet'), { path: '/healthz', port: 'http' });
-  t.same(get(container, 'readinessProbe', 'httpGet'), { path: '/readyz', port: 'http' });
+  t.same(get(container, 'readinessProbe', 'httpGet'), { path: '/readyz?degraded=ok', port: 'http' });
   t.same(get(container, 'startupProbe', 'httpGet'), { path: '/healthz', port: 'http' });
   const env = new Map(asArray(get(container, 'env')).map((e) => [String(get(e, 'name')), e]));
   t.equal(get(env.get('PORT'), 'value'), String(PORT));

@@ -110,9 +110,9 @@ routes: { agent: { champion: haiku } }
   t.match(call?.call_id, /^toolu_/);
 
   const final = await client.responses.stream({ model: 'agent', input, tools: TOOLS, tool_choice: 'required' }).finalResponse();
-  const streamedCall = final.output.find((o): o is OpenAI.Responses.ResponseFunctionToolCall => o.type === 'function_call');
-  t.equal(streamedCall?.name, call?.name);
-  t.same(JSON.parse(streamedCall?.arguments ?? '{}'), JSON.parse(call?.arguments ?? '{}'));
+  const streamedCall = final.output.find((o) => o.type === 'function_call');
+  t.equal(streamedCall?.type === 'function_call' ? streamedCall.name : undefined, call?.name);
+  t.same(JSON.parse(streamedCall?.type === 'function_call' ? streamedCall.arguments : '{}'), JSON.parse(call?.arguments ?? '{}'));
   t.equal(final.output_text, full.output_text, 'same text (the preamble) both ways');
 
   const answer = await client.responses.create({

@@ -42,8 +42,7 @@ async function readThenDisconnect(url: string, body: unknown): Promise<void> {
   let seen = '';
   for await (const chunk of res.body) {
     seen += (chunk as Buffer).toString();
-    if (seen.includes('"content":"') && !seen.includes('"content":""}')) break;
-    if ((seen.match(/"content":"[^"]/g) ?? []).length > 0) break;
+    if (/"content":"[^"]/.test(seen)) break;
   }
   controller.abort();
 }

@@ -35,10 +35,9 @@ routes:
   return { champion, challenger, gw, client: new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 }) };
 }
 
-const ask = (client: OpenAI, stream = false) =>
-  stream
-    ? client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Hello Bern' }], stream: true }).withResponse()
-    : client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Hello Bern' }] }).withResponse();
+const MESSAGES: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Hello Bern' }];
+const ask = (client: OpenAI) => client.chat.completions.create({ model: 'chat', messages: MESSAGES }).withResponse();
+const askStream = (client: OpenAI) => client.chat.completions.create({ model: 'chat', messages: MESSAGES, stream: true }).withResponse();
 
 t.test('a failing challenger is answered by the champion', async (t) => {
   const { challenger, gw, client } = await setup(t, '{ consecutiveFailures: 10 }');
@@ -63,7 +62,7 @@ t.test('a failing challenger is answered by the champion', async (t) => {
 t.test('streams fall back too (before any byte reached the client)', async (t) => {
   const { challenger, client } = await setup(t, '{ consecutiveFailures: 10 }');
   challenger.inject({ kind: 'reset' }, 2);
-  const { data, response } = await ask(client, true);
+  const { data, response } = await askStream(client);
   let text = '';
   for await (const c of data) text += c.choices[0]?.delta.content ?? '';
   t.ok(text.length > 0);

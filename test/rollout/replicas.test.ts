@@ -21,9 +21,16 @@ async function variants(url: string): Promise<string[]> {
   return Promise.all(USERS.map(async (u) => (await chat(url, u)).variant));
 }
 
-async function readyz(url: string): Promise<{ status: string; routing?: string; state: { reachable: boolean; stale: boolean } }> {
-  const res = await request(`${url}/readyz`);
-  return (await res.body.json()) as { status: string; routing?: string; state: { reachable: boolean; stale: boolean } };
+interface Readiness {
+  code: number;
+  status: string;
+  routing?: string;
+  state: { reachable: boolean; stale: boolean };
+}
+
+async function readyz(url: string, query = ''): Promise<Readiness> {
+  const res = await request(`${url}/readyz${query}`);
+  return { code: res.statusCode, ...((await res.body.json()) as Omit<Readiness, 'code'>) };
 }
 
 async function metric(url: string, name: string, labels?: Record<string, string>): Promise<number | undefined> {
@@ -103,7 +110,8 @@ t.test('two replicas share one rollout through Redis', async (t) => {
         const body = await readyz(r.url);
         return body.state.reachable ? undefined : body;
       });
-      t.match(ready, { status: 'degraded', routing: 'last_known_state', state: { stale: false } }, 'readyz shows the outage');
+      t.match(ready, { code: 503, status: 'degraded', routing: 'last_known_state', state: { stale: false } }, 'readyz shows the outage');
+      t.match(await readyz(r.url, '?degraded=ok'), { code: 200, status: 'degraded' }, 'orchestrator probe keeps the replica in service');
       t.same(await variants(r.url), expected, 'last known rollout still applied');
     }
     const refused = await admin(a.url, 'PUT', '/routes/demo/rollout', { percent: 10, reason: 'during outage' });
@@ -114,7 +122,7 @@ t.test('two replicas share one rollout through Redis', async (t) => {
         const body = await readyz(r.url);
         return body.state.stale ? body : undefined;
       });
-      t.match(stale, { status: 'degraded', routing: 'champion_only' });
+      t.match(stale, { code: 503, status: 'degraded', routing: 'champion_only' });
       const served = await Promise.all(USERS.map((u) => chat(r.url, u)));
       t.ok(served.every((s) => s.status === 200 && s.variant === 'champion' && s.model === 'a'), 'everyone served by the champion');
       t.equal(await metric(r.url, 'bellwether_rollout_state_stale'), 1);
