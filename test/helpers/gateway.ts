@@ -25,7 +25,7 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     const labelText = open >= 0 ? line.slice(open + 1, close) : '';
     const found: Record<string, string> = {};
     for (const m of labelText.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) found[m[1] as string] = m[2] as string;
-    if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(line.slice(close + 1).trim());
+    if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(line.slice(open >= 0 ? close + 1 : name.length).trim());
   }
   return undefined;
 }
