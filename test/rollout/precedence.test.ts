@@ -1,4 +1,4 @@
-// The precedence rule between the config file and runtime changes (docs/rollout.md): the file sets the
+// The precedence rule between the config file and runtime changes (README "Precedence"): the file sets the
 // initial rollout, runtime changes win until the file names a new champion or challenger, which
 // starts a new rollout version. Checked for the pure rule, the memory store and the Redis store.
 import t from 'tap';
