@@ -16,8 +16,8 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
   for (const a of ledger.attempts) {
     const labels = { route, variant, model: a.model.name };
     if (a.usage) metrics.addUsage(route, variant, a.model.name, a.usage);
-    if (a.costUsd !== undefined) metrics.cost.inc(labels, a.costUsd);
-    else if (a.outcome === 'success' || a.usage) metrics.costUnknown.inc(labels);
+    if (a.costUsd !== undefined) metrics.hot.cost.get(labels).inc(a.costUsd);
+    else if (a.outcome === 'success' || a.usage) metrics.hot.costUnknown.get(labels).inc();
   }
 
   if (ledger.forced) {
@@ -25,16 +25,16 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
     metrics.forcedRequests.inc({ route, variant, model: answered, outcome });
   } else {
     for (const a of ledger.attempts) {
-      metrics.upstreamRequests.inc({ route, variant, model: a.model.name, provider: a.provider, attempt: a.kind, outcome: a.outcome, error_class: a.errorClass });
-      metrics.upstreamDuration.observe({ route, variant, model: a.model.name, provider: a.provider, outcome: a.outcome }, a.durationMs / 1000);
+      metrics.hot.upstreamRequests.get({ route, variant, model: a.model.name, provider: a.provider, attempt: a.kind, outcome: a.outcome, error_class: a.errorClass }).inc();
+      metrics.hot.upstreamDuration.get({ route, variant, model: a.model.name, provider: a.provider, outcome: a.outcome }).observe(a.durationMs / 1000);
     }
-    metrics.requests.inc({ route, variant, model: answered, stream, outcome, error_class: ledger.errorClass });
-    metrics.requestDuration.observe({ route, variant, model: answered, stream, outcome }, totalMs / 1000);
+    metrics.hot.requests.get({ route, variant, model: answered, stream, outcome, error_class: ledger.errorClass }).inc();
+    metrics.hot.requestDuration.get({ route, variant, model: answered, stream, outcome }).observe(totalMs / 1000);
     if (ledger.ttftMs !== undefined) {
-      metrics.ttft.observe({ route, variant, model: answered }, ledger.ttftMs / 1000);
+      metrics.hot.ttft.get({ route, variant, model: answered }).observe(ledger.ttftMs / 1000);
       const output = ledger.usage?.output ?? 0;
       if (output > 1 && outcome === 'success') {
-        metrics.timePerOutputToken.observe({ route, variant, model: answered }, (totalMs - ledger.ttftMs) / 1000 / (output - 1));
+        metrics.hot.timePerOutputToken.get({ route, variant, model: answered }).observe((totalMs - ledger.ttftMs) / 1000 / (output - 1));
       }
     }
     if (ledger.fallbackReason !== undefined && ledger.answeredBy) {
@@ -44,7 +44,7 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
     }
   }
   if (ledger.attempts.length > 0) {
-    metrics.overhead.observe({ route, stream }, Math.max(0, totalMs - ledger.upstreamWaitMs) / 1000);
+    metrics.hot.overhead.get({ route, stream }).observe(Math.max(0, totalMs - ledger.upstreamWaitMs) / 1000);
   }
 
   const cost = ledger.costUsd;

@@ -25,6 +25,10 @@ export async function serve(configPath: string | undefined, portOverride?: numbe
     { url: gateway.url, config: file, routes: Object.keys(config.routes), state: gateway.ctx.rollouts.health().backend },
     `bellwether listening on ${gateway.url}`,
   );
+  // Log writes are buffered (telemetry/logger.ts); keep them timely for people tailing the output.
+  logger.flush();
+  setInterval(() => logger.flush(), 1000).unref();
+  const exit = (code: number) => logger.flush(() => process.exit(code));
 
   if (gateway.generatedAdminToken !== undefined) {
     // Printed once, to the terminal rather than into structured logs that get shipped elsewhere.
@@ -46,20 +50,18 @@ export async function serve(configPath: string | undefined, portOverride?: numbe
     // In-flight requests and streams get a bounded grace period, then we exit regardless.
     const force = setTimeout(() => {
       logger.warn('grace period over; exiting with requests still in flight');
-      logger.flush();
-      process.exit(1);
+      exit(1);
     }, config.server.shutdownGraceMs);
     force.unref();
     gateway
       .close()
       .then(() => {
         logger.info('shutdown complete');
-        logger.flush();
-        process.exit(0);
+        exit(0);
       })
       .catch((err: unknown) => {
         logger.error({ err }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       });
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));

@@ -36,8 +36,8 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
     }
   };
   reply.raw.once('close', onClose);
-  const inflight = { route: route.name, variant };
-  ctx.metrics.inflight.inc(inflight);
+  const inflight = ctx.metrics.hot.inflight.get({ route: route.name, variant });
+  inflight.inc();
 
   try {
     const answer = await callUpstream(ctx, ledger, primary, (model) => upstreamBody(operation, body, model, stream), controller.signal);
@@ -69,7 +69,7 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
     clearTimeout(total);
     reply.raw.off('close', onClose);
     ledger.endedMs ??= ledger.elapsedMs();
-    ctx.metrics.inflight.dec(inflight);
+    inflight.dec();
     recordRequest(ctx.metrics, ctx.logger, ledger);
     for (const listener of ctx.listeners) {
       try {

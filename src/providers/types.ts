@@ -22,7 +22,11 @@ export interface StreamEvent {
   data: string;
   /** Parsed `data`, when it is JSON. */
   json?: Record<string, unknown>;
-  /** Normalised usage carried by this event (the include_usage chunk, Anthropic's message_delta...). */
+  /**
+   * Billed usage so far, normalised and CUMULATIVE: the latest report replaces earlier ones (OpenAI's
+   * include_usage chunk; Anthropic's message_start, then message_delta). Early reports let a cancelled
+   * stream still be priced.
+   */
   usage?: Usage;
 }
 

@@ -39,6 +39,35 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
 }
 
+/**
+ * Children of a labelled metric, cached by label values. prom-client hashes (and sorts) the label
+ * object on every inc/observe; on the request path we look the child up by a joined key instead.
+ * Label values are bounded (route, variant, model…), so the cache is too.
+ */
+export class SeriesCache<L extends string, C> {
+  private readonly children = new Map<string, C>();
+
+  constructor(
+    private readonly names: readonly L[],
+    private readonly make: (labels: Record<L, string>) => C,
+  ) {}
+
+  get(labels: Record<L, string>): C {
+    let key = '';
+    for (const name of this.names) key += `${labels[name]}\u0001`;
+    let child = this.children.get(key);
+    if (child === undefined) {
+      child = this.make(labels);
+      this.children.set(key, child);
+    }
+    return child;
+  }
+}
+
+function cacheOf<L extends string, C>(metric: { labels(labels: Partial<Record<L, string | number>>): C }, names: readonly L[]): SeriesCache<L, C> {
+  return new SeriesCache<L, C>(names, (labels) => metric.labels(labels));
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'variant' | 'model' | 'stream' | 'outcome' | 'error_class'>;
@@ -59,6 +88,8 @@ export class Metrics {
   readonly forcedRequests: Counter<'route' | 'variant' | 'model' | 'outcome'>;
   readonly rolloutRatio: Gauge<'route'>;
   readonly rolloutInfo: Gauge<'route' | 'champion' | 'challenger' | 'mode' | 'state'>;
+  /** Cached children of the per-request series (see SeriesCache). */
+  readonly hot;
   readonly circuitBreakerState: Gauge<'model'>;
   private breakerStates: () => Record<string, 'closed' | 'open' | 'half_open'> = () => ({});
   readonly rolloutStateAge: Gauge;
@@ -230,6 +261,19 @@ export class Metrics {
         }
       },
     });
+    this.hot = {
+      requests: cacheOf(this.requests, ['route', 'variant', 'model', 'stream', 'outcome', 'error_class']),
+      requestDuration: cacheOf(this.requestDuration, ['route', 'variant', 'model', 'stream', 'outcome']),
+      ttft: cacheOf(this.ttft, ['route', 'variant', 'model']),
+      timePerOutputToken: cacheOf(this.timePerOutputToken, ['route', 'variant', 'model']),
+      upstreamRequests: cacheOf(this.upstreamRequests, ['route', 'variant', 'model', 'provider', 'attempt', 'outcome', 'error_class']),
+      upstreamDuration: cacheOf(this.upstreamDuration, ['route', 'variant', 'model', 'provider', 'outcome']),
+      tokens: cacheOf(this.tokens, ['route', 'variant', 'model', 'type']),
+      cost: cacheOf(this.cost, ['route', 'variant', 'model']),
+      costUnknown: cacheOf(this.costUnknown, ['route', 'variant', 'model']),
+      overhead: cacheOf(this.overhead, ['route', 'stream']),
+      inflight: cacheOf(this.inflight, ['route', 'variant']),
+    };
     this.preinitialise(config);
   }
 
@@ -283,11 +327,11 @@ export class Metrics {
   }
 
   addUsage(route: string, variant: Variant, model: string, usage: Usage): void {
-    if (usage.input) this.tokens.inc({ route, variant, model, type: 'input' }, usage.input);
-    if (usage.output) this.tokens.inc({ route, variant, model, type: 'output' }, usage.output);
-    if (usage.cachedInput) this.tokens.inc({ route, variant, model, type: 'cached_input' }, usage.cachedInput);
-    if (usage.cacheWrite) this.tokens.inc({ route, variant, model, type: 'cache_write' }, usage.cacheWrite);
-    if (usage.reasoning) this.tokens.inc({ route, variant, model, type: 'reasoning' }, usage.reasoning);
+    if (usage.input) this.hot.tokens.get({ route, variant, model, type: 'input' }).inc(usage.input);
+    if (usage.output) this.hot.tokens.get({ route, variant, model, type: 'output' }).inc(usage.output);
+    if (usage.cachedInput) this.hot.tokens.get({ route, variant, model, type: 'cached_input' }).inc(usage.cachedInput);
+    if (usage.cacheWrite) this.hot.tokens.get({ route, variant, model, type: 'cache_write' }).inc(usage.cacheWrite);
+    if (usage.reasoning) this.hot.tokens.get({ route, variant, model, type: 'reasoning' }).inc(usage.reasoning);
   }
 
   errorClassLabel(errorClass: ErrorClass): { outcome: 'success' | 'error'; error_class: ErrorClass } {
