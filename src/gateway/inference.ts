@@ -124,7 +124,8 @@ function modelFor(ctx: GatewayContext, route: RouteConfig, variant: Variant): Mo
   return model;
 }
 
-function upstreamBody(operation: Operation, body: Record<string, unknown>, model: ModelConfig, stream: boolean): Record<string, unknown> {
+/** The client's body as the upstream gets it (also used by shadow calls, so both arms see the same). */
+export function upstreamBody(operation: Operation, body: Record<string, unknown>, model: ModelConfig, stream: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = { ...body, model: model.upstreamModel };
   // The Responses API always reports usage in response.completed (and rejects include_usage).
   if (stream && operation === 'chat') {

@@ -9,6 +9,9 @@ import type { RequestLedger } from '../gateway/ledger.js';
 import type { Provider, StreamEvent } from '../providers/types.js';
 import type { Usage } from '../accounting/usage.js';
 import { costUsd } from '../accounting/cost.js';
+import { pricingFor } from '../accounting/pricing.js';
+import { providerFor } from '../gateway/responses-adapter.js';
+import { upstreamBody } from '../gateway/inference.js';
 import { asGatewayError, type ErrorClass } from '../gateway/errors.js';
 import { effectivePercent } from './state.js';
 
@@ -116,7 +119,7 @@ export class ShadowMirror {
 
   private async mirror(call: ShadowCall): Promise<void> {
     const result = await this.execute(call);
-    const cost = costUsd(result.usage, call.model.pricing);
+    const cost = costUsd(result.usage, pricingFor(call.model, call.provider.type).pricing);
     if (cost !== undefined) this.spendOf(call.route.name).add(cost);
     else if (result.errorClass === 'none' && !this.unpricedWarned.has(call.model.name)) {
       this.unpricedWarned.add(call.model.name);
@@ -128,10 +131,9 @@ export class ShadowMirror {
   private async execute({ ledger, route, model, provider }: ShadowCall): Promise<ShadowResult> {
     const started = performance.now();
     const result: ShadowResult = { errorClass: 'none', usage: undefined, ttftMs: undefined, durationMs: 0 };
-    const body: Record<string, unknown> = { ...ledger.request, model: model.upstreamModel };
-    if (ledger.stream) body.stream_options = { ...(body.stream_options as Record<string, unknown> | undefined), include_usage: true };
+    const body = upstreamBody(ledger.operation, ledger.request, model, ledger.stream);
     try {
-      const response = await provider.call({
+      const response = await providerFor(provider, ledger.operation).call({
         operation: ledger.operation,
         model,
         body,
