@@ -20,6 +20,7 @@ import { clientApi } from './gateway/plugin.js';
 import { GatewayError } from './gateway/errors.js';
 import type { GatewayContext } from './gateway/context.js';
 import { healthApi } from './health.js';
+import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { createSamplingPipeline } from './sampling/pipeline.js';
 import { feedbackApi } from './gateway/feedback.js';
 import { datasetAdminRoutes } from './admin/datasets.js';
@@ -30,6 +31,8 @@ export interface GatewayOptions {
   rollouts?: RolloutStore;
   /** Environment for $BELLWETHER_ADMIN_TOKEN and config reloads (default: process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Tracing (default: from the OTEL_* variables in env; off unless an OTLP endpoint is set). */
+  tracing?: Tracing;
 }
 
 export interface Gateway {
@@ -70,6 +73,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     routes: new RouteTable(config),
     breakers: new CircuitBreakers(),
     listeners: [],
+    tracing: options.tracing ?? createTracing(env),
   };
   ctx.listeners.push(new ShadowMirror(ctx).listener);
   let adminTokens = resolveAdminTokens(config, env);
@@ -123,6 +127,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     await Promise.allSettled([...ctx.providers.values()].map((p) => p.close()));
     await rollouts.close();
     await sampling.close(Math.min(5000, config.server.shutdownGraceMs));
+    await ctx.tracing.shutdown();
   });
   return { app, ctx, reload: (actor = 'config') => reloader.reload(actor), generatedAdminToken: adminTokens.generated };
 }

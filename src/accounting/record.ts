@@ -47,12 +47,15 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
     metrics.hot.overhead.get({ route, stream }).observe(Math.max(0, totalMs - ledger.upstreamWaitMs) / 1000);
   }
 
+  ledger.span?.end({ statusCode: ledger.status, outcome, errorClass: ledger.errorClass, attempts: ledger.attempts.length, answeredBy: answered });
+
   const cost = ledger.costUsd;
   // computed | estimated (a stream stopped before usage was reported) | partial | unknown | none (nothing billed)
   const estimated = ledger.attempts.some((a) => a.usageEstimated && a.costUsd !== undefined);
   const costProvenance = ledger.costIncomplete ? (cost === undefined ? 'unknown' : 'partial') : cost === undefined ? 'none' : estimated ? 'estimated' : 'computed';
   const line = {
     request_id: ledger.requestId,
+    ...(ledger.span?.traceId ? { trace_id: ledger.span.traceId } : {}),
     operation: ledger.operation,
     route,
     variant,

@@ -11,12 +11,14 @@ import { GatewayError, asGatewayError } from './errors.js';
 import type { AttemptRecord, RequestLedger } from './ledger.js';
 import type { Attempt } from '../telemetry/metrics.js';
 import type { CircuitBreakers } from './circuit-breaker.js';
+import type { Tracing } from '../telemetry/tracing.js';
 import { providerFor } from './responses-adapter.js';
 
 export interface AttemptContext {
   providers: Map<string, Provider>;
   config: { models: Record<string, ModelConfig> };
   breakers: CircuitBreakers;
+  tracing: Tracing;
 }
 
 /** An upstream answer ready to relay; for streams the first event has already arrived. */
@@ -118,6 +120,10 @@ async function attemptOnce(
 
   const record: AttemptRecord = { model, provider: provider.name, kind, startedAt: performance.now(), durationMs: 0, outcome: 'success', errorClass: 'none' };
   ledger.attempts.push(record);
+  record.span = ctx.tracing.startUpstreamSpan(
+    { operation: ledger.operation, provider: configured.type, requestModel: model.upstreamModel, route: ledger.route.name, variant: ledger.variant, attempt: ledger.attempts.length },
+    ledger.span,
+  );
   const firstToken = ledger.stream ? guard(controller, ledger.route.timeouts.firstTokenMs, 'first_token') : undefined;
   const waitStart = performance.now();
   let handedOver = false;
@@ -129,12 +135,14 @@ async function attemptOnce(
       stream: ledger.stream,
       signal: controller.signal,
       connectTimeoutMs: ledger.route.timeouts.connectMs,
+      traceHeaders: record.span.headers(),
     });
     if (response.kind === 'json') {
       record.durationMs = performance.now() - record.startedAt;
       record.usage = response.usage;
       record.costUsd = costUsd(response.usage, pricing);
       ctx.breakers.record(model.name, true);
+      endAttemptSpan(record, response.json);
       return { kind: 'json', response, attempt: record, controller };
     }
     const rest = response.events[Symbol.asyncIterator]();
@@ -149,6 +157,7 @@ async function attemptOnce(
     record.errorClass = error.errorClass;
     record.status = error.status;
     if (error.cause_) record.cause = error.cause_;
+    endAttemptSpan(record);
     if (error.errorClass === 'client_cancelled') ctx.breakers.release(model.name);
     else ctx.breakers.record(model.name, false);
     // Stop the upstream exchange (an unread error body, a half-open stream) before moving on.
@@ -159,6 +168,19 @@ async function attemptOnce(
     ledger.upstreamWaitMs += performance.now() - waitStart;
     if (firstToken && !handedOver) clearTimeout(firstToken);
   }
+}
+
+/** Closes an attempt's CLIENT span with what is known about it (never prompt or completion text). */
+export function endAttemptSpan(record: AttemptRecord, answer?: Record<string, unknown>, finishReason?: string | null): void {
+  const usage = record.usage;
+  const choices = answer?.choices as { finish_reason?: string | null }[] | undefined;
+  const reason = finishReason ?? choices?.[0]?.finish_reason ?? (typeof answer?.status === 'string' ? answer.status : undefined);
+  record.span?.end({
+    ...(typeof answer?.model === 'string' ? { responseModel: answer.model } : {}),
+    ...(usage ? { inputTokens: usage.input + usage.cachedInput + usage.cacheWrite, outputTokens: usage.output } : {}),
+    ...(reason ? { finishReasons: [reason] } : {}),
+    ...(record.outcome === 'error' ? { errorType: record.errorClass } : {}),
+  });
 }
 
 /** Full-jitter exponential backoff; a Retry-After from the upstream sets the floor (capped). */

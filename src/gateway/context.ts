@@ -8,6 +8,7 @@ import type { ClientAuthenticator } from './authenticate.js';
 import type { RouteTable } from './route-table.js';
 import type { CircuitBreakers } from './circuit-breaker.js';
 import type { RequestLedger } from './ledger.js';
+import type { Tracing } from '../telemetry/tracing.js';
 
 /** Called after every finished inference request, off the response path; must not block. */
 export type CompletionListener = (ledger: RequestLedger) => void;
@@ -22,4 +23,5 @@ export interface GatewayContext {
   routes: RouteTable;
   breakers: CircuitBreakers;
   listeners: CompletionListener[];
+  tracing: Tracing;
 }

@@ -27,6 +27,9 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
   const ledger = new RequestLedger(req.id, operation, route, variant, forced, stream, client.name, body);
   ledger.clientAskedUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
   const primary = modelFor(ctx, route, variant);
+  ledger.span = ctx.tracing.startRequestSpan({ method: req.method, path: req.routeOptions.url ?? '/v1', requestId: req.id });
+  const rollout = ctx.rollouts.current(route.name);
+  ledger.span.setRouting({ route: route.name, variant, model: primary.name, forced, ...(rollout ? { rolloutPercent: rollout.percent, rolloutMode: rollout.mode } : {}) });
 
   const controller = new AbortController();
   const total = guard(controller, route.timeouts.totalMs, 'total');

@@ -5,6 +5,7 @@ import type { Usage } from '../accounting/usage.js';
 import type { Variant, Attempt } from '../telemetry/metrics.js';
 import type { ErrorClass } from './errors.js';
 import type { Operation } from '../providers/types.js';
+import type { RequestSpan, UpstreamSpan } from '../telemetry/tracing.js';
 
 export interface AttemptRecord {
   model: ModelConfig;
@@ -21,6 +22,7 @@ export interface AttemptRecord {
   /** The upstream never reported usage (stream cut or cancelled); `usage` is an estimate. */
   usageEstimated?: boolean;
   costUsd?: number;
+  span?: UpstreamSpan;
 }
 
 export interface ResponseSummary {
@@ -32,6 +34,7 @@ export interface ResponseSummary {
 export class RequestLedger {
   readonly startedAt = performance.now();
   readonly receivedAt = new Date();
+  span: RequestSpan | undefined;
   attempts: AttemptRecord[] = [];
   answeredBy: ModelConfig | undefined;
   fallbackReason: string | undefined;

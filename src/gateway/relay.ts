@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { costUsd } from '../accounting/cost.js';
 import { estimateUsage, type Usage } from '../accounting/usage.js';
 import { GatewayError, asGatewayError } from './errors.js';
-import { guard, type UpstreamAnswer } from './attempts.js';
+import { endAttemptSpan, guard, type UpstreamAnswer } from './attempts.js';
 import type { RequestLedger, ResponseSummary } from './ledger.js';
 import type { CircuitBreakers } from './circuit-breaker.js';
 import type { StreamEvent } from '../providers/types.js';
@@ -200,6 +200,7 @@ export async function relayStream(
     attempt.costUsd = costUsd(usage, answer.pricing);
     ledger.usage = usage;
     ledger.response = tracker.summary;
+    endAttemptSpan(attempt, undefined, tracker.summary.finishReason);
     if (!res.destroyed && !res.writableEnded) res.end();
   }
 }

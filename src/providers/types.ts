@@ -14,6 +14,8 @@ export interface ProviderCall {
   /** Aborted on client disconnect or a gateway timeout; providers must stop the upstream request. */
   signal: AbortSignal;
   connectTimeoutMs?: number;
+  /** Trace-context headers (traceparent) to send upstream; empty when tracing is off. */
+  traceHeaders?: Record<string, string>;
 }
 
 /** One SSE event to relay to the client: `data` is the payload, already in OpenAI's wire format. */

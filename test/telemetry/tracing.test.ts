@@ -1,73 +1,8 @@
 // Tracing exports real OTLP/HTTP to a receiver on loopback: a SERVER span per request with the
 // routing decision, a CLIENT span per upstream attempt with GenAI attributes, and no content.
-import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import t, { type Test } from 'tap';
+import t from 'tap';
+import { SPAN_KIND_CLIENT, SPAN_KIND_SERVER, STATUS_ERROR, attrs, hex, startReceiver } from '../helpers/otlp.js';
 import { createTracing } from '../../src/telemetry/tracing.js';
-
-interface OtlpValue {
-  stringValue?: string;
-  intValue?: string | number;
-  boolValue?: boolean;
-  arrayValue?: { values?: OtlpValue[] };
-}
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes?: { key: string; value: OtlpValue }[];
-  status?: { code?: number };
-}
-interface OtlpExport {
-  resourceSpans?: {
-    resource?: { attributes?: { key: string; value: OtlpValue }[] };
-    scopeSpans?: { spans?: OtlpSpan[] }[];
-  }[];
-}
-
-const SPAN_KIND_SERVER = 2;
-const SPAN_KIND_CLIENT = 3;
-const STATUS_ERROR = 2;
-
-const plain = (v: OtlpValue | undefined): unknown =>
-  v === undefined
-    ? undefined
-    : v.arrayValue
-      ? (v.arrayValue.values ?? []).map(plain)
-      : v.intValue !== undefined
-        ? Number(v.intValue)
-        : (v.stringValue ?? v.boolValue);
-const attrs = (s: { attributes?: { key: string; value: OtlpValue }[] }): Record<string, unknown> =>
-  Object.fromEntries((s.attributes ?? []).map((a) => [a.key, plain(a.value)]));
-/** OTLP/JSON ids are hex; tolerate base64 from encoders that follow protobuf JSON mapping. */
-const hex = (id: string | undefined): string =>
-  id === undefined || id === '' ? '' : /^[0-9a-f]+$/.test(id) ? id : Buffer.from(id, 'base64').toString('hex');
-
-async function body(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function startReceiver(t: Test): Promise<{ url: string; exports: OtlpExport[]; paths: string[]; contentTypes: string[] }> {
-  const exports: OtlpExport[] = [];
-  const paths: string[] = [];
-  const contentTypes: string[] = [];
-  const server = createServer((req, res) => {
-    void body(req).then((text) => {
-      paths.push(req.url ?? '');
-      contentTypes.push(String(req.headers['content-type']));
-      exports.push(JSON.parse(text) as OtlpExport);
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, exports, paths, contentTypes };
-}
 
 t.test('off without an OTLP endpoint: a no-op that records and sends nothing', async (t) => {
   const tracing = createTracing({});

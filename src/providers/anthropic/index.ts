@@ -66,7 +66,7 @@ export class AnthropicProvider implements Provider {
       res = await this.pool.request({
         method: 'POST',
         path: this.path,
-        headers: { ...this.headers, accept: call.stream ? 'text/event-stream' : 'application/json' },
+        headers: { ...call.traceHeaders, ...this.headers, accept: call.stream ? 'text/event-stream' : 'application/json' },
         body: JSON.stringify(request),
         signal,
       });

@@ -88,7 +88,7 @@ export class OpenAICompatibleProvider implements Provider {
       res = await this.pool.request({
         method: 'POST',
         path: this.dialect.path(call.operation, call.model.upstreamModel),
-        headers: { ...this.dialect.headers, 'content-type': 'application/json', accept: call.stream ? 'text/event-stream' : 'application/json' },
+        headers: { ...call.traceHeaders, ...this.dialect.headers, 'content-type': 'application/json', accept: call.stream ? 'text/event-stream' : 'application/json' },
         body: JSON.stringify(call.body),
         signal,
       });

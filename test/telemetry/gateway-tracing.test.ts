@@ -1,0 +1,68 @@
+// Tracing through a running gateway: one SERVER span per request carrying the routing decision, one
+// CLIENT span per upstream attempt (`chat {model}`, gen_ai.* attributes), traceparent sent upstream,
+// trace_id in the log line — and no prompt or completion text anywhere in the export.
+import t from 'tap';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { request } from 'undici';
+import { parseConfig } from '../../src/config/load.js';
+import { startGateway } from '../../src/server.js';
+import { createTracing } from '../../src/telemetry/tracing.js';
+import { FakeUpstream } from '../../src/simulator/http-server.js';
+import { SPAN_KIND_CLIENT, SPAN_KIND_SERVER, attrs, hex, startReceiver } from '../helpers/otlp.js';
+
+t.test('a proxied request exports its spans and logs its trace id', async (t) => {
+  const receiver = await startReceiver(t);
+  const upstream = await new FakeUpstream().start();
+  t.teardown(() => upstream.close());
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const config = parseConfig(
+    `
+providers:
+  up: { type: openai-compatible, baseUrl: "${upstream.url}/v1" }
+models:
+  big: { provider: up, upstreamModel: big-2026, pricing: { inputPerMTok: 1, outputPerMTok: 2 } }
+routes:
+  demo: { champion: big }
+`,
+    'trace.yaml',
+    {},
+  );
+  const tracing = createTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
+  const gw = await startGateway({ config, port: 0, host: '127.0.0.1', logger: pino({ level: 'info' }, sink), tracing });
+
+  const secret = 'the launch code is 0000-SECRET';
+  const res = await request(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: secret }] }),
+  });
+  t.equal(res.statusCode, 200);
+  await res.body.text();
+  await gw.close(); // shuts tracing down, which flushes the span batch
+
+  const spans = receiver.exports.flatMap((e) => e.resourceSpans ?? []).flatMap((r) => r.scopeSpans ?? []).flatMap((s) => s.spans ?? []);
+  const server = spans.find((s) => s.kind === SPAN_KIND_SERVER);
+  const client = spans.find((s) => s.kind === SPAN_KIND_CLIENT);
+  t.ok(server && client, 'a server and a client span');
+  if (!server || !client) return;
+  t.match(attrs(server), { 'bellwether.route': 'demo', 'bellwether.variant': 'champion', 'bellwether.model': 'big' });
+  t.equal(client.name, 'chat big-2026');
+  t.equal(hex(client.parentSpanId), hex(server.spanId), 'attempt span is a child of the request span');
+  t.match(attrs(client), { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'big-2026', 'gen_ai.response.model': 'big-2026' });
+  t.ok(Number(attrs(client)['gen_ai.usage.output_tokens']) > 0);
+  t.same(attrs(client)['gen_ai.response.finish_reasons'], ['stop']);
+
+  const traceId = hex(server.traceId);
+  t.match(String(upstream.requests.at(-1)?.headers.traceparent), new RegExp(`^00-${traceId}-`), 'trace context propagated upstream');
+  const line = lines.find((l) => l.msg === 'request completed');
+  t.equal(line?.trace_id, traceId, 'log line carries trace_id');
+  t.notMatch(JSON.stringify(receiver.exports), 'SECRET', 'no prompt content in spans');
+  t.notMatch(JSON.stringify(receiver.exports), 'Certainly', 'no completion content in spans');
+});
