@@ -23,7 +23,7 @@ export interface AttemptContext {
 
 /** An upstream answer ready to relay; for streams the first event has already arrived. */
 export type UpstreamAnswer =
-  | { kind: 'json'; response: Extract<ProviderResponse, { kind: 'json' }>; attempt: AttemptRecord; controller: AbortController }
+  | { kind: 'json'; response: Extract<ProviderResponse, { kind: 'json' }>; attempt: AttemptRecord }
   | {
       kind: 'stream';
       first: StreamEvent | undefined;
@@ -113,18 +113,25 @@ async function attemptOnce(
   if (!configured) throw new GatewayError({ status: 500, errorClass: 'internal', message: `provider ${model.provider} missing`, type: 'api_error' });
   const provider = providerFor(configured, ledger.operation);
   const { pricing } = pricingFor(model, configured.type);
-  const controller = new AbortController();
-  const onAbort = () => controller.abort(requestSignal.reason);
-  if (requestSignal.aborted) onAbort();
-  else requestSignal.addEventListener('abort', onAbort, { once: true });
+  // A stream attempt gets its own signal (its first-token and idle guards must not end the whole
+  // request, so a retry can follow); a JSON attempt has nothing to stop but the request itself.
+  const controller = ledger.stream ? new AbortController() : undefined;
+  const signal = controller?.signal ?? requestSignal;
+  const onAbort = () => controller?.abort(requestSignal.reason);
+  if (controller) {
+    if (requestSignal.aborted) onAbort();
+    else requestSignal.addEventListener('abort', onAbort, { once: true });
+  }
 
   const record: AttemptRecord = { model, provider: provider.name, kind, startedAt: performance.now(), durationMs: 0, outcome: 'success', errorClass: 'none' };
   ledger.attempts.push(record);
-  record.span = ctx.tracing.startUpstreamSpan(
-    { operation: ledger.operation, provider: configured.type, requestModel: model.upstreamModel, route: ledger.route.name, variant: ledger.variant, attempt: ledger.attempts.length },
-    ledger.span,
-  );
-  const firstToken = ledger.stream ? guard(controller, ledger.route.timeouts.firstTokenMs, 'first_token') : undefined;
+  if (ctx.tracing.enabled) {
+    record.span = ctx.tracing.startUpstreamSpan(
+      { operation: ledger.operation, provider: configured.type, requestModel: model.upstreamModel, route: ledger.route.name, variant: ledger.variant, attempt: ledger.attempts.length },
+      ledger.span,
+    );
+  }
+  const firstToken = controller ? guard(controller, ledger.route.timeouts.firstTokenMs, 'first_token') : undefined;
   const waitStart = performance.now();
   let handedOver = false;
   try {
@@ -133,25 +140,28 @@ async function attemptOnce(
       model,
       body,
       stream: ledger.stream,
-      signal: controller.signal,
+      signal,
       connectTimeoutMs: ledger.route.timeouts.connectMs,
-      traceHeaders: record.span.headers(),
+      ...(record.span ? { traceHeaders: record.span.headers() } : {}),
     });
     if (response.kind === 'json') {
       record.durationMs = performance.now() - record.startedAt;
       record.usage = response.usage;
       record.costUsd = costUsd(response.usage, pricing);
       ctx.breakers.record(model.name, true);
-      endAttemptSpan(record, response.json);
-      return { kind: 'json', response, attempt: record, controller };
+      if (record.span) endAttemptSpan(record, response.json);
+      return { kind: 'json', response, attempt: record };
     }
     const rest = response.events[Symbol.asyncIterator]();
     const first = await rest.next();
-    if (!firstToken) throw new GatewayError({ status: 502, errorClass: 'internal', message: 'stream answer to a non-stream request', type: 'api_error' });
+    if (!controller || !firstToken) {
+      await rest.return?.();
+      throw new GatewayError({ status: 502, errorClass: 'internal', message: 'stream answer to a non-stream request', type: 'api_error' });
+    }
     handedOver = true;
     return { kind: 'stream', first: first.done ? undefined : first.value, rest, attempt: record, controller, firstToken, pricing };
   } catch (err) {
-    const error = controller.signal.aborted && controller.signal.reason instanceof GatewayError ? controller.signal.reason : asGatewayError(err);
+    const error = signal.aborted && signal.reason instanceof GatewayError ? signal.reason : asGatewayError(err);
     record.durationMs = performance.now() - record.startedAt;
     record.outcome = 'error';
     record.errorClass = error.errorClass;
@@ -161,7 +171,7 @@ async function attemptOnce(
     if (error.errorClass === 'client_cancelled') ctx.breakers.release(model.name);
     else ctx.breakers.record(model.name, false);
     // Stop the upstream exchange (an unread error body, a half-open stream) before moving on.
-    if (!controller.signal.aborted) controller.abort(error);
+    if (controller && !controller.signal.aborted) controller.abort(error);
     requestSignal.removeEventListener('abort', onAbort);
     throw error;
   } finally {
@@ -172,6 +182,7 @@ async function attemptOnce(
 
 /** Closes an attempt's CLIENT span with what is known about it (never prompt or completion text). */
 export function endAttemptSpan(record: AttemptRecord, answer?: Record<string, unknown>, finishReason?: string | null): void {
+  if (!record.span) return;
   const usage = record.usage;
   const choices = answer?.choices as { finish_reason?: string | null }[] | undefined;
   const reason = finishReason ?? choices?.[0]?.finish_reason ?? (typeof answer?.status === 'string' ? answer.status : undefined);

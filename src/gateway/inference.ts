@@ -27,9 +27,11 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
   const ledger = new RequestLedger(req.id, operation, route, variant, forced, stream, client.name, body);
   ledger.clientAskedUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
   const primary = modelFor(ctx, route, variant);
-  ledger.span = ctx.tracing.startRequestSpan({ method: req.method, path: req.routeOptions.url ?? '/v1', requestId: req.id });
-  const rollout = ctx.rollouts.current(route.name);
-  ledger.span.setRouting({ route: route.name, variant, model: primary.name, forced, ...(rollout ? { rolloutPercent: rollout.percent, rolloutMode: rollout.mode } : {}) });
+  if (ctx.tracing.enabled) {
+    ledger.span = ctx.tracing.startRequestSpan({ method: req.method, path: req.routeOptions.url ?? '/v1', requestId: req.id });
+    const rollout = ctx.rollouts.current(route.name);
+    ledger.span.setRouting({ route: route.name, variant, model: primary.name, forced, ...(rollout ? { rolloutPercent: rollout.percent, rolloutMode: rollout.mode } : {}) });
+  }
 
   const controller = new AbortController();
   const total = guard(controller, route.timeouts.totalMs, 'total');
@@ -50,7 +52,8 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
       await relayStream(answer, ledger, reply.raw, headers, ctx.breakers);
     } else {
       ledger.usage = answer.response.usage;
-      ledger.response = operation === 'responses' ? summariseResponse(answer.response.json) : summariseCompletion(answer.response.json);
+      const upstream = answer.response;
+      ledger.respondedWith(() => (operation === 'responses' ? summariseResponse(upstream.json) : summariseCompletion(upstream.json)));
       const cost = ledger.costUsd;
       ledger.endedMs = ledger.elapsedMs();
       await reply

@@ -49,7 +49,8 @@ export class RequestLedger {
   errorMessage: string | undefined;
   /** Usage of the answer the client got (the cost of all attempts is summed separately). */
   usage: Usage | undefined;
-  response: ResponseSummary | undefined;
+  private summary: ResponseSummary | undefined;
+  private summarise: (() => ResponseSummary) | undefined;
   clientAskedUsage = false;
 
   constructor(
@@ -62,6 +63,26 @@ export class RequestLedger {
     readonly client: string,
     readonly request: Record<string, unknown>,
   ) {}
+
+  /** What the client got (text, tool calls, finish reason), for checks, samples and traces. */
+  get response(): ResponseSummary | undefined {
+    if (this.summary === undefined && this.summarise !== undefined) {
+      this.summary = this.summarise();
+      this.summarise = undefined;
+    }
+    return this.summary;
+  }
+
+  set response(summary: ResponseSummary | undefined) {
+    this.summary = summary;
+    this.summarise = undefined;
+  }
+
+  /** Defers building the summary (a full parse of the answer) until something reads it. */
+  respondedWith(summarise: () => ResponseSummary): void {
+    this.summary = undefined;
+    this.summarise = summarise;
+  }
 
   get attemptCount(): number {
     return this.attempts.length;

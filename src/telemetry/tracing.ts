@@ -236,7 +236,7 @@ class OtelTracing implements Tracing {
       'bellwether.variant': a.variant,
       'bellwether.attempt': a.attempt,
     };
-    const server = a.url === undefined ? undefined : URL.parse(a.url);
+    const server = a.url === undefined || !URL.canParse(a.url) ? undefined : new URL(a.url);
     if (server) {
       attributes[ATTR_SERVER_ADDRESS] = server.hostname;
       attributes[ATTR_SERVER_PORT] = Number(server.port || (server.protocol === 'https:' ? 443 : 80));

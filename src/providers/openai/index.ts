@@ -109,8 +109,7 @@ export class OpenAICompatibleProvider implements Provider {
     } catch (err) {
       throw transportError(err, signal, this.name, 'stream');
     }
-    const json = parseJsonObject(text, res.headers, this.name);
-    return { kind: 'json', status: res.statusCode, text, json, usage: fromOpenAIUsage(json.usage as OpenAIUsageWire | undefined) };
+    return jsonAnswer(res.statusCode, text, res.headers, this.name);
   }
 
   private async *events(body: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncGenerator<StreamEvent> {
@@ -164,6 +163,56 @@ function streamError(json: Record<string, unknown>, data: string, name: string):
     return httpError(500, {}, JSON.stringify({ error: { message, type: 'server_error', code: typeof e?.code === 'string' ? e.code : null } }), name);
   }
   return httpError(500, {}, data, name);
+}
+
+/**
+ * A JSON answer relayed as the upstream's own text. The full parse is deferred until someone needs
+ * the object (checks, sampling, translation): the hot path only needs usage, read from the tail.
+ */
+function jsonAnswer(status: number, text: string, headers: IncomingHttpHeaders, name: string): Extract<ProviderResponse, { kind: 'json' }> {
+  if (!/^\s*\{/.test(text)) parseJsonObject(text, headers, name); // throws the 502 with its cause
+  let parsed: Record<string, unknown> | undefined;
+  const parse = (): Record<string, unknown> => (parsed ??= parseJsonObject(text, headers, name));
+  const usage = usageFromTail(text) ?? fromOpenAIUsage(parse().usage as OpenAIUsageWire | undefined);
+  return {
+    kind: 'json',
+    status,
+    text,
+    get json() {
+      return parse();
+    },
+    usage,
+  };
+}
+
+/** OpenAI puts `"usage":{…}` after the choices; parse just that object. Undefined if unsure. */
+export function usageFromTail(text: string): Usage | undefined {
+  const key = text.lastIndexOf('"usage"');
+  if (key <= 0 || text[key - 1] === '\\') return undefined;
+  let i = key + 7;
+  while (text[i] === ' ' || text[i] === '\n' || text[i] === '\t' || text[i] === '\r') i++;
+  if (text[i] !== ':') return undefined;
+  i++;
+  while (text[i] === ' ' || text[i] === '\n' || text[i] === '\t' || text[i] === '\r') i++;
+  if (text[i] !== '{') return undefined;
+  return parseUsageSlice(text, i);
+}
+
+/** Usage objects hold only keys, numbers and nested objects: braces inside strings can't occur. */
+function parseUsageSlice(text: string, start: number): Usage | undefined {
+  let depth = 0;
+  for (let j = start; j < text.length; j++) {
+    const c = text[j];
+    if (c === '{') depth++;
+    else if (c === '}' && --depth === 0) {
+      try {
+        return fromOpenAIUsage(JSON.parse(text.slice(start, j + 1)) as OpenAIUsageWire);
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
 }
 
 function parseJsonObject(text: string, headers: IncomingHttpHeaders, name: string): Record<string, unknown> {
