@@ -4,7 +4,7 @@ import type { Config, RouteCheck } from '../config/types.js';
 import type { RequestLedger } from '../gateway/ledger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { compileCheck, evaluate, type CheckOutcome, type CompiledCheck } from './index.js';
-import { textOf } from '../simulator/engine.js';
+import { textOf } from '../providers/chat-wire.js';
 
 export interface CheckRun {
   check: string;

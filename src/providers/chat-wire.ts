@@ -96,3 +96,17 @@ export interface ChatChunk {
   }[];
   usage?: ChatUsageWire | null;
 }
+
+/** The text of a message's content: a string, or the text parts of a multi-part array joined. */
+export function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((part: unknown) => {
+        const p = part as { type?: string; text?: string };
+        return p && typeof p.text === 'string' ? p.text : '';
+      })
+      .join(' ');
+  }
+  return '';
+}

@@ -17,6 +17,7 @@ import type {
   AnthropicStreamEvent,
   AnthropicUsage,
 } from '../providers/anthropic/wire.js';
+import { readBody, sendJson, sleep } from './http-util.js';
 
 export type AnthropicFault =
   | { kind: 'status'; status: number; errorType?: string; message?: string; retryAfter?: string }
@@ -278,21 +279,11 @@ function toChatLike(body: AnthropicRequest): ChatRequestLike {
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'request-id': `req_${randomBytes(8).toString('hex')}`, ...headers });
-  res.end(text);
+  sendJson(res, status, body, { 'request-id': `req_${randomBytes(8).toString('hex')}`, ...headers });
 }
 
 function sendError(res: ServerResponse, status: number, type: string, message: string, headers: Record<string, string> = {}): void {
   send(res, status, { type: 'error', error: { type, message } }, { 'x-should-retry': String(status === 429 || status >= 500), ...headers });
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

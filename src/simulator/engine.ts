@@ -5,6 +5,9 @@
 // same answer — like temperature 0); errors and latency jitter are random per call.
 import { createHash } from 'node:crypto';
 import type { Simulation } from '../config/types.js';
+import { textOf } from '../providers/chat-wire.js';
+
+export { textOf };
 
 export interface SimToolCall {
   id: string;
@@ -262,18 +265,6 @@ function tokenize(text: string): string[] {
   return text.match(/\S+\s*|\s+/g) ?? [];
 }
 
-export function textOf(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content)) {
-    return content
-      .map((part: unknown) => {
-        const p = part as { type?: string; text?: string };
-        return p && typeof p.text === 'string' ? p.text : '';
-      })
-      .join(' ');
-  }
-  return '';
-}
 
 function lastUserText(messages: ChatMessage[]): string {
   for (let i = messages.length - 1; i >= 0; i--) {

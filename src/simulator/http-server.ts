@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Simulation } from '../config/types.js';
 import { embed, estimateTokens, planChat, type ChatRequestLike } from './engine.js';
 import { chunkSequence, completionBody, errorBody } from './wire.js';
+import { readBody, sendJson, sleep } from './http-util.js';
 
 export type Fault =
   | { kind: 'status'; status: number; retryAfter?: string; body?: unknown }
@@ -42,7 +43,7 @@ export class FakeUpstream {
   constructor(private readonly options: FakeUpstreamOptions = {}) {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) send(res, 500, { error: { message: String(err), type: 'server_error', code: null } });
+        if (!res.headersSent) sendJson(res, 500, { error: { message: String(err), type: 'server_error', code: null } });
         else res.destroy();
       });
     });
@@ -81,7 +82,7 @@ export class FakeUpstream {
       try {
         body = JSON.parse(raw) as Record<string, unknown>;
       } catch {
-        return send(res, 400, { error: { message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', param: null, code: null } });
+        return sendJson(res, 400, { error: { message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', param: null, code: null } });
       }
     }
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -90,16 +91,16 @@ export class FakeUpstream {
       if (this.requests.length > (this.options.record ?? 100)) this.requests.shift();
     }
     if (this.options.apiKey && req.headers.authorization !== `Bearer ${this.options.apiKey}`) {
-      return send(res, 401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+      return sendJson(res, 401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
     }
     if (req.method === 'GET' && path.endsWith('/models')) {
-      return send(res, 200, { object: 'list', data: [{ id: 'fake-model', object: 'model', created: 0, owned_by: 'bellwether' }] });
+      return sendJson(res, 200, { object: 'list', data: [{ id: 'fake-model', object: 'model', created: 0, owned_by: 'bellwether' }] });
     }
     if (req.method === 'POST' && path.endsWith('/embeddings')) {
       const input = body?.input;
       const inputs = Array.isArray(input) ? input.map(String) : [String(input ?? '')];
       const tokens = inputs.reduce((s, t) => s + estimateTokens(t), 0);
-      return send(res, 200, {
+      return sendJson(res, 200, {
         object: 'list',
         data: inputs.map((t, index) => ({ object: 'embedding', index, embedding: embed(t) })),
         model: String(body?.model ?? ''),
@@ -108,7 +109,7 @@ export class FakeUpstream {
     }
     if (req.method === 'POST' && path.endsWith('/chat/completions')) return this.chat(body ?? {}, res);
     // Anything else echoes, so pass-through tests can see what reached the upstream.
-    return send(res, 200, { object: 'echo', method: req.method, path: req.url, body: body ?? null });
+    return sendJson(res, 200, { object: 'echo', method: req.method, path: req.url, body: body ?? null });
   }
 
   private async chat(body: Record<string, unknown>, res: ServerResponse): Promise<void> {
@@ -119,7 +120,7 @@ export class FakeUpstream {
     }
     if (fault?.kind === 'status') {
       const headers: Record<string, string> = fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {};
-      return send(res, fault.status, fault.body ?? { error: { message: `Injected HTTP ${fault.status}`, type: fault.status === 429 ? 'requests' : 'server_error', param: null, code: fault.status === 429 ? 'rate_limit_exceeded' : null } }, headers);
+      return sendJson(res, fault.status, fault.body ?? { error: { message: `Injected HTTP ${fault.status}`, type: fault.status === 429 ? 'requests' : 'server_error', param: null, code: fault.status === 429 ? 'rate_limit_exceeded' : null } }, headers);
     }
     if (fault?.kind === 'slow-headers') await sleep(fault.ms);
 
@@ -127,12 +128,12 @@ export class FakeUpstream {
     if (plan.headerDelayMs > 0) await sleep(plan.headerDelayMs);
     if (plan.error) {
       const headers: Record<string, string> = plan.error.retryAfterSeconds !== undefined ? { 'retry-after': String(plan.error.retryAfterSeconds) } : {};
-      return send(res, plan.error.status, errorBody(plan), headers);
+      return sendJson(res, plan.error.status, errorBody(plan), headers);
     }
     const model = String(body.model ?? 'fake-model');
     if (body.stream !== true) {
       await sleep(plan.firstTokenMs + plan.interTokenMs * plan.pieces.length);
-      return send(res, 200, completionBody(plan, model));
+      return sendJson(res, 200, completionBody(plan, model));
     }
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.flushHeaders();
@@ -154,18 +155,5 @@ export class FakeUpstream {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
