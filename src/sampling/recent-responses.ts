@@ -25,22 +25,28 @@ export interface RecentResponses {
   close(): Promise<void>;
 }
 
-/** Insertion-ordered Map as an LRU-by-age: the oldest entry is evicted first. */
+/**
+ * Insertion-ordered Maps as LRU-by-age: the oldest entry is evicted first. Attribution is small and
+ * kept for `maxEntries` requests; full requests (for sampling on negative feedback) are large, so
+ * only the most recent `maxHeld` keep theirs.
+ */
 export class MemoryRecentResponses implements RecentResponses {
   private readonly entries = new Map<string, RecentEntry>();
+  private readonly held = new Map<string, RecentEntry>();
 
   constructor(
     private readonly ttlMs: number,
     private readonly maxEntries: number,
     private readonly now: () => number = Date.now,
+    private readonly maxHeld = 2000,
   ) {}
 
   remember(id: string, entry: RecentEntry): void {
     this.entries.set(id, entry);
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
+    evictOldest(this.entries, this.maxEntries);
+    if (entry.ledger) {
+      this.held.set(id, entry);
+      for (const dropped of evictOldest(this.held, this.maxHeld)) delete dropped.ledger;
     }
   }
 
@@ -61,6 +67,16 @@ export class MemoryRecentResponses implements RecentResponses {
   async close(): Promise<void> {
     this.entries.clear();
   }
+}
+
+function evictOldest(map: Map<string, RecentEntry>, max: number): RecentEntry[] {
+  const evicted: RecentEntry[] = [];
+  while (map.size > max) {
+    const [oldest, entry] = map.entries().next().value as [string, RecentEntry];
+    map.delete(oldest);
+    evicted.push(entry);
+  }
+  return evicted;
 }
 
 /** Local entries plus shared attribution in Redis (`SET key json EX ttl`, pipelined off the request path). */
