@@ -33,7 +33,7 @@ export function datasetCommand(): Command {
       await guard(async () => {
         const res = await new AdminClient(opts.url, token(opts)).get<{ datasets: DatasetInfo[] }>('/datasets');
         if (opts.json) return void process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
-        const table = new Table({ head: ['dataset', 'records', 'bytes', 'updated'] });
+        const table = new Table({ head: ['dataset', 'records', 'bytes', 'updated'], style: { head: [], border: [] } });
         for (const d of res.datasets) table.push([d.name, d.records, d.bytes ?? '', d.updatedAt ?? '']);
         process.stdout.write(`${res.datasets.length === 0 ? 'no datasets yet (set routes.<name>.sampling.rate)' : table.toString()}\n`);
       });

@@ -65,7 +65,7 @@ function readRun(path: string): RunResults {
 const fmt = (x: number | null, digits: number, prefix = '') => (x === null || Number.isNaN(x) ? 'n/a' : `${prefix}${x.toFixed(digits)}`);
 
 function summaryTable(r: RunResults): string {
-  const table = new Table({ head: ['variant', 'pass rate (95 % CI)', 'quality', 'cost/success', 'p50/p95 (offline)', 'invalid judge'] });
+  const table = new Table({ head: ['variant', 'pass rate (95 % CI)', 'quality', 'cost/success', 'p50/p95 (offline)', 'invalid judge'], style: { head: [], border: [] } });
   for (const v of r.variants) {
     const s = r.summary[v];
     if (!s) continue;
