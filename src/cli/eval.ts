@@ -201,7 +201,7 @@ export function evalCommand(): Command {
     .option('-o, --out <dir>', 'run directory: results, reports and the response cache (default: .bellwether/evals/<suite>)')
     .option('--variant <name...>', 'run only these variants')
     .option('--fresh <n>', 'with --split full: add the N most recent production samples', positiveInt)
-    .option('--datasets <dir>', 'dataset store directory for --fresh', 'data/datasets')
+    .option('--datasets <dir|url>', 'dataset store for --fresh: a JSONL directory or the gateway\'s redis:// URL', 'data/datasets')
     .option('--no-cache', 'call every model again instead of replaying cached answers')
     .option('--no-progress', 'no progress bar')
     .option('--concurrency <n>', 'parallel requests (default: suite run.concurrency or 8)', positiveInt)

@@ -4,10 +4,18 @@
  * own reader (it skips torn lines and validates records).
  */
 import { JsonlDatasetStore } from '../sampling/jsonl-store.js';
+import { RedisDatasetStore } from '../sampling/redis-store.js';
+import type { DatasetStore } from '../sampling/dataset-store.js';
 import { productionCase, type EvalCase } from './suite.js';
 
+/** `--datasets` names the gateway's store: a JSONL directory, or the Redis URL it samples into. */
+export function openStore(location: string): DatasetStore {
+  if (/^rediss?:\/\//.test(location)) return new RedisDatasetStore({ redis: location, keyPrefix: 'bellwether:datasets:' });
+  return new JsonlDatasetStore({ dir: location });
+}
+
 export async function freshCases(dir: string, dataset: string, n: number, existing: ReadonlySet<string>): Promise<{ cases: EvalCase[]; problems: string[] }> {
-  const store = new JsonlDatasetStore({ dir });
+  const store = openStore(dir);
   const recent: unknown[] = [];
   try {
     // Export streams oldest first; keep a sliding window of the last n.

@@ -3,6 +3,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freshCases } from '../../src/eval/fresh.js';
+import { RedisDatasetStore } from '../../src/sampling/redis-store.js';
+import type { DatasetRecord } from '../../src/sampling/dataset-record.js';
+import { startRedis } from '../helpers/redis.js';
 
 function record(i: number, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
@@ -28,4 +31,16 @@ t.test('--fresh N takes the N most recent samples, as full-split cases tagged fr
   t.same(cases[0]?.request.messages, [{ role: 'user', content: 'sample 4 from ACME' }], 'recorded messages replayed as-is');
   const none = await freshCases(dir, 'nothing-here', 5, new Set());
   t.same(none.cases, [], 'an unknown dataset adds nothing');
+});
+
+t.test('--fresh reads the Redis dataset store when given the gateway\'s redis:// URL', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const store = new RedisDatasetStore({ redis: redis.url, keyPrefix: 'bellwether:datasets:' });
+  const records = [1, 2, 3].map((i) => ({ ...(JSON.parse(record(i)) as DatasetRecord), input_hash: String(i).repeat(64) }));
+  await store.append(records);
+  await store.close();
+  const { cases, problems } = await freshCases(redis.url, 'demo', 2, new Set());
+  t.same(problems, []);
+  t.same(cases.map((c) => c.id), ['s2', 's3'], 'the two most recent samples');
 });
