@@ -51,17 +51,17 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
       reply.hijack();
       await relayStream(answer, ledger, reply.raw, headers, ctx.breakers);
     } else {
-      ledger.usage = answer.response.usage;
       const upstream = answer.response;
+      ledger.usage = upstream.usage;
       ledger.respondedWith(() => (operation === 'responses' ? summariseResponse(upstream.json) : summariseCompletion(upstream.json)));
       const cost = ledger.costUsd;
       ledger.endedMs = ledger.elapsedMs();
       await reply
-        .code(answer.response.status)
+        .code(upstream.status)
         .headers(headers)
         .header('x-bellwether-cost-usd', cost === undefined ? 'unknown' : cost.toFixed(8))
         .type('application/json')
-        .send(answer.response.text);
+        .send(upstream.text);
     }
   } catch (err) {
     const error = controller.signal.aborted && controller.signal.reason instanceof GatewayError ? controller.signal.reason : asGatewayError(err);
@@ -69,7 +69,7 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
     if (!reply.sent && !reply.raw.headersSent && !reply.raw.destroyed) {
       const headers = responseHeaders(ledger);
       if (error.retryAfterMs !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfterMs / 1000));
-      await reply.code(error.status === 499 ? 499 : error.status).headers(headers).send(error.toBody());
+      await reply.code(error.status).headers(headers).send(error.toBody());
     }
   } finally {
     clearTimeout(total);
