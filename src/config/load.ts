@@ -63,7 +63,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
 
   const raw = interpolated;
-  const problems = crossCheck(raw);
+  const problems = crossCheck(raw, env);
   if (problems.length > 0) {
     throw new ConfigError(problems.map((p) => `${file}:${dotted(p.path)}: ${p.reason}${where(p.path)}`));
   }
@@ -76,7 +76,7 @@ interface Problem {
 }
 
 // References and uniqueness that JSON Schema can't express.
-function crossCheck(raw: RawConfig): Problem[] {
+function crossCheck(raw: RawConfig, env: NodeJS.ProcessEnv): Problem[] {
   const problems: Problem[] = [];
   for (const [name, model] of Object.entries(raw.models)) {
     if (!raw.providers[model.provider]) {
@@ -136,6 +136,9 @@ function crossCheck(raw: RawConfig): Problem[] {
         problems.push({ path: ['routes', name, 'sampling', 'redact', i, 'regex'], reason: (err as Error).message });
       }
     });
+  }
+  if (raw.datasets?.store === 'redis' && !raw.state?.redis && !env.REDIS_URL) {
+    problems.push({ path: ['datasets', 'store'], reason: 'store "redis" needs state.redis (or REDIS_URL)' });
   }
   const names = new Map<string, number>();
   for (const [kind, list] of [

@@ -118,6 +118,7 @@ function resolveRoute(name: string, r: RouteConfigRaw): RouteConfig {
 }
 
 export function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessEnv): Config {
+  const redis = raw.state?.redis ?? (env.REDIS_URL || undefined);
   const models: Record<string, ModelConfig> = {};
   for (const [name, m] of Object.entries(raw.models)) {
     models[name] = {
@@ -143,13 +144,14 @@ export function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessE
       adminTokens: raw.auth?.adminTokens ?? [],
     },
     state: {
-      redis: raw.state?.redis ?? (env.REDIS_URL || undefined),
+      redis,
       keyPrefix: raw.state?.keyPrefix ?? 'bellwether:',
       staleAfterSeconds: raw.state?.staleAfterSeconds ?? 30,
       resyncIntervalMs: raw.state?.resyncIntervalMs ?? 5000,
     },
     datasets: {
-      store: raw.datasets?.store ?? 'jsonl',
+      // Several replicas can't share JSONL files: with Redis configured, datasets live there too.
+      store: raw.datasets?.store ?? (redis ? 'redis' : 'jsonl'),
       dir: raw.datasets?.dir ?? 'data/datasets',
       maxFileBytes: raw.datasets?.maxFileBytes ?? 64 * 1024 * 1024,
       queueCapacity: raw.datasets?.queueCapacity ?? 10000,

@@ -103,7 +103,14 @@ export class RedisRecentResponses implements RecentResponses {
   async lookup(id: string): Promise<RecentEntry | undefined> {
     const local = this.memory.local(id);
     if (local) return local;
-    const raw = await this.redis.get(this.key(id));
+    let raw: string | null;
+    try {
+      raw = await this.redis.get(this.key(id));
+    } catch (err) {
+      // Redis down: only this replica's own requests can be attributed until it is back.
+      this.logger.warn({ err: String(err) }, 'request-id cache: Redis lookup failed');
+      return undefined;
+    }
     if (!raw) return undefined;
     return JSON.parse(raw) as RecentEntry;
   }
