@@ -10,8 +10,8 @@ import { assignBucket, isChallenger, unitKey } from '../rollout/assign.js';
 import { GatewayError, asGatewayError, badRequest } from './errors.js';
 import { RequestLedger } from './ledger.js';
 import { callUpstream, guard } from './attempts.js';
-import { relayStream, summariseCompletion } from './relay.js';
-import { summariseResponse } from './responses.js';
+import { relayStream } from './relay.js';
+import { summariseAnswer } from './summary.js';
 import type { ClientIdentity } from './authenticate.js';
 import type { GatewayContext } from './context.js';
 
@@ -53,7 +53,7 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
     } else {
       const upstream = answer.response;
       ledger.usage = upstream.usage;
-      ledger.respondedWith(() => (operation === 'responses' ? summariseResponse(upstream.json) : summariseCompletion(upstream.json)));
+      ledger.respondedWith(() => summariseAnswer(operation, upstream.json), upstream.text);
       const cost = ledger.costUsd;
       ledger.endedMs = ledger.elapsedMs();
       await reply

@@ -50,6 +50,8 @@ export class RequestLedger {
   /** Usage of the answer the client got (the cost of all attempts is summed separately). */
   usage: Usage | undefined;
   private summary: ResponseSummary | undefined;
+  /** The upstream's JSON answer as text, when the summary is still deferred (sampling parses it off-thread). */
+  answerText: string | undefined;
   private summarise: (() => ResponseSummary) | undefined;
   clientAskedUsage = false;
 
@@ -76,12 +78,19 @@ export class RequestLedger {
   set response(summary: ResponseSummary | undefined) {
     this.summary = summary;
     this.summarise = undefined;
+    this.answerText = undefined;
+  }
+
+  /** The summary only if it has been built already (never triggers the deferred parse). */
+  get responseIfBuilt(): ResponseSummary | undefined {
+    return this.summary;
   }
 
   /** Defers building the summary (a full parse of the answer) until something reads it. */
-  respondedWith(summarise: () => ResponseSummary): void {
+  respondedWith(summarise: () => ResponseSummary, answerText?: string): void {
     this.summary = undefined;
     this.summarise = summarise;
+    this.answerText = answerText;
   }
 
   get attemptCount(): number {

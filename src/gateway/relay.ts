@@ -13,15 +13,6 @@ import type { CircuitBreakers } from './circuit-breaker.js';
 import type { StreamEvent } from '../providers/types.js';
 import { finishReasonOf, type ResponsesObject } from './responses.js';
 
-export function summariseCompletion(json: Record<string, unknown>): ResponseSummary {
-  const choice = (json.choices as { message?: { content?: unknown; tool_calls?: unknown }; finish_reason?: string | null }[] | undefined)?.[0];
-  const calls = (choice?.message?.tool_calls as { id?: string; function?: { name?: string; arguments?: string } }[] | undefined) ?? [];
-  return {
-    content: typeof choice?.message?.content === 'string' ? choice.message.content : '',
-    toolCalls: calls.map((c) => ({ ...(c.id ? { id: c.id } : {}), name: c.function?.name ?? '', arguments: c.function?.arguments ?? '' })),
-    finishReason: choice?.finish_reason ?? null,
-  };
-}
 
 /** Follows one stream's wire format: what the answer says, whether it is complete, what to drop. */
 interface StreamTracker {

@@ -8,10 +8,8 @@ import type { RequestLedger } from '../gateway/ledger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { CompletionListener } from '../gateway/context.js';
 import { OnlineChecks } from '../checks/online.js';
-import { JsonlDatasetStore } from './jsonl-store.js';
-import { RedisDatasetStore } from './redis-store.js';
 import type { DatasetStore } from './dataset-store.js';
-import { WriteQueue } from './write-queue.js';
+import { WorkerSampleWriter, openDatasetStore, type SampleWriter } from './sample-writer.js';
 import { Sampler } from './sampler.js';
 import { MemoryRecentResponses, RedisRecentResponses, type RecentResponses } from './recent-responses.js';
 
@@ -29,22 +27,17 @@ export interface SamplingPipeline {
 export function createSamplingPipeline(config: Config, metrics: Metrics, logger: Logger, secrets: string[]): SamplingPipeline {
   const redis = config.state.redis ? new Redis(config.state.redis, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined;
   redis?.on('error', () => {}); // reported by the stores that use it, once per outage
-  const store: DatasetStore =
-    config.datasets.store === 'redis' && redis
-      ? new RedisDatasetStore({ redis, keyPrefix: `${config.state.keyPrefix}datasets:`, maxLen: config.datasets.maxLen, maxAgeSeconds: config.datasets.maxAgeSeconds, logger })
-      : new JsonlDatasetStore({ dir: config.datasets.dir, maxFileBytes: config.datasets.maxFileBytes, logger });
-  const queue = new WriteQueue({
-    store,
-    capacity: config.datasets.queueCapacity,
-    logger,
-    onResult: (route, variant, result) => {
-      if (result !== 'duplicate') metrics.samples.inc({ route, variant, result });
-    },
-  });
+  // Writes happen in the sampling worker; this store instance only serves reads (admin export/list).
+  const store = openDatasetStore(config, logger, redis);
+  const writer: SampleWriter = Object.values(config.routes).some((r) => r.sampling)
+    ? new WorkerSampleWriter(config, secrets, (route, variant, result, n) => {
+        if (result !== 'duplicate') metrics.samples.inc({ route, variant, result }, n);
+      }, logger)
+    : { offer: () => false, close: async () => {} };
   const memory = new MemoryRecentResponses(config.feedback.ttlSeconds * 1000, config.feedback.maxEntries);
   const recent: RecentResponses = redis ? new RedisRecentResponses(redis, config.state.keyPrefix, config.feedback.ttlSeconds, memory, logger) : memory;
   const checks = new OnlineChecks(config, metrics);
-  const sampler = new Sampler(config, secrets, queue);
+  const sampler = new Sampler(writer);
 
   const backlog: RequestLedger[] = [];
   let scheduled = false;
@@ -99,9 +92,7 @@ export function createSamplingPipeline(config: Config, metrics: Metrics, logger:
     sampler,
     async close(flushTimeoutMs: number) {
       while (backlog.length > 0) process();
-      const drained = await queue.flush(flushTimeoutMs);
-      if (!drained) logger.warn({ pending: queue.stats().pending }, 'shutdown: samples still queued after the flush timeout are dropped');
-      await queue.close();
+      await writer.close(flushTimeoutMs);
       await recent.close();
       await store.close();
       redis?.disconnect();

@@ -1,31 +1,21 @@
 // Which finished requests become dataset records. The same random draw at the same rate for both arms
 // keeps the dataset representative; interesting cases (errors, fallbacks, failed checks, negative
 // feedback) are always kept and tagged so they can be told apart from the representative sample.
-import type { Config, RouteConfig } from '../config/types.js';
+import type { RouteConfig } from '../config/types.js';
 import type { RequestLedger } from '../gateway/ledger.js';
-import { buildRecord } from './record-builder.js';
-import { createRedactor, type Redactor } from './redact.js';
-import type { WriteQueue } from './write-queue.js';
+import { sourceFromLedger } from './sample-source.js';
+import type { SampleWriter } from './sample-writer.js';
 
 export type SampleReason = 'sampled' | 'error' | 'fallback' | 'check_failed' | 'negative_feedback';
 
 export class Sampler {
-  private readonly redactors = new Map<string, Redactor>();
-
   constructor(
-    config: Config,
-    secrets: string[],
-    private readonly queue: WriteQueue,
+    private readonly writer: SampleWriter,
     private readonly random: () => number = Math.random,
-  ) {
-    for (const route of Object.values(config.routes)) {
-      if (!route.sampling) continue;
-      this.redactors.set(route.name, createRedactor({ secrets, patterns: route.sampling.redact ?? [] }));
-    }
-  }
+  ) {}
 
   enabled(route: RouteConfig): boolean {
-    return this.redactors.has(route.name);
+    return route.sampling !== undefined;
   }
 
   /** Reasons to keep this request (empty: not sampled). Forced requests (evals) are never sampled. */
@@ -40,11 +30,10 @@ export class Sampler {
     return out;
   }
 
+  /** Hands the request to the writer (redaction and writing happen there, off this thread). */
   offer(ledger: RequestLedger, reasons: SampleReason[]): boolean {
-    const redactor = this.redactors.get(ledger.route.name);
     const sampling = ledger.route.sampling;
-    if (!redactor || !sampling || reasons.length === 0) return false;
-    const record = buildRecord(ledger, redactor, sampling.rate, [...reasons, ...(sampling.tags ?? [])]);
-    return this.queue.offer(record);
+    if (!sampling || reasons.length === 0) return false;
+    return this.writer.offer(sourceFromLedger(ledger, sampling.rate, [...reasons, ...(sampling.tags ?? [])]));
   }
 }

@@ -1,0 +1,163 @@
+// Where sampled requests go: redacted into records and written through the bounded WriteQueue. The
+// gateway runs this in a worker thread (WorkerSampleWriter) so redaction, hashing and writing never
+// take time from requests; InlineSampleWriter is the same work in the calling thread (the worker's
+// body, and tests).
+import { Worker } from 'node:worker_threads';
+import { Redis } from 'ioredis';
+import type { Config } from '../config/types.js';
+import { createRedactor, type Redactor } from './redact.js';
+import { buildRecord } from './record-builder.js';
+import { JsonlDatasetStore } from './jsonl-store.js';
+import { RedisDatasetStore } from './redis-store.js';
+import type { DatasetStore, SamplingLogger } from './dataset-store.js';
+import { WriteQueue, type SampleResult } from './write-queue.js';
+import type { SampleSource } from './sample-source.js';
+
+export type ResultListener = (route: string, variant: string, result: SampleResult, n: number) => void;
+
+export interface SampleWriter {
+  /** Synchronous and cheap; false when the sample was dropped (already reported as `dropped`). */
+  offer(source: SampleSource): boolean;
+  /** Writes what was accepted (bounded by `timeoutMs`), then releases everything. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+/** The dataset store a config describes; `redis` may be shared with the caller. */
+export function openDatasetStore(config: Config, logger: SamplingLogger, redis?: Redis): DatasetStore {
+  if (config.datasets.store === 'redis' && config.state.redis) {
+    return new RedisDatasetStore({
+      redis: redis ?? config.state.redis,
+      keyPrefix: `${config.state.keyPrefix}datasets:`,
+      maxLen: config.datasets.maxLen,
+      maxAgeSeconds: config.datasets.maxAgeSeconds,
+      logger,
+    });
+  }
+  return new JsonlDatasetStore({ dir: config.datasets.dir, maxFileBytes: config.datasets.maxFileBytes, logger });
+}
+
+export class InlineSampleWriter implements SampleWriter {
+  private readonly redactors = new Map<string, Redactor>();
+  private readonly store: DatasetStore;
+  private readonly queue: WriteQueue;
+
+  constructor(config: Config, secrets: string[], onResult: ResultListener, logger: SamplingLogger) {
+    for (const route of Object.values(config.routes)) {
+      if (route.sampling) this.redactors.set(route.name, createRedactor({ secrets, patterns: route.sampling.redact ?? [] }));
+    }
+    this.store = openDatasetStore(config, logger);
+    this.queue = new WriteQueue({
+      store: this.store,
+      capacity: config.datasets.queueCapacity,
+      logger,
+      onResult: (route, variant, result) => onResult(route, variant, result, 1),
+    });
+  }
+
+  offer(source: SampleSource): boolean {
+    const redactor = this.redactors.get(source.route);
+    if (!redactor) return false;
+    return this.queue.offer(buildRecord(source, redactor));
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    await this.queue.flush(timeoutMs);
+    await this.queue.close();
+    await this.store.close();
+  }
+}
+
+/** Messages between the gateway and its sampling worker. */
+/**
+ * Samples travel in batches as UTF-8 JSON in a transferred buffer: structured-cloning objects or even
+ * strings per message cost more than the rest of sampling on the request thread.
+ */
+export type ToWorker = { type: 'samples'; bytes: Uint8Array } | { type: 'close'; timeoutMs: number };
+export type FromWorker =
+  | { type: 'results'; processed: number; counts: [route: string, variant: string, result: SampleResult, n: number][] }
+  | { type: 'closed' };
+
+export interface WorkerData {
+  config: Config;
+  secrets: string[];
+}
+
+const encoder = new TextEncoder();
+
+export class WorkerSampleWriter implements SampleWriter {
+  private readonly worker: Worker;
+  private inFlight = 0;
+  private dead = false;
+  private closed: Promise<void> | undefined;
+  private batch: SampleSource[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private onClosed: (() => void) | undefined;
+
+  constructor(
+    config: Config,
+    secrets: string[],
+    private readonly onResult: ResultListener,
+    private readonly logger: SamplingLogger,
+    /** Samples handed over but not yet processed; beyond this, new ones are dropped (and counted). */
+    private readonly capacity = config.datasets.queueCapacity,
+  ) {
+    // Compiled: worker.js next to this file. From source (tests): worker.ts, with the same loader.
+    const script = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+    const data: WorkerData = { config, secrets };
+    this.worker = new Worker(script, { workerData: data });
+    this.worker.unref();
+    this.worker.on('message', (message: FromWorker) => this.receive(message));
+    this.worker.on('error', (err) => {
+      this.dead = true;
+      this.logger.error({ err: String(err) }, 'sampling worker failed: new samples are dropped (and counted) until restart');
+      this.onClosed?.();
+    });
+    this.worker.on('exit', () => {
+      this.dead = true;
+      this.onClosed?.();
+    });
+  }
+
+  offer(source: SampleSource): boolean {
+    if (this.dead || this.closed || this.inFlight >= this.capacity) {
+      this.onResult(source.route, source.variant, 'dropped', 1);
+      return false;
+    }
+    this.inFlight++;
+    // Batched: each postMessage has a fixed cost far above that of one sample's JSON.
+    if (this.batch.push(source) >= 256) this.send();
+    else this.timer ??= setTimeout(() => this.send(), 10);
+    return true;
+  }
+
+  private send(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.batch.length === 0 || this.dead) return;
+    const bytes = encoder.encode(JSON.stringify(this.batch));
+    this.batch = [];
+    this.worker.postMessage({ type: 'samples', bytes } satisfies ToWorker, [bytes.buffer]);
+  }
+
+  close(timeoutMs: number): Promise<void> {
+    this.closed ??= new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        void this.worker.terminate().then(() => resolve());
+      };
+      const timer = setTimeout(done, timeoutMs + 1000);
+      this.onClosed = done;
+      if (this.dead) return done();
+      this.send();
+      this.worker.ref();
+      this.worker.postMessage({ type: 'close', timeoutMs } satisfies ToWorker);
+    });
+    return this.closed;
+  }
+
+  private receive(message: FromWorker): void {
+    if (message.type === 'closed') return this.onClosed?.();
+    this.inFlight = Math.max(0, this.inFlight - message.processed);
+    for (const [route, variant, result, n] of message.counts) this.onResult(route, variant, result, n);
+  }
+}

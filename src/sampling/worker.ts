@@ -1,0 +1,59 @@
+// The sampling worker thread: turns sampled requests into redacted records and writes them, reporting
+// what became of each (stored / dropped / duplicate) back to the gateway's metrics in batches.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createLogger } from '../telemetry/logger.js';
+import { InlineSampleWriter, type FromWorker, type ToWorker, type WorkerData } from './sample-writer.js';
+import type { SampleResult } from './write-queue.js';
+import type { SampleSource } from './sample-source.js';
+
+const port = parentPort;
+if (!port) throw new Error('sampling worker must run in a worker thread');
+const { config, secrets } = workerData as WorkerData;
+const logger = createLogger(config.logging.level).child({ thread: 'sampling' });
+
+const decoder = new TextDecoder();
+const counts = new Map<string, [string, string, SampleResult, number]>();
+let processed = 0;
+let timer: NodeJS.Timeout | undefined;
+
+function report(): void {
+  timer = undefined;
+  if (processed === 0 && counts.size === 0) return;
+  port?.postMessage({ type: 'results', processed, counts: [...counts.values()] } satisfies FromWorker);
+  processed = 0;
+  counts.clear();
+}
+
+const writer = new InlineSampleWriter(
+  config,
+  secrets,
+  (route, variant, result, n) => {
+    const key = `${route}\u0001${variant}\u0001${result}`;
+    const entry = counts.get(key);
+    if (entry) entry[3] += n;
+    else counts.set(key, [route, variant, result, n]);
+    timer ??= setTimeout(report, 200);
+  },
+  logger,
+);
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'samples') {
+    for (const source of JSON.parse(decoder.decode(message.bytes)) as SampleSource[]) {
+      try {
+        writer.offer(source);
+      } catch (err) {
+        logger.error({ err: String(err), request_id: source.requestId }, 'could not build a sample record');
+      }
+      processed++;
+    }
+    timer ??= setTimeout(report, 200);
+    return;
+  }
+  void writer.close(message.timeoutMs).finally(() => {
+    if (timer) clearTimeout(timer);
+    report();
+    logger.flush();
+    port.postMessage({ type: 'closed' } satisfies FromWorker);
+  });
+});
