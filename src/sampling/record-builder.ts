@@ -9,7 +9,8 @@ import type { SampleSource } from './sample-source.js';
 
 const REQUEST_KEYS = new Set(['messages', 'tools', 'response_format', 'model', 'stream', 'stream_options', 'user']);
 
-export function buildRecord(source: SampleSource, redactor: Redactor): DatasetRecord {
+/** `rawInputHash`: the input hash of the unredacted request, reused when redaction changed nothing. */
+export function buildRecord(source: SampleSource, redactor: Redactor, rawInputHash?: string): DatasetRecord {
   const body = source.request;
   const params: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body)) if (!REQUEST_KEYS.has(key)) params[key] = value;
@@ -54,7 +55,7 @@ export function buildRecord(source: SampleSource, redactor: Redactor): DatasetRe
     outcome: source.errorClass === 'none' ? 'success' : 'error',
     tags: source.tags,
     redactions: request.count + response.count,
-    input_hash: inputHash(request.value),
+    input_hash: request.count === 0 && rawInputHash !== undefined ? rawInputHash : inputHash(request.value),
   };
 }
 

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import type { Config } from '../config/types.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { buildRecord } from './record-builder.js';
+import { inputHash, type DatasetMessage } from './dataset-record.js';
 import { JsonlDatasetStore } from './jsonl-store.js';
 import { RedisDatasetStore } from './redis-store.js';
 import type { DatasetStore, SamplingLogger } from './dataset-store.js';
@@ -36,12 +37,18 @@ export function openDatasetStore(config: Config, logger: SamplingLogger, redis?:
   return new JsonlDatasetStore({ dir: config.datasets.dir, maxFileBytes: config.datasets.maxFileBytes, logger });
 }
 
+/** How many recent inputs per dataset the writer remembers to skip repeats before any work. */
+const RECENT_INPUTS = 10_000;
+
 export class InlineSampleWriter implements SampleWriter {
   private readonly redactors = new Map<string, Redactor>();
+  private readonly recentInputs = new Map<string, Set<string>>();
+  private readonly onResult: ResultListener;
   private readonly store: DatasetStore;
   private readonly queue: WriteQueue;
 
   constructor(config: Config, secrets: string[], onResult: ResultListener, logger: SamplingLogger) {
+    this.onResult = onResult;
     for (const route of Object.values(config.routes)) {
       if (route.sampling) this.redactors.set(route.name, createRedactor({ secrets, patterns: route.sampling.redact ?? [] }));
     }
@@ -57,7 +64,18 @@ export class InlineSampleWriter implements SampleWriter {
   offer(source: SampleSource): boolean {
     const redactor = this.redactors.get(source.route);
     if (!redactor) return false;
-    return this.queue.offer(buildRecord(source, redactor));
+    // Redaction is deterministic, so the same raw input always gives the same stored input: a
+    // repeat is a duplicate the store would refuse anyway — skip redacting and hashing it again.
+    const raw = rawInputKey(source);
+    let seen = this.recentInputs.get(source.route);
+    if (!seen) this.recentInputs.set(source.route, (seen = new Set()));
+    if (seen.has(raw)) {
+      this.onResult(source.route, source.variant, 'duplicate', 1);
+      return true;
+    }
+    seen.add(raw);
+    if (seen.size > RECENT_INPUTS) seen.delete(seen.values().next().value as string);
+    return this.queue.offer(buildRecord(source, redactor, raw));
   }
 
   async close(timeoutMs: number): Promise<void> {
@@ -65,6 +83,15 @@ export class InlineSampleWriter implements SampleWriter {
     await this.queue.close();
     await this.store.close();
   }
+}
+
+function rawInputKey(source: SampleSource): string {
+  const body = source.request;
+  return inputHash({
+    messages: Array.isArray(body.messages) ? (body.messages as DatasetMessage[]) : [],
+    ...(body.tools !== undefined ? { tools: body.tools as unknown[] } : {}),
+    ...(body.response_format !== undefined ? { response_format: body.response_format } : {}),
+  });
 }
 
 /** Messages between the gateway and its sampling worker. */

@@ -1,0 +1,88 @@
+// `npm run bench:sampling`: what sampling at 100 % costs in throughput. Two gateways in their own
+// processes — identical configs except `sampling: { rate: 1 }` — are measured alternately (A, B, A, B…)
+// so drifting machine load hits both alike; each round is a closed loop of 64 connections. Two
+// workloads: the same prompt every time (most records deduplicated) and a unique prompt per request
+// (every record redacted, hashed and written). Reported: mean req/s per arm and the relative cost.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { gatewayConfig, ROUTES, UPSTREAMS, writeConfig, type UpstreamName } from './gateway-config.js';
+import { startChild, type Child } from './processes.js';
+import { CpuMeter } from './cpu.js';
+import type { UpstreamSpec } from './upstream-child.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const CONNECTIONS = 64;
+
+async function closedLoop(origin: string, seconds: number, unique: boolean): Promise<number> {
+  const pool = new Pool(origin, { connections: CONNECTIONS });
+  const end = Date.now() + seconds * 1000;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async (_, worker) => {
+      for (let i = 0; Date.now() < end; i++) {
+        const content = unique ? `Summarise the ticket ${worker}-${i}-${Math.random()} for Acme Corp` : 'Summarise the ticket for Acme Corp';
+        const res = await pool.request({
+          method: 'POST',
+          path: '/v1/chat/completions',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: ROUTES.fast, messages: [{ role: 'user', content }] }),
+        });
+        await res.body.text();
+        if (res.statusCode === 200) done++;
+      }
+    }),
+  );
+  await pool.close();
+  return done / seconds;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'bellwether-sampling-ab-'));
+const children: Child[] = [];
+try {
+  const upstream = await startChild({
+    name: 'fake upstream',
+    module: 'upstream-child.js',
+    args: [JSON.stringify((Object.keys(UPSTREAMS) as UpstreamName[]).map((name): UpstreamSpec => ({ name, simulation: UPSTREAMS[name] })))],
+  });
+  children.push(upstream);
+  const upstreams = { fast: upstream.urls.fast ?? '', stream: upstream.urls.stream ?? '', slow: upstream.urls.slow ?? '' };
+  const start = async (label: string, samplingRate: number | undefined): Promise<Child> => {
+    const file = join(work, `${label}.yaml`);
+    writeConfig(file, gatewayConfig({ upstreams, slowConnections: 64, samplingRate, datasetsDir: join(work, `${label}-datasets`), fragments: [] }));
+    const child = await startChild({ name: label, module: 'gateway-child.js', args: [file], stdout: 'ignore' });
+    children.push(child);
+    return child;
+  };
+  const off = await start('sampling-off', undefined);
+  const on = await start('sampling-100', 1);
+  const meter = new CpuMeter({ off: off.pid, on: on.pid });
+
+  console.log(`sampling A/B: ${ROUNDS} alternating rounds × ${SECONDS} s, ${CONNECTIONS} connections, gateways pid ${off.pid} (off) and ${on.pid} (rate 1)`);
+  for (const unique of [false, true]) {
+    const workload = unique ? 'unique prompts' : 'same prompt';
+    for (const child of [off, on]) await closedLoop(child.urls.gateway ?? '', 1, unique); // warm-up
+    const rates = { off: [] as number[], on: [] as number[] };
+    const cpuMs = { off: 0, on: 0 };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [arm, child] of [['off', off], ['on', on]] as const) {
+        const before = meter.snapshot();
+        rates[arm].push(await closedLoop(child.urls.gateway ?? '', SECONDS, unique));
+        cpuMs[arm] += meter.since(before).processMs[arm] ?? 0;
+      }
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const cost = 1 - mean(rates.on) / mean(rates.off);
+    const perReq = (arm: 'off' | 'on') => Math.round((cpuMs[arm] * 1000) / (mean(rates[arm]) * SECONDS * ROUNDS));
+    console.log(
+      `${workload.padEnd(15)} off ${Math.round(mean(rates.off))} req/s [${rates.off.map(Math.round).join(', ')}], ` +
+        `rate 1 ${Math.round(mean(rates.on))} req/s [${rates.on.map(Math.round).join(', ')}] → throughput cost ${(cost * 100).toFixed(1)} % ` +
+        `(${cost < 0.1 ? 'PASS' : 'FAIL'} < 10 %); CPU ${perReq('off')} vs ${perReq('on')} µs/req incl. the sampling thread`,
+    );
+  }
+} finally {
+  await Promise.all(children.map((c) => c.stop()));
+  rmSync(work, { recursive: true, force: true });
+}
