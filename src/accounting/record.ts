@@ -53,6 +53,9 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
   // computed | estimated (a stream stopped before usage was reported) | partial | unknown | none (nothing billed)
   const estimated = ledger.attempts.some((a) => a.usageEstimated && a.costUsd !== undefined);
   const costProvenance = ledger.costIncomplete ? (cost === undefined ? 'unknown' : 'partial') : cost === undefined ? 'none' : estimated ? 'estimated' : 'computed';
+  const level = costProvenance === 'unknown' || costProvenance === 'partial' ? 'warn' : 'info';
+  // The wide line is the costliest part of accounting: don't build it for a level that is off.
+  if (!logger.isLevelEnabled(level)) return;
   const line = {
     request_id: ledger.requestId,
     ...(ledger.span?.traceId ? { trace_id: ledger.span.traceId } : {}),
@@ -87,7 +90,7 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
     cost_usd: cost ?? null,
     cost_provenance: costProvenance,
   };
-  if (costProvenance === 'unknown' || costProvenance === 'partial') logger.warn(line, 'request completed; cost unknown (no usage reported or model not priced)');
+  if (level === 'warn') logger.warn(line, 'request completed; cost unknown (no usage reported or model not priced)');
   else logger.info(line, 'request completed');
 }
 

@@ -14,8 +14,6 @@ export interface Usage {
   reasoning: number;
 }
 
-export const ZERO_USAGE: Usage = Object.freeze({ input: 0, cachedInput: 0, cacheWrite: 0, output: 0, reasoning: 0 });
-
 export interface OpenAIUsageWire {
   prompt_tokens?: number;
   completion_tokens?: number;

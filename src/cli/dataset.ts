@@ -5,12 +5,11 @@ import { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { request } from 'undici';
-import { AdminApiError, AdminClient } from '../admin/client.js';
+import { AdminApiError } from '../admin/client.js';
+import { adminClient, resolveConnection, withConnection, type ConnectionOptions } from './admin-connection.js';
 import type { DatasetInfo } from '../sampling/dataset-store.js';
 
-interface Common {
-  url: string;
-  token?: string;
+interface Common extends ConnectionOptions {
   json?: boolean;
 }
 
@@ -31,7 +30,7 @@ export function datasetCommand(): Command {
     .option('--json', 'machine-readable output')
     .action(async (opts: Common) => {
       await guard(async () => {
-        const res = await new AdminClient(opts.url, token(opts)).get<{ datasets: DatasetInfo[] }>('/datasets');
+        const res = await adminClient(opts).get<{ datasets: DatasetInfo[] }>('/datasets');
         if (opts.json) return void process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
         const table = new Table({ head: ['dataset', 'records', 'bytes', 'updated'], style: { head: [], border: [] } });
         for (const d of res.datasets) table.push([d.name, d.records, d.bytes ?? '', d.updatedAt ?? '']);
@@ -56,10 +55,10 @@ export function datasetCommand(): Command {
           const value = opts[key];
           if (value !== undefined) query.set(key, value);
         }
-        const url = `${opts.url.replace(/\/+$/, '')}/admin/v1/datasets/${encodeURIComponent(name)}/export${query.size > 0 ? `?${query}` : ''}`;
-        const t = token(opts);
-        const res = await request(url, { headers: t ? { authorization: `Bearer ${t}` } : {} }).catch((err: unknown) => {
-          throw new AdminApiError(0, null, `cannot reach the gateway at ${opts.url}: ${(err as Error).message}`, null);
+        const { url: base, token } = resolveConnection(opts);
+        const url = `${base}/admin/v1/datasets/${encodeURIComponent(name)}/export${query.size > 0 ? `?${query}` : ''}`;
+        const res = await request(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }).catch((err: unknown) => {
+          throw new AdminApiError(0, null, `cannot reach the gateway at ${base}: ${(err as Error).message}`, null);
         });
         if (res.statusCode !== 200) {
           const body = (await res.body.json().catch(() => null)) as { error?: { message?: string; code?: string } } | null;
@@ -75,16 +74,6 @@ export function datasetCommand(): Command {
       });
     });
   return dataset;
-}
-
-function withConnection(cmd: Command): Command {
-  return cmd
-    .option('--url <url>', 'gateway base URL (default: $BELLWETHER_URL or http://127.0.0.1:8080)', process.env.BELLWETHER_URL ?? 'http://127.0.0.1:8080')
-    .option('--token <token>', 'admin token (default: $BELLWETHER_ADMIN_TOKEN)');
-}
-
-function token(opts: Common): string | undefined {
-  return opts.token ?? process.env.BELLWETHER_ADMIN_TOKEN;
 }
 
 async function guard(fn: () => Promise<void>): Promise<void> {

@@ -3,7 +3,8 @@
 // version the command just read, so a change someone else made in between is a 409, never overwritten.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import Table from 'cli-table3';
-import { AdminApiError, AdminClient } from '../admin/client.js';
+import { AdminApiError, type AdminClient } from '../admin/client.js';
+import { adminClient, withConnection } from './admin-connection.js';
 import type { RouteView } from '../admin/rollouts.js';
 
 export interface CliIO {
@@ -63,7 +64,7 @@ export function rolloutCommand(io: CliIO = processIO): Command {
     .description('show the rollout of every route, or of one')
     .argument('[route]', 'route name')
     .action(run(io, async (route: string | undefined, opts: CommonOptions) => {
-      const client = clientFor(opts);
+      const client = adminClient(opts);
       if (route !== undefined) {
         const view = await client.get<RouteView>(`/routes/${encodeURIComponent(route)}`);
         return print(io, opts, view, () => routesTable([view]));
@@ -97,7 +98,7 @@ export function rolloutCommand(io: CliIO = processIO): Command {
     .argument('<route>', 'route name')
     .option('--limit <n>', 'entries to show (1-1000)', parseLimit, 20)
     .action(run(io, async (route: string, opts: CommonOptions & { limit: number }) => {
-      const res = await clientFor(opts).get<HistoryResponse>(`/routes/${encodeURIComponent(route)}/history?limit=${opts.limit}`);
+      const res = await adminClient(opts).get<HistoryResponse>(`/routes/${encodeURIComponent(route)}/history?limit=${opts.limit}`);
       return print(io, opts, res, () => historyTable(res));
     }));
 
@@ -105,9 +106,7 @@ export function rolloutCommand(io: CliIO = processIO): Command {
 }
 
 function common(cmd: Command, io: CliIO): Command {
-  return cmd
-    .option('--url <url>', 'gateway base URL (default: $BELLWETHER_URL or http://127.0.0.1:8080)')
-    .option('--token <token>', 'admin token (default: $BELLWETHER_ADMIN_TOKEN)')
+  return withConnection(cmd)
     .option('--json', 'print JSON instead of tables')
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
 }
@@ -118,9 +117,6 @@ function mutation(cmd: Command, io: CliIO): Command {
     .option('--expect-version <n>', 'fail unless the rollout is still at this version (default: the version just read)', parseVersion);
 }
 
-function clientFor(opts: CommonOptions): AdminClient {
-  return new AdminClient(opts.url ?? process.env.BELLWETHER_URL ?? 'http://127.0.0.1:8080', opts.token ?? process.env.BELLWETHER_ADMIN_TOKEN);
-}
 
 /** Reads the route (for its version and the before/after line), then changes it at that version. */
 async function mutate(
@@ -129,7 +125,7 @@ async function mutate(
   route: string,
   send: (client: AdminClient, path: string, version: number) => Promise<RouteView>,
 ): Promise<void> {
-  const client = clientFor(opts);
+  const client = adminClient(opts);
   const path = `/routes/${encodeURIComponent(route)}`;
   const before = await client.get<RouteView>(path);
   const after = await send(client, path, opts.expectVersion ?? before.version);

@@ -14,9 +14,8 @@ import { providerFor } from '../gateway/responses-adapter.js';
 import { upstreamBody } from '../gateway/inference.js';
 import { asGatewayError, type ErrorClass } from '../gateway/errors.js';
 import { effectivePercent } from './state.js';
+import type { ShadowSkipReason } from '../telemetry/metrics.js';
 
-export type ShadowSkipReason = 'concurrency' | 'budget';
-export const SHADOW_SKIP_REASONS: readonly ShadowSkipReason[] = ['concurrency', 'budget'];
 
 const MINUTE_MS = 60_000;
 

@@ -105,10 +105,6 @@ export function fromConfig(r: RouteConfig, version: number, now: Date): RolloutS
   };
 }
 
-export function initialStates(config: Config, now = new Date()): RolloutState[] {
-  return Object.values(config.routes).map((r) => fromConfig(r, 1, now));
-}
-
 /**
  * The precedence rule between the config file and runtime changes, in one place for every store:
  * - the file defines the initial rollout of a route;

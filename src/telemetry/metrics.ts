@@ -2,7 +2,7 @@
 // configured routes created at 0 at start-up so ratios and alerts see both arms from the first scrape.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../config/types.js';
-import { ERROR_CLASSES, type ErrorClass } from '../gateway/errors.js';
+import { ERROR_CLASSES } from '../gateway/errors.js';
 import type { Usage } from '../accounting/usage.js';
 
 export const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300];
@@ -13,6 +13,9 @@ const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 export type Variant = 'champion' | 'challenger' | 'shadow';
 export type Attempt = 'first' | 'retry' | 'fallback';
 export const TOKEN_TYPES = ['input', 'output', 'cached_input', 'cache_write', 'reasoning'] as const;
+/** Why a shadow copy was not sent (label `reason` of bellwether_shadow_skipped_total). */
+export const SHADOW_SKIP_REASONS = ['concurrency', 'budget'] as const;
+export type ShadowSkipReason = (typeof SHADOW_SKIP_REASONS)[number];
 
 export interface RolloutView {
   route: string;
@@ -298,7 +301,7 @@ export class Metrics {
         this.preinitArm(route.name, 'shadow', challenger, config.models[challenger]?.provider ?? 'unknown', route.checks.map((c) => c.spec.name));
         this.fallbacks.inc({ route: route.name, variant: 'challenger', from_model: challenger, to_model: route.champion, reason: 'error' }, 0);
         this.fallbacks.inc({ route: route.name, variant: 'challenger', from_model: challenger, to_model: route.champion, reason: 'circuit_open' }, 0);
-        for (const reason of ['concurrency', 'budget']) this.shadowSkipped.inc({ route: route.name, reason }, 0);
+        for (const reason of SHADOW_SKIP_REASONS) this.shadowSkipped.inc({ route: route.name, reason }, 0);
       }
       for (const stream of ['true', 'false']) this.overhead.zero({ route: route.name, stream });
     }
@@ -332,9 +335,5 @@ export class Metrics {
     if (usage.cachedInput) this.hot.tokens.get({ route, variant, model, type: 'cached_input' }).inc(usage.cachedInput);
     if (usage.cacheWrite) this.hot.tokens.get({ route, variant, model, type: 'cache_write' }).inc(usage.cacheWrite);
     if (usage.reasoning) this.hot.tokens.get({ route, variant, model, type: 'reasoning' }).inc(usage.reasoning);
-  }
-
-  errorClassLabel(errorClass: ErrorClass): { outcome: 'success' | 'error'; error_class: ErrorClass } {
-    return { outcome: errorClass === 'none' ? 'success' : 'error', error_class: errorClass };
   }
 }

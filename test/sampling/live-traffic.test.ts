@@ -4,7 +4,7 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { request } from 'undici';
-import { startTestGateway, metricValue } from '../helpers/gateway.js';
+import { startTestGateway, metricValue, until } from '../helpers/gateway.js';
 
 const ADMIN = 'admin-token-0123456789';
 const PLANTED_EMAIL = 'jane.doe@example.com';
@@ -59,14 +59,6 @@ async function cli(args: string[]): Promise<{ stdout: string; stderr: string }> 
   return run(process.execPath, ['bin/bellwether.js', ...args], { encoding: 'utf8' });
 }
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 t.test('sampled records for both variants, redacted, exportable with the CLI', async (t) => {
   const dir = t.testdir({});

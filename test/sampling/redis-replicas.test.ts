@@ -3,7 +3,7 @@
 import t from 'tap';
 import { request } from 'undici';
 import { startRedis } from '../helpers/redis.js';
-import { startTestGateway, metricValue } from '../helpers/gateway.js';
+import { startTestGateway, metricValue, until } from '../helpers/gateway.js';
 
 const ADMIN = 'admin-token-0123456789';
 const CONFIG = (redisUrl: string) => `
@@ -18,14 +18,6 @@ routes:
   demo: { champion: big, sampling: { rate: 1 } }
 `;
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 t.test('datasets and feedback attribution are shared through Redis', async (t) => {
   const redis = await startRedis();
