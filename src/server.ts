@@ -95,6 +95,9 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     loggerInstance: logger as FastifyBaseLogger,
     // The pipeline writes one wide line per request itself (accounting/record.ts).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    // Fastify would build a pino child per request just to bind request_id; every line we write names
+    // request_id itself, and the child cost ~1 µs of every request's CPU.
+    childLoggerFactory: (parent) => parent,
     bodyLimit: config.server.bodyLimitBytes,
     genReqId: () => randomUUID(),
     requestIdHeader: false,

@@ -106,7 +106,7 @@ async function change(ctx: GatewayContext, req: FastifyRequest<{ Params: RoutePa
   const expectedVersion = req.body.expectedVersion ?? ifMatch(req.headers['if-match']);
   try {
     const next = await guardStore(() => ctx.rollouts.apply(current.route, { ...change, ...(expectedVersion !== undefined ? { expectedVersion } : {}) }));
-    req.log.info({ route: next.route, actor: change.actor, action: change.action, version: next.version, reason: change.reason }, 'rollout changed');
+    req.log.info({ request_id: req.id, route: next.route, actor: change.actor, action: change.action, version: next.version, reason: change.reason }, 'rollout changed');
     return reply.header('etag', `"${next.version}"`).send(viewOf(ctx, next));
   } catch (err) {
     if (!(err instanceof ConflictError)) throw err;

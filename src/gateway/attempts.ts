@@ -13,6 +13,7 @@ import type { Attempt } from '../telemetry/metrics.js';
 import type { CircuitBreakers } from './circuit-breaker.js';
 import type { Tracing } from '../telemetry/tracing.js';
 import { providerFor } from './responses-adapter.js';
+import { Cancellation } from '../providers/cancellation.js';
 
 export interface AttemptContext {
   providers: Map<string, Provider>;
@@ -29,7 +30,8 @@ export type UpstreamAnswer =
       first: StreamEvent | undefined;
       rest: AsyncIterator<StreamEvent>;
       attempt: AttemptRecord;
-      controller: AbortController;
+      /** This attempt's own cancellation (idle and first-token guards end it, not the whole request). */
+      cancel: Cancellation;
       /** Still armed: the first token may come after the first event (a role-only chunk, message_start). */
       firstToken: NodeJS.Timeout;
       pricing: Pricing | undefined;
@@ -46,9 +48,9 @@ export function timeoutError(cause: string, ms: number): GatewayError {
   });
 }
 
-/** Aborts `controller` with a timeout naming `cause` after `ms`, unless cleared. */
-export function guard(controller: AbortController, ms: number, cause: string): NodeJS.Timeout {
-  const timer = setTimeout(() => controller.abort(timeoutError(cause, ms)), ms);
+/** Aborts `cancel` with a timeout naming `cause` after `ms`, unless cleared. */
+export function guard(cancel: Cancellation, ms: number, cause: string): NodeJS.Timeout {
+  const timer = setTimeout(() => cancel.abort(timeoutError(cause, ms)), ms);
   timer.unref();
   return timer;
 }
@@ -64,7 +66,7 @@ export async function callUpstream(
   ledger: RequestLedger,
   primary: ModelConfig,
   buildBody: (model: ModelConfig) => Record<string, unknown>,
-  requestSignal: AbortSignal,
+  request: Cancellation,
 ): Promise<UpstreamAnswer> {
   const route = ledger.route;
   const plan: { model: ModelConfig; kind: 'primary' | 'fallback' }[] = [{ model: primary, kind: 'primary' }];
@@ -82,17 +84,17 @@ export async function callUpstream(
     for (let n = 0; n < route.retry.maxAttempts; n++) {
       const attemptKind: Attempt = kind === 'fallback' ? 'fallback' : n === 0 ? 'first' : 'retry';
       try {
-        const answer = await attemptOnce(ctx, ledger, model, attemptKind, buildBody(model), requestSignal);
+        const answer = await attemptOnce(ctx, ledger, model, attemptKind, buildBody(model), request);
         if (kind === 'fallback' && ledger.fallbackReason === undefined) ledger.fallbackReason = 'error';
         ledger.answeredBy = model;
         return answer;
       } catch (err) {
         lastError = asGatewayError(err);
-        if (lastError.errorClass === 'client_cancelled' || requestSignal.aborted) throw requestSignal.reason instanceof GatewayError ? requestSignal.reason : lastError;
+        if (lastError.errorClass === 'client_cancelled' || request.aborted) throw request.reason instanceof GatewayError ? request.reason : lastError;
         // A breaker that opened on this failure sends the rest straight to the fallback.
         const more = n + 1 < route.retry.maxAttempts && !(kind === 'primary' && canFallBack && ctx.breakers.state(model.name) === 'open');
         if (!retryable(lastError) || !more) break;
-        await backoff(route.retry, n, lastError.retryAfterMs, requestSignal);
+        await backoff(route.retry, n, lastError.retryAfterMs, request);
       }
     }
     // Any failure falls back, 4xx included: a challenger that rejects what the champion accepts (an
@@ -107,21 +109,15 @@ async function attemptOnce(
   model: ModelConfig,
   kind: Attempt,
   body: Record<string, unknown>,
-  requestSignal: AbortSignal,
+  request: Cancellation,
 ): Promise<UpstreamAnswer> {
   const configured = ctx.providers.get(model.provider);
   if (!configured) throw new GatewayError({ status: 500, errorClass: 'internal', message: `provider ${model.provider} missing`, type: 'api_error' });
   const provider = providerFor(configured, ledger.operation);
   const { pricing } = pricingFor(model, configured.type);
-  // A stream attempt gets its own signal (its first-token and idle guards must not end the whole
+  // A stream attempt gets its own cancellation (its first-token and idle guards must not end the whole
   // request, so a retry can follow); a JSON attempt has nothing to stop but the request itself.
-  const controller = ledger.stream ? new AbortController() : undefined;
-  const signal = controller?.signal ?? requestSignal;
-  const onAbort = () => controller?.abort(requestSignal.reason);
-  if (controller) {
-    if (requestSignal.aborted) onAbort();
-    else requestSignal.addEventListener('abort', onAbort, { once: true });
-  }
+  const cancel = ledger.stream ? request.child() : request;
 
   const record: AttemptRecord = { model, provider: provider.name, kind, startedAt: performance.now(), durationMs: 0, outcome: 'success', errorClass: 'none' };
   ledger.attempts.push(record);
@@ -131,7 +127,7 @@ async function attemptOnce(
       ledger.span,
     );
   }
-  const firstToken = controller ? guard(controller, ledger.route.timeouts.firstTokenMs, 'first_token') : undefined;
+  const firstToken = ledger.stream ? guard(cancel, ledger.route.timeouts.firstTokenMs, 'first_token') : undefined;
   const waitStart = performance.now();
   let handedOver = false;
   try {
@@ -140,7 +136,7 @@ async function attemptOnce(
       model,
       body,
       stream: ledger.stream,
-      signal,
+      cancel,
       connectTimeoutMs: ledger.route.timeouts.connectMs,
       ...(record.span ? { traceHeaders: record.span.headers() } : {}),
     });
@@ -154,14 +150,14 @@ async function attemptOnce(
     }
     const rest = response.events[Symbol.asyncIterator]();
     const first = await rest.next();
-    if (!controller || !firstToken) {
+    if (!firstToken) {
       await rest.return?.();
       throw new GatewayError({ status: 502, errorClass: 'internal', message: 'stream answer to a non-stream request', type: 'api_error' });
     }
     handedOver = true;
-    return { kind: 'stream', first: first.done ? undefined : first.value, rest, attempt: record, controller, firstToken, pricing };
+    return { kind: 'stream', first: first.done ? undefined : first.value, rest, attempt: record, cancel, firstToken, pricing };
   } catch (err) {
-    const error = signal.aborted && signal.reason instanceof GatewayError ? signal.reason : asGatewayError(err);
+    const error = cancel.aborted && cancel.reason instanceof GatewayError ? cancel.reason : asGatewayError(err);
     record.durationMs = performance.now() - record.startedAt;
     record.outcome = 'error';
     record.errorClass = error.errorClass;
@@ -171,8 +167,7 @@ async function attemptOnce(
     if (error.errorClass === 'client_cancelled') ctx.breakers.release(model.name);
     else ctx.breakers.record(model.name, false);
     // Stop the upstream exchange (an unread error body, a half-open stream) before moving on.
-    if (controller && !controller.signal.aborted) controller.abort(error);
-    requestSignal.removeEventListener('abort', onAbort);
+    if (cancel !== request) cancel.abort(error);
     throw error;
   } finally {
     ledger.upstreamWaitMs += performance.now() - waitStart;
@@ -210,13 +205,13 @@ async function backoff(
   retry: { baseDelayMs: number; maxDelayMs: number; maxRetryAfterMs: number },
   n: number,
   retryAfterMs: number | undefined,
-  signal: AbortSignal,
+  request: Cancellation,
 ): Promise<void> {
   const delay = backoffDelay(retry, n, retryAfterMs);
   if (delay <= 0) return;
   try {
-    await sleep(delay, undefined, { signal });
+    await sleep(delay, undefined, { signal: request.signal });
   } catch {
-    throw signal.reason instanceof GatewayError ? signal.reason : asGatewayError(signal.reason);
+    throw request.reason instanceof GatewayError ? request.reason : asGatewayError(request.reason);
   }
 }

@@ -120,7 +120,7 @@ export async function relayStream(
   headers: Record<string, string>,
   breakers: CircuitBreakers,
 ): Promise<void> {
-  const { attempt, controller } = answer;
+  const { attempt, cancel } = answer;
   const idleMs = ledger.route.timeouts.idleMs;
   const tracker: StreamTracker = ledger.operation === 'responses' ? new ResponsesTracker() : new ChatTracker(ledger.clientAskedUsage);
   let usage: Usage | undefined;
@@ -143,7 +143,7 @@ export async function relayStream(
   try {
     if (answer.first) await handle(answer.first);
     for (;;) {
-      idle = guard(controller, idleMs, 'idle');
+      idle = guard(cancel, idleMs, 'idle');
       const waitStart = performance.now();
       let next: IteratorResult<StreamEvent>;
       try {
@@ -161,7 +161,7 @@ export async function relayStream(
     attempt.outcome = 'success';
     breakers.record(attempt.model.name, true);
   } catch (err) {
-    const error = controller.signal.aborted && controller.signal.reason instanceof GatewayError ? controller.signal.reason : asGatewayError(err);
+    const error = cancel.aborted && cancel.reason instanceof GatewayError ? cancel.reason : asGatewayError(err);
     attempt.outcome = 'error';
     attempt.errorClass = error.errorClass;
     if (error.cause_) attempt.cause = error.cause_;
@@ -169,7 +169,7 @@ export async function relayStream(
     else breakers.record(attempt.model.name, false);
     ledger.fail(error.errorClass, error.status, error.message, error.cause_);
     // Stops the upstream request at once: no orphan stream generating tokens nobody reads.
-    controller.abort(error);
+    cancel.abort(error);
     if (!res.destroyed && !res.writableEnded) {
       // Mid-stream failures are reported in-band, as OpenAI does, then the stream is closed.
       const body = error.toBody();

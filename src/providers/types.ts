@@ -2,6 +2,7 @@
 // fallback and accounting are composed around it by the gateway (gateway/attempts.ts).
 import type { ModelConfig, ProviderConfig } from '../config/types.js';
 import type { Usage } from '../accounting/usage.js';
+import type { Cancellation } from './cancellation.js';
 
 export type Operation = 'chat' | 'embeddings' | 'responses';
 
@@ -12,7 +13,7 @@ export interface ProviderCall {
   body: Record<string, unknown>;
   stream: boolean;
   /** Aborted on client disconnect or a gateway timeout; providers must stop the upstream request. */
-  signal: AbortSignal;
+  cancel: Cancellation;
   connectTimeoutMs?: number;
   /** Trace-context headers (traceparent) to send upstream; empty when tracing is off. */
   traceHeaders?: Record<string, string>;

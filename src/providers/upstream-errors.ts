@@ -60,8 +60,8 @@ const CONNECTION_CODES = new Set([
 ]);
 
 /** A thrown transport error (no HTTP status) → connection / timeout / the abort reason we set. */
-export function transportError(err: unknown, signal: AbortSignal, providerName: string, during: 'connect' | 'stream'): GatewayError {
-  if (signal.aborted && signal.reason instanceof GatewayError) return signal.reason;
+export function transportError(err: unknown, cancel: { aborted: boolean; reason: unknown }, providerName: string, during: 'connect' | 'stream'): GatewayError {
+  if (cancel.aborted && cancel.reason instanceof GatewayError) return cancel.reason;
   if (err instanceof GatewayError) return err;
   const code = (err as { code?: string }).code ?? '';
   if (code === 'UND_ERR_CONNECT_TIMEOUT') {

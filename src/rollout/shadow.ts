@@ -12,6 +12,8 @@ import { costUsd } from '../accounting/cost.js';
 import { pricingFor } from '../accounting/pricing.js';
 import { providerFor } from '../gateway/responses-adapter.js';
 import { upstreamBody } from '../gateway/inference.js';
+import { guard } from '../gateway/attempts.js';
+import { Cancellation } from '../providers/cancellation.js';
 import { asGatewayError, type ErrorClass } from '../gateway/errors.js';
 import { effectivePercent } from './state.js';
 import type { ShadowSkipReason } from '../telemetry/metrics.js';
@@ -131,13 +133,15 @@ export class ShadowMirror {
     const started = performance.now();
     const result: ShadowResult = { errorClass: 'none', usage: undefined, ttftMs: undefined, durationMs: 0 };
     const body = upstreamBody(ledger.operation, ledger.request, model, ledger.stream);
+    const cancel = new Cancellation();
+    const total = guard(cancel, route.timeouts.totalMs, 'total');
     try {
       const response = await providerFor(provider, ledger.operation).call({
         operation: ledger.operation,
         model,
         body,
         stream: ledger.stream,
-        signal: AbortSignal.timeout(route.timeouts.totalMs),
+        cancel,
         connectTimeoutMs: route.timeouts.connectMs,
       });
       if (response.kind === 'json') result.usage = response.usage;
@@ -149,6 +153,8 @@ export class ShadowMirror {
       }
     } catch (err) {
       result.errorClass = asGatewayError(err).errorClass;
+    } finally {
+      clearTimeout(total);
     }
     result.durationMs = performance.now() - started;
     return result;

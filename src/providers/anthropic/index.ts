@@ -60,7 +60,7 @@ export class AnthropicProvider implements Provider {
       throw new GatewayError({ status: 400, errorClass: 'bad_request', message: `provider "${this.name}" (anthropic) does not support ${call.operation}`, code: 'unsupported_operation' });
     }
     const request = toAnthropicRequest(call.body, this.config.defaultMaxTokens ?? DEFAULT_MAX_TOKENS);
-    const { signal } = call;
+    const signal = call.cancel.signal;
     let res;
     try {
       res = await this.pool.request({

@@ -1,6 +1,6 @@
 // OpenAI's HTTP API, and everything that speaks it (vLLM, Ollama, LiteLLM, Azure OpenAI...). One
 // implementation configured by data: where each operation lives, and how the key is sent.
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProviderConfig } from '../../config/types.js';
 import { fromOpenAIUsage, type OpenAIUsageWire, type Usage } from '../../accounting/usage.js';
@@ -8,6 +8,7 @@ import type { Operation, PassthroughTarget, Provider, ProviderCall, ProviderResp
 import { parseSse } from '../sse.js';
 import { httpError, transportError } from '../upstream-errors.js';
 import { GatewayError } from '../../gateway/errors.js';
+import type { Cancellation } from '../cancellation.js';
 
 interface Dialect {
   /** Request path for an operation and upstream model, relative to the origin. */
@@ -82,37 +83,47 @@ export class OpenAICompatibleProvider implements Provider {
   }
 
   async call(call: ProviderCall): Promise<ProviderResponse> {
-    const { signal } = call;
+    const request = {
+      method: 'POST' as const,
+      path: this.dialect.path(call.operation, call.model.upstreamModel),
+      headers: { ...call.traceHeaders, ...this.dialect.headers, 'content-type': 'application/json', accept: call.stream ? 'text/event-stream' : 'application/json' },
+      body: JSON.stringify(call.body),
+    };
+    if (!call.stream) {
+      return new Promise((resolve, reject) => {
+        const exchange = new JsonExchange(call.cancel, this.name, resolve, reject);
+        try {
+          this.pool.dispatch(request, exchange);
+        } catch (err) {
+          exchange.onResponseError(undefined, err as Error);
+        }
+      });
+    }
+    const signal = call.cancel.signal;
     let res;
     try {
-      res = await this.pool.request({
-        method: 'POST',
-        path: this.dialect.path(call.operation, call.model.upstreamModel),
-        headers: { ...call.traceHeaders, ...this.dialect.headers, 'content-type': 'application/json', accept: call.stream ? 'text/event-stream' : 'application/json' },
-        body: JSON.stringify(call.body),
-        signal,
-      });
+      res = await this.pool.request({ ...request, signal });
     } catch (err) {
-      throw transportError(err, signal, this.name, 'connect');
+      throw transportError(err, call.cancel, this.name, 'connect');
     }
     if (res.statusCode >= 400) {
       const text = await res.body.text().catch(() => '');
       throw httpError(res.statusCode, res.headers, text, this.name);
     }
     const contentType = String(res.headers['content-type'] ?? '');
-    if (call.stream && contentType.includes('text/event-stream')) {
-      return { kind: 'stream', status: res.statusCode, events: this.events(res.body, signal) };
+    if (contentType.includes('text/event-stream')) {
+      return { kind: 'stream', status: res.statusCode, events: this.events(res.body, call.cancel) };
     }
     let text: string;
     try {
       text = await res.body.text();
     } catch (err) {
-      throw transportError(err, signal, this.name, 'stream');
+      throw transportError(err, call.cancel, this.name, 'stream');
     }
     return jsonAnswer(res.statusCode, text, res.headers, this.name);
   }
 
-  private async *events(body: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+  private async *events(body: AsyncIterable<Uint8Array>, cancel: Cancellation): AsyncGenerator<StreamEvent> {
     try {
       for await (const message of parseSse(body)) {
         if (message.data === '[DONE]') {
@@ -137,12 +148,77 @@ export class OpenAICompatibleProvider implements Provider {
         };
       }
     } catch (err) {
-      throw transportError(err, signal, this.name, 'stream');
+      throw transportError(err, cancel, this.name, 'stream');
     }
   }
 
   async close(): Promise<void> {
     await this.pool.close();
+  }
+}
+
+/**
+ * One non-streaming exchange, collected straight from the dispatcher. `pool.request` would wrap the
+ * body in a Readable stream and listen to an AbortSignal; for a small JSON answer that machinery cost
+ * more CPU than everything else the provider does (bench profile), so the chunks are gathered here.
+ */
+class JsonExchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private status = 0;
+  private headers: IncomingHttpHeaders = {};
+  private readonly chunks: Buffer[] = [];
+  private settled = false;
+  private readonly stopListening: () => void;
+
+  constructor(
+    private readonly cancel: Cancellation,
+    private readonly name: string,
+    private readonly resolve: (response: ProviderResponse) => void,
+    private readonly reject: (error: GatewayError) => void,
+  ) {
+    // A request still queued for a connection fails at once; the dispatcher drops it when it starts.
+    this.stopListening = cancel.onAbort((reason) => {
+      this.controller?.abort(reason instanceof Error ? reason : new Error(String(reason)));
+      this.fail(transportError(reason, cancel, name, this.status ? 'stream' : 'connect'));
+    });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.cancel.aborted) controller.abort(this.cancel.reason instanceof Error ? this.cancel.reason : new Error('cancelled'));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.status = statusCode;
+    this.headers = headers;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    const text = this.chunks.length === 1 ? (this.chunks[0] as Buffer).toString('utf8') : Buffer.concat(this.chunks).toString('utf8');
+    try {
+      if (this.status >= 400) throw httpError(this.status, this.headers, text, this.name);
+      this.settled = true;
+      this.stopListening();
+      this.resolve(jsonAnswer(this.status, text, this.headers, this.name));
+    } catch (err) {
+      this.fail(err as GatewayError);
+    }
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    this.fail(transportError(error, this.cancel, this.name, this.status ? 'stream' : 'connect'));
+  }
+
+  private fail(error: GatewayError): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.stopListening();
+    this.reject(error);
   }
 }
 
@@ -195,25 +271,19 @@ export function usageFromTail(text: string): Usage | undefined {
   i++;
   while (text[i] === ' ' || text[i] === '\n' || text[i] === '\t' || text[i] === '\r') i++;
   if (text[i] !== '{') return undefined;
-  return parseUsageSlice(text, i);
+  // Usage objects hold keys, numbers and objects one level deep (…_tokens_details): braces inside
+  // strings can't occur. Deeper nesting doesn't match and falls back to the full parse.
+  USAGE_OBJECT.lastIndex = i;
+  const match = USAGE_OBJECT.exec(text);
+  if (!match) return undefined;
+  try {
+    return fromOpenAIUsage(JSON.parse(match[0]) as OpenAIUsageWire);
+  } catch {
+    return undefined;
+  }
 }
 
-/** Usage objects hold only keys, numbers and nested objects: braces inside strings can't occur. */
-function parseUsageSlice(text: string, start: number): Usage | undefined {
-  let depth = 0;
-  for (let j = start; j < text.length; j++) {
-    const c = text[j];
-    if (c === '{') depth++;
-    else if (c === '}' && --depth === 0) {
-      try {
-        return fromOpenAIUsage(JSON.parse(text.slice(start, j + 1)) as OpenAIUsageWire);
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  return undefined;
-}
+const USAGE_OBJECT = /\{(?:[^{}]|\{[^{}]*\})*\}/y;
 
 function parseJsonObject(text: string, headers: IncomingHttpHeaders, name: string): Record<string, unknown> {
   try {

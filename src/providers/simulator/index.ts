@@ -28,7 +28,7 @@ export class SimulatorProvider implements Provider {
   async call(call: ProviderCall): Promise<ProviderResponse> {
     if (call.operation === 'embeddings') return this.embeddings(call);
     const plan = planChat(call.body as ChatRequestLike, call.model.simulation);
-    await wait(plan.headerDelayMs, call.signal);
+    await wait(plan.headerDelayMs, call.cancel.signal);
     if (plan.error) {
       const body = errorBody(plan) as unknown as OpenAIErrorBody;
       throw new GatewayError({
@@ -43,12 +43,12 @@ export class SimulatorProvider implements Provider {
     const model = call.model.upstreamModel;
     if (!call.stream) {
       // A non-streaming answer arrives when the last token would have.
-      await wait(plan.firstTokenMs + plan.interTokenMs * plan.pieces.length, call.signal);
+      await wait(plan.firstTokenMs + plan.interTokenMs * plan.pieces.length, call.cancel.signal);
       const json = completionBody(plan, model);
       return { kind: 'json', status: 200, text: JSON.stringify(json), json, usage: fromOpenAIUsage(plan.usage) };
     }
     const includeUsage = (call.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
-    const signal = call.signal;
+    const signal = call.cancel.signal;
     async function* events(): AsyncGenerator<StreamEvent> {
       for (const { delayMs, chunk } of chunkSequence(plan, model, includeUsage)) {
         await wait(delayMs, signal);
