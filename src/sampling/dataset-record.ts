@@ -3,7 +3,7 @@
  * The TypeBox schema is the single definition: the TypeScript type is derived from it and
  * readers (export, eval runner) validate with it.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 
@@ -144,7 +144,8 @@ export function inputHash(request: Pick<DatasetRequest, 'messages' | 'tools' | '
     tools: request.tools,
     response_format: request.response_format,
   });
-  return createHash('sha256').update(JSON.stringify(normalised)).digest('hex');
+  // The one-shot `hash` (Node ≥ 20.12) costs half of createHash().update().digest() for inputs this size.
+  return hash('sha256', JSON.stringify(normalised), 'hex');
 }
 
 function normalise(value: unknown): unknown {

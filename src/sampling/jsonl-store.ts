@@ -125,37 +125,40 @@ export class JsonlDatasetStore implements DatasetStore {
   ): Promise<void> {
     if (indexes.length === 0) return;
     const cursor = await this.#cursor(name);
-    let chunk: Buffer[] = [];
+    // Lines are kept as strings and encoded once per chunk: a Buffer per line plus the concat cost
+    // more than counting each line's bytes.
+    let chunk = '';
     let chunkBytes = 0;
     let chunkIndexes: number[] = [];
     const flush = async (): Promise<void> => {
       if (chunkIndexes.length === 0) return;
       if (cursor.torn) {
-        chunk.unshift(Buffer.from('\n'));
+        chunk = '\n' + chunk;
         chunkBytes += 1;
       }
-      await appendFile(this.#filePath(name, cursor.seq), Buffer.concat(chunk, chunkBytes));
+      await appendFile(this.#filePath(name, cursor.seq), chunk);
       cursor.size += chunkBytes;
       cursor.torn = false;
       for (const i of chunkIndexes) {
         hashes.add((records[i] as DatasetRecord).input_hash);
         recordOutcome(result, i, 'stored');
       }
-      chunk = [];
+      chunk = '';
       chunkBytes = 0;
       chunkIndexes = [];
     };
     for (const i of indexes) {
-      const line = Buffer.from(JSON.stringify(records[i]) + '\n');
+      const line = JSON.stringify(records[i]) + '\n';
+      const lineBytes = Buffer.byteLength(line);
       const used = cursor.size + chunkBytes;
-      if (used > 0 && used + line.length > this.#maxFileBytes) {
+      if (used > 0 && used + lineBytes > this.#maxFileBytes) {
         await flush();
         cursor.seq++;
         cursor.size = 0;
         cursor.torn = false;
       }
-      chunk.push(line);
-      chunkBytes += line.length;
+      chunk += line;
+      chunkBytes += lineBytes;
       chunkIndexes.push(i);
     }
     await flush();

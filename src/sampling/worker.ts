@@ -2,16 +2,14 @@
 // what became of each (stored / dropped / duplicate) back to the gateway's metrics in batches.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../telemetry/logger.js';
-import { InlineSampleWriter, type FromWorker, type ToWorker, type WorkerData } from './sample-writer.js';
+import { InlineSampleWriter, decodeSamples, type FromWorker, type ToWorker, type WorkerData } from './sample-writer.js';
 import type { SampleResult } from './write-queue.js';
-import type { SampleSource } from './sample-source.js';
 
 const port = parentPort;
 if (!port) throw new Error('sampling worker must run in a worker thread');
 const { config, secrets } = workerData as WorkerData;
 const logger = createLogger(config.logging.level).child({ thread: 'sampling' });
 
-const decoder = new TextDecoder();
 const counts = new Map<string, [string, string, SampleResult, number]>();
 let processed = 0;
 let timer: NodeJS.Timeout | undefined;
@@ -39,7 +37,7 @@ const writer = new InlineSampleWriter(
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'samples') {
-    for (const source of JSON.parse(decoder.decode(message.bytes)) as SampleSource[]) {
+    for (const source of decodeSamples(message.bytes)) {
       try {
         writer.offer(source);
       } catch (err) {

@@ -35,6 +35,21 @@ t.test('input hash ignores key order and surrounding whitespace, nothing else', 
   );
 });
 
+t.test('input hash values never change: existing datasets de-duplicate against them', async (t) => {
+  // Computed by the original implementation (createHash over JSON.stringify of the normalised copy).
+  t.equal(
+    inputHash({
+      messages: [
+        { role: 'system', content: 'You are a helpful assistant for Acme Corp customer support.' },
+        { role: 'user', content: ' Summarise … 请 📧 \n' },
+      ],
+      tools: [{ type: 'function', function: { name: 'f', parameters: { b: 1, a: [true, null, 2.5] } } }],
+      response_format: { type: 'json_object' },
+    }),
+    '1cb2e5d35ec35b2619caa3471936c8ec5e30a43b7468464309082da664067420',
+  );
+});
+
 t.test('schema accepts a full record and rejects broken ones with reasons', async (t) => {
   const record = makeRecord({ tags: ['billing'] });
   t.ok(isDatasetRecord(record));

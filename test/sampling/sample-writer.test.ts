@@ -3,7 +3,8 @@ import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
-import { InlineSampleWriter } from '../../src/sampling/sample-writer.js';
+import { InlineSampleWriter, decodeSamples, encodeSamples } from '../../src/sampling/sample-writer.js';
+import { isDatasetRecord } from '../../src/sampling/dataset-record.js';
 import type { SampleSource } from '../../src/sampling/sample-source.js';
 
 t.test('repeats are duplicates; the first is redacted and stored', async (t) => {
@@ -43,6 +44,35 @@ datasets: { dir: ${dir} }
   const lines = readFileSync(join(dir, 'demo', files[0] as string), 'utf8').trim().split('\n');
   t.equal(lines.length, 1);
   const record = JSON.parse(lines[0] as string) as { request: unknown; response: { content: string; finish_reason: string } };
+  t.ok(isDatasetRecord(record), 'the line is a valid record');
   t.notMatch(JSON.stringify(record.request), 'sk-secret-abcdefgh', 'secret redacted');
   t.same(record.response, { content: 'noted', finish_reason: 'stop' }, 'answer summarised from the raw JSON in the writer');
+});
+
+t.test('batches reach the worker exactly as a JSON round trip would deliver them', async (t) => {
+  const base: SampleSource = {
+    route: 'demo',
+    requestId: 'r1',
+    variant: 'champion',
+    model: 'a',
+    operation: 'chat',
+    request: { model: 'demo', messages: [{ role: 'user', content: 'naïve 请 📧 "quoted" \\ \n' }], temperature: 0.2 },
+    latencyS: 0.1,
+    ttftS: null,
+    costUsd: null,
+    errorClass: 'none',
+    samplingRate: 1,
+    tags: ['sampled'],
+  };
+  const batch: SampleSource[] = [
+    { ...base, answerText: JSON.stringify({ choices: [{ message: { content: 'é 请 📧 "q" \u2028' } }] }) },
+    { ...base, requestId: 'r2' },
+    { ...base, requestId: 'r3', answerText: '' },
+    { ...base, requestId: 'r4', answerText: '{"not json' },
+    { ...base, requestId: 'r5', answerText: 'lone \ud800 surrogate' },
+    { ...base, requestId: 'r6', response: { content: 'built', toolCalls: [], finishReason: 'stop' }, usage: { input: 1, cachedInput: 0, cacheWrite: 0, output: 2, reasoning: 0 } },
+    { ...base, requestId: 'r7', answerText: '\n42\n' },
+  ];
+  t.same(decodeSamples(encodeSamples(batch)), JSON.parse(JSON.stringify(batch)));
+  t.same(decodeSamples(encodeSamples([])), []);
 });
