@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { gatewayConfig, ROUTES, UPSTREAMS, writeConfig, type UpstreamName } from './gateway-config.js';
 import { autocannonRun, openStreamsRun, pacedRun, ttfbRun, type StreamResult, type Target } from './measure.js';
 import { parseOptions } from './options.js';
+import { GATEWAY_NODE_FLAGS } from '../src/runtime-flags.js';
 import { rssBytes, startChild, type Child } from './processes.js';
 import type { ProfileReply } from './ipc.js';
 import { CpuMeter, type CpuShare } from './cpu.js';
@@ -59,6 +60,8 @@ async function main(): Promise<void> {
   const passthrough = await startChild({
     name: 'pass-through',
     module: 'passthrough-child.js',
+    // Same Node flags as the gateway, so the comparison is between programs, not runtime settings.
+    execArgv: [...GATEWAY_NODE_FLAGS],
     args: [
       JSON.stringify(
         (Object.keys(UPSTREAMS) as UpstreamName[]).map((name): PassthroughSpec => ({ name, upstream: up(name), connections: name === 'slow' ? options.streams + 16 : 128 })),
@@ -87,6 +90,7 @@ async function main(): Promise<void> {
     name: 'gateway',
     module: 'gateway-child.js',
     args: [configFile],
+    execArgv: [...GATEWAY_NODE_FLAGS],
     stdout: logFd,
     env,
   });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { gatewayConfig, ROUTES, UPSTREAMS, writeConfig, type UpstreamName } from './gateway-config.js';
 import { startChild, type Child } from './processes.js';
+import { GATEWAY_NODE_FLAGS } from '../src/runtime-flags.js';
 import { CpuMeter } from './cpu.js';
 import type { UpstreamSpec } from './upstream-child.js';
 
@@ -52,7 +53,7 @@ try {
   const start = async (label: string, samplingRate: number | undefined): Promise<Child> => {
     const file = join(work, `${label}.yaml`);
     writeConfig(file, gatewayConfig({ upstreams, slowConnections: 64, samplingRate, datasetsDir: join(work, `${label}-datasets`), fragments: [] }));
-    const child = await startChild({ name: label, module: 'gateway-child.js', args: [file], stdout: 'ignore' });
+    const child = await startChild({ name: label, module: 'gateway-child.js', args: [file], execArgv: [...GATEWAY_NODE_FLAGS], stdout: 'ignore' });
     children.push(child);
     return child;
   };

@@ -7,10 +7,12 @@ import { dirname, join, resolve } from 'node:path';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.js';
+import { GATEWAY_NODE_FLAGS } from '../../src/runtime-flags.js';
 import { asArray, asString, fromRoot, isRecord, listFiles, readYaml, ruleFiles } from './support.js';
 
 const PORT = 8080;
-const ENTRYPOINT = ['node', 'dist/src/main.js'];
+// npm start, the image and the Deployment run the gateway with the same Node flags as the bench.
+const ENTRYPOINT = ['node', ...GATEWAY_NODE_FLAGS, 'dist/src/main.js'];
 const CONFIG_PATH = '/etc/bellwether/config.yaml';
 
 const text = (...parts: string[]): string => readFileSync(fromRoot(...parts), 'utf8');
