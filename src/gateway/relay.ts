@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { costUsd } from '../accounting/cost.js';
 import { estimateUsage, type Usage } from '../accounting/usage.js';
 import { GatewayError, asGatewayError } from './errors.js';
-import { endAttemptSpan, guard, type UpstreamAnswer } from './attempts.js';
+import { endAttemptSpan, timeoutError, type UpstreamAnswer } from './attempts.js';
 import type { RequestLedger, ResponseSummary } from './ledger.js';
 import type { CircuitBreakers } from './circuit-breaker.js';
 import type { StreamEvent } from '../providers/types.js';
@@ -139,17 +139,25 @@ export async function relayStream(
     }
   };
 
-  let idle: NodeJS.Timeout | undefined;
+  // One idle timer for the whole stream, re-armed at each wait for the upstream (a timer per event
+  // cost more). It only counts waits for the upstream: a slow client is backpressure, not idleness.
+  let waiting = false;
+  const idle = setTimeout(function expire() {
+    if (waiting) cancel.abort(timeoutError('idle', idleMs));
+    else idle.refresh();
+  }, idleMs);
+  idle.unref();
   try {
     if (answer.first) await handle(answer.first);
     for (;;) {
-      idle = guard(cancel, idleMs, 'idle');
+      waiting = true;
+      idle.refresh();
       const waitStart = performance.now();
       let next: IteratorResult<StreamEvent>;
       try {
         next = await answer.rest.next();
       } finally {
-        clearTimeout(idle);
+        waiting = false;
         ledger.upstreamWaitMs += performance.now() - waitStart;
       }
       if (next.done) break;
@@ -185,6 +193,7 @@ export async function relayStream(
       attempt.usageEstimated = true;
     }
   } finally {
+    clearTimeout(idle);
     if (firstToken) clearTimeout(firstToken);
     attempt.durationMs = performance.now() - attempt.startedAt;
     attempt.usage = usage;

@@ -139,13 +139,12 @@ export class OpenAICompatibleProvider implements Provider {
         if (json && (('error' in json && json.error) || json.type === 'error' || json.type === 'response.failed')) {
           throw streamError(json, message.data, this.name);
         }
+        const event: StreamEvent = { data: message.data };
+        if (message.event) event.event = message.event;
+        if (json) event.json = json;
         const usage = streamUsage(json);
-        yield {
-          ...(message.event ? { event: message.event } : {}),
-          data: message.data,
-          ...(json ? { json } : {}),
-          ...(usage ? { usage } : {}),
-        };
+        if (usage) event.usage = usage;
+        yield event;
       }
     } catch (err) {
       throw transportError(err, cancel, this.name, 'stream');
