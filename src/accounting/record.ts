@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { RequestLedger } from '../gateway/ledger.js';
+import { writeLine } from '../telemetry/logger.js';
 
 export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestLedger): void {
   const route = ledger.route.name;
@@ -90,8 +91,7 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
     cost_usd: cost ?? null,
     cost_provenance: costProvenance,
   };
-  if (level === 'warn') logger.warn(line, 'request completed; cost unknown (no usage reported or model not priced)');
-  else logger.info(line, 'request completed');
+  writeLine(logger, level, line, level === 'warn' ? 'request completed; cost unknown (no usage reported or model not priced)' : 'request completed');
 }
 
 function round(ms: number): number {

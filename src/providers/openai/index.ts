@@ -282,7 +282,8 @@ export function usageFromTail(text: string): Usage | undefined {
   }
 }
 
-const USAGE_OBJECT = /\{(?:[^{}]|\{[^{}]*\})*\}/y;
+// Unrolled (no per-character alternation): runs of plain characters around nested objects.
+const USAGE_OBJECT = /\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}/y;
 
 function parseJsonObject(text: string, headers: IncomingHttpHeaders, name: string): Record<string, unknown> {
   try {

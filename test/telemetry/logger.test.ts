@@ -1,0 +1,53 @@
+// The wide line is written by writeLine (one JSON.stringify) instead of pino's per-key loop. It must
+// be byte for byte what pino would have written, and take pino's own path whenever pino would change
+// the line (mixins, hooks, formatters).
+import t from 'tap';
+import pino, { type Logger } from 'pino';
+import { writeLine } from '../../src/telemetry/logger.js';
+
+function capture(options: pino.LoggerOptions = {}): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const logger = pino({ base: { service: 'bellwether' }, timestamp: () => ',"time":"2026-11-27T00:00:00.000Z"', ...options }, { write: (s: string) => void lines.push(s) });
+  return { logger, lines };
+}
+
+const fields = {
+  request_id: 'r-1',
+  route: 'demo',
+  forced: false,
+  status: 200,
+  error: 'quote " backslash \\ newline \n tab \t unicode é 请 \u2028 lone \ud800',
+  attempts: [{ model: 'a', kind: 'first', ms: 1.25, cost_usd: 0.000117 }],
+  ttft_ms: null,
+  skipped: undefined,
+  not_finite: Number.POSITIVE_INFINITY,
+  tokens: { input: 11, cachedInput: 0, output: 53 },
+};
+
+t.test('writes what pino writes, byte for byte', async (t) => {
+  for (const level of ['info', 'warn'] as const) {
+    const viaPino = capture();
+    viaPino.logger[level](fields, 'request completed');
+    const direct = capture();
+    writeLine(direct.logger, level, fields, 'request completed');
+    t.equal(direct.lines.length, 1);
+    t.equal(direct.lines[0], viaPino.lines[0], level);
+  }
+  const child = capture();
+  const viaPino = capture();
+  writeLine(child.logger.child({ thread: 'sampling' }), 'info', { a: 1 }, 'm');
+  viaPino.logger.child({ thread: 'sampling' }).info({ a: 1 }, 'm');
+  t.equal(child.lines[0], viaPino.lines[0], 'child bindings');
+});
+
+t.test("pino's own path when pino would change the line", async (t) => {
+  const mixin = capture({ mixin: () => ({ extra: 'from-mixin' }) });
+  writeLine(mixin.logger, 'info', { a: 1 }, 'm');
+  t.match(JSON.parse(mixin.lines[0] as string), { a: 1, extra: 'from-mixin', msg: 'm' });
+  const formatted = capture({ formatters: { log: (o) => ({ ...o, formatted: true }) } });
+  writeLine(formatted.logger, 'info', { a: 1 }, 'm');
+  t.match(JSON.parse(formatted.lines[0] as string), { a: 1, formatted: true });
+  const hooked = capture({ hooks: { streamWrite: (s) => s.replace('"a":1', '"a":2') } });
+  writeLine(hooked.logger, 'info', { a: 1 }, 'm');
+  t.match(JSON.parse(hooked.lines[0] as string), { a: 2 });
+});
