@@ -1,11 +1,12 @@
 // OpenAI's HTTP API, and everything that speaks it (vLLM, Ollama, LiteLLM, Azure OpenAI...). One
 // implementation configured by data: where each operation lives, and how the key is sent.
 import { Pool, type Dispatcher } from 'undici';
+import { TextDecoder } from 'node:util';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProviderConfig } from '../../config/types.js';
 import { fromOpenAIUsage, type OpenAIUsageWire, type Usage } from '../../accounting/usage.js';
 import type { Operation, PassthroughTarget, Provider, ProviderCall, ProviderResponse, StreamEvent } from '../types.js';
-import { parseSse } from '../sse.js';
+import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 import { httpError, transportError } from '../upstream-errors.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { Cancellation } from '../cancellation.js';
@@ -54,6 +55,8 @@ export class OpenAICompatibleProvider implements Provider {
     readonly name: string,
     private readonly config: OpenAIish,
     connectTimeoutMs = 10_000,
+    /** Stream events queued before the upstream is paused (tests lower it). */
+    private readonly streamHighWater = HIGH_WATER,
   ) {
     this.type = config.type;
     const url = new URL(config.baseUrl);
@@ -89,66 +92,14 @@ export class OpenAICompatibleProvider implements Provider {
       headers: { ...call.traceHeaders, ...this.dialect.headers, 'content-type': 'application/json', accept: call.stream ? 'text/event-stream' : 'application/json' },
       body: JSON.stringify(call.body),
     };
-    if (!call.stream) {
-      return new Promise((resolve, reject) => {
-        const exchange = new JsonExchange(call.cancel, this.name, resolve, reject);
-        try {
-          this.pool.dispatch(request, exchange);
-        } catch (err) {
-          exchange.onResponseError(undefined, err as Error);
-        }
-      });
-    }
-    const signal = call.cancel.signal;
-    let res;
-    try {
-      res = await this.pool.request({ ...request, signal });
-    } catch (err) {
-      throw transportError(err, call.cancel, this.name, 'connect');
-    }
-    if (res.statusCode >= 400) {
-      const text = await res.body.text().catch(() => '');
-      throw httpError(res.statusCode, res.headers, text, this.name);
-    }
-    const contentType = String(res.headers['content-type'] ?? '');
-    if (contentType.includes('text/event-stream')) {
-      return { kind: 'stream', status: res.statusCode, events: this.events(res.body, call.cancel) };
-    }
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (err) {
-      throw transportError(err, call.cancel, this.name, 'stream');
-    }
-    return jsonAnswer(res.statusCode, text, res.headers, this.name);
-  }
-
-  private async *events(body: AsyncIterable<Uint8Array>, cancel: Cancellation): AsyncGenerator<StreamEvent> {
-    try {
-      for await (const message of parseSse(body)) {
-        if (message.data === '[DONE]') {
-          yield { data: '[DONE]' };
-          continue;
-        }
-        let json: Record<string, unknown> | undefined;
-        try {
-          json = JSON.parse(message.data) as Record<string, unknown>;
-        } catch {
-          json = undefined;
-        }
-        if (json && (('error' in json && json.error) || json.type === 'error' || json.type === 'response.failed')) {
-          throw streamError(json, message.data, this.name);
-        }
-        const event: StreamEvent = { data: message.data };
-        if (message.event) event.event = message.event;
-        if (json) event.json = json;
-        const usage = streamUsage(json);
-        if (usage) event.usage = usage;
-        yield event;
+    return new Promise((resolve, reject) => {
+      const exchange = new Exchange(call.cancel, this.name, call.stream, resolve, reject, this.streamHighWater);
+      try {
+        this.pool.dispatch(request, exchange);
+      } catch (err) {
+        exchange.onResponseError(undefined, err as Error);
       }
-    } catch (err) {
-      throw transportError(err, cancel, this.name, 'stream');
-    }
+    });
   }
 
   async close(): Promise<void> {
@@ -156,24 +107,42 @@ export class OpenAICompatibleProvider implements Provider {
   }
 }
 
+/** Queued stream events beyond which the upstream is paused until the relay catches up. */
+const HIGH_WATER = 64;
+
 /**
- * One non-streaming exchange, collected straight from the dispatcher. `pool.request` would wrap the
- * body in a Readable stream and listen to an AbortSignal; for a small JSON answer that machinery cost
- * more CPU than everything else the provider does (bench profile), so the chunks are gathered here.
+ * One exchange, straight from the dispatcher. `pool.request` would wrap the body in a Readable and
+ * listen to an AbortSignal; for a streamed answer the relay would then pull each chunk through the
+ * Readable's async iterator and two generators. That machinery cost more CPU per request than
+ * everything else the provider does, and delayed each stream's first event (bench profile).
+ * A JSON answer (or any error body) is gathered whole; an SSE answer is decoded and split into events
+ * as chunks arrive, and the relay pulls them from a short queue — past HIGH_WATER queued events the
+ * upstream is paused, so a slow client slows the upstream instead of growing the heap.
  */
-class JsonExchange implements Dispatcher.DispatchHandler {
+class Exchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private status = 0;
   private headers: IncomingHttpHeaders = {};
+  private streaming = false;
   private readonly chunks: Buffer[] = [];
   private settled = false;
   private readonly stopListening: () => void;
+  // Streaming state.
+  private readonly queue: StreamEvent[] = [];
+  private head = 0;
+  private ended = false;
+  private failure: GatewayError | undefined;
+  private wake: (() => void) | undefined;
+  private decoder: TextDecoder | undefined;
+  private parser: EventSourceParser | undefined;
 
   constructor(
     private readonly cancel: Cancellation,
     private readonly name: string,
+    private readonly wantsStream: boolean,
     private readonly resolve: (response: ProviderResponse) => void,
     private readonly reject: (error: GatewayError) => void,
+    private readonly highWater = HIGH_WATER,
   ) {
     // A request still queued for a connection fails at once; the dispatcher drops it when it starts.
     this.stopListening = cancel.onAbort((reason) => {
@@ -190,13 +159,33 @@ class JsonExchange implements Dispatcher.DispatchHandler {
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     this.status = statusCode;
     this.headers = headers;
+    if (this.wantsStream && statusCode < 400 && String(headers['content-type'] ?? '').includes('text/event-stream')) {
+      this.streaming = true;
+      this.decoder = new TextDecoder();
+      this.parser = createParser({ onEvent: (message) => this.push(message) });
+      this.settled = true;
+      this.resolve({ kind: 'stream', status: statusCode, events: this.events() });
+    }
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.chunks.push(chunk);
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.streaming) {
+      this.chunks.push(chunk);
+      return;
+    }
+    this.parser?.feed(this.decoder?.decode(chunk, { stream: true }) ?? '');
+    if (this.queue.length - this.head >= this.highWater && !controller.paused) controller.pause();
+    this.wakeUp();
   }
 
   onResponseEnd(): void {
+    if (this.streaming) {
+      this.parser?.feed(this.decoder?.decode() ?? '');
+      this.ended = true;
+      this.stopListening();
+      this.wakeUp();
+      return;
+    }
     if (this.settled) return;
     const text = this.chunks.length === 1 ? (this.chunks[0] as Buffer).toString('utf8') : Buffer.concat(this.chunks).toString('utf8');
     try {
@@ -214,10 +203,72 @@ class JsonExchange implements Dispatcher.DispatchHandler {
   }
 
   private fail(error: GatewayError): void {
-    if (this.settled) return;
-    this.settled = true;
     this.stopListening();
-    this.reject(error);
+    if (!this.settled) {
+      this.settled = true;
+      this.reject(error);
+      return;
+    }
+    this.failure ??= error;
+    this.wakeUp();
+  }
+
+  private push(message: EventSourceMessage): void {
+    if (this.failure) return;
+    if (message.data === '[DONE]') {
+      this.queue.push({ data: '[DONE]' });
+      return;
+    }
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = JSON.parse(message.data) as Record<string, unknown>;
+    } catch {
+      json = undefined;
+    }
+    if (json && (('error' in json && json.error) || json.type === 'error' || json.type === 'response.failed')) {
+      const error = streamError(json, message.data, this.name);
+      this.controller?.abort(error);
+      this.fail(error);
+      return;
+    }
+    const event: StreamEvent = { data: message.data };
+    if (message.event) event.event = message.event;
+    if (json) event.json = json;
+    const usage = streamUsage(json);
+    if (usage) event.usage = usage;
+    this.queue.push(event);
+  }
+
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private async *events(): AsyncGenerator<StreamEvent> {
+    try {
+      for (;;) {
+        if (this.head < this.queue.length) {
+          const event = this.queue[this.head++] as StreamEvent;
+          if (this.head === this.queue.length) {
+            this.queue.length = 0;
+            this.head = 0;
+          }
+          if (this.controller?.paused && this.queue.length - this.head <= this.highWater / 4) this.controller.resume();
+          yield event;
+          continue;
+        }
+        if (this.failure) throw this.failure;
+        if (this.ended) return;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+      }
+    } finally {
+      // The relay stopped reading (client gone, error): no orphan upstream stream.
+      if (!this.ended && !this.failure) {
+        this.stopListening();
+        this.controller?.abort(new Error('stream consumer stopped'));
+      }
+    }
   }
 }
 
