@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ResponseSummary } from '../gateway/ledger.js';
 import { summariseAnswer } from '../gateway/summary.js';
+import { isoClock } from '../telemetry/iso-time.js';
 import { DATASET_SCHEMA_VERSION, inputHash, type DatasetMessage, type DatasetRecord } from './dataset-record.js';
 import type { Redactor } from './redact.js';
 import type { SampleSource } from './sample-source.js';
@@ -43,18 +44,7 @@ export function buildRecord(source: SampleSource, redactor: Redactor, rawInputHa
   };
 }
 
-let isoMs = -1;
-let isoText = '';
-
-/** `new Date().toISOString()`, which costs about a microsecond: records built within one millisecond share it. */
-function isoNow(): string {
-  const now = Date.now();
-  if (now !== isoMs) {
-    isoMs = now;
-    isoText = new Date(now).toISOString();
-  }
-  return isoText;
-}
+const isoNow = isoClock();
 
 /** The record's `request` before redaction. */
 export function rawRequestOf(source: SampleSource): DatasetRecord['request'] {

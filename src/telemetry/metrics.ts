@@ -143,8 +143,7 @@ function gaugeChild<L extends string>(metric: Gauge<L>, labels: Record<L, string
 
 function histogramChild<L extends string>(metric: Histogram<L>, labels: Record<L, string>, buckets: readonly number[]): HistogramChild {
   // zero() would reset a series that already has observations: only for one that doesn't exist yet.
-  if (!entryOf(metric, labels, 'histogram')) metric.zero(labels);
-  const entry = entryOf(metric, labels, 'histogram');
+  const entry = entryOf(metric, labels, 'histogram') ?? (metric.zero(labels), entryOf(metric, labels, 'histogram'));
   if (!entry) return metric.labels(labels);
   const bucketValues = entry.bucketValues as Record<number, number>;
   return {
