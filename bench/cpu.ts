@@ -8,7 +8,7 @@ import { cpus } from 'node:os';
 const TICK_MS = 10; // USER_HZ is 100 on every mainstream Linux kernel
 
 export interface CpuShare {
-  /** CPU milliseconds used by each named process during the measurement. */
+  /** CPU milliseconds used by each named process (or thread) during the measurement. */
   processMs: Record<string, number>;
   /** Share of the whole machine (all cores) used by processes that are not part of the bench, in %. */
   otherPct: number | undefined;
@@ -34,9 +34,13 @@ function machine(): { busy: number; total: number } | undefined {
   }
 }
 
-function processTicks(pid: number): number | undefined {
+/** A process, or one thread of it (Linux: a thread id; the main thread's is the process id). */
+export type CpuSubject = number | { pid: number; tid: number };
+
+function ticks(subject: CpuSubject): number | undefined {
+  const path = typeof subject === 'number' ? `/proc/${subject}/stat` : `/proc/${subject.pid}/task/${subject.tid}/stat`;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return Number(rest[11]) + Number(rest[12]);
@@ -46,7 +50,7 @@ function processTicks(pid: number): number | undefined {
 }
 
 export class CpuMeter {
-  constructor(private readonly pids: Record<string, number>) {}
+  constructor(private readonly pids: Record<string, CpuSubject>) {}
 
   snapshot(): Snapshot {
     const m = machine();
@@ -54,7 +58,7 @@ export class CpuMeter {
       at: performance.now(),
       machineBusy: m?.busy,
       machineTotal: m?.total,
-      process: Object.fromEntries(Object.entries(this.pids).map(([name, pid]) => [name, processTicks(pid)])),
+      process: Object.fromEntries(Object.entries(this.pids).map(([name, pid]) => [name, ticks(pid)])),
     };
   }
 
@@ -67,7 +71,7 @@ export class CpuMeter {
       const b = end.process[name];
       if (a === undefined || b === undefined) continue;
       processMs[name] = (b - a) * TICK_MS;
-      own += b - a;
+      if (typeof this.pids[name] === 'number') own += b - a; // a thread is already in its process
     }
     let otherPct: number | undefined;
     if (start.machineBusy !== undefined && end.machineBusy !== undefined && start.machineTotal !== undefined && end.machineTotal !== undefined) {

@@ -17,6 +17,17 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const CONNECTIONS = 64;
 
+/** `bellwether_samples_total` by result, summed over routes and variants, from the gateway's /metrics. */
+async function sampleCounts(origin: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${origin}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const match of text.matchAll(/^bellwether_samples_total\{[^}]*result="([a-z]+)"[^}]*\} (\S+)$/gm)) {
+    const [, result = '', value = '0'] = match;
+    counts[result] = (counts[result] ?? 0) + Number(value);
+  }
+  return counts;
+}
+
 async function closedLoop(origin: string, seconds: number, unique: boolean): Promise<number> {
   const pool = new Pool(origin, { connections: CONNECTIONS });
   const end = Date.now() + seconds * 1000;
@@ -59,28 +70,36 @@ try {
   };
   const off = await start('sampling-off', undefined);
   const on = await start('sampling-100', 1);
-  const meter = new CpuMeter({ off: off.pid, on: on.pid });
+  const meter = new CpuMeter({ off: off.pid, on: on.pid, 'off-main': { pid: off.pid, tid: off.pid }, 'on-main': { pid: on.pid, tid: on.pid } });
 
   console.log(`sampling A/B: ${ROUNDS} alternating rounds × ${SECONDS} s, ${CONNECTIONS} connections, gateways pid ${off.pid} (off) and ${on.pid} (rate 1)`);
   for (const unique of [false, true]) {
     const workload = unique ? 'unique prompts' : 'same prompt';
     for (const child of [off, on]) await closedLoop(child.urls.gateway ?? '', 1, unique); // warm-up
+    const samplesBefore = await sampleCounts(on.urls.gateway ?? '');
     const rates = { off: [] as number[], on: [] as number[] };
-    const cpuMs = { off: 0, on: 0 };
+    const cpuMs = { off: 0, on: 0, 'off-main': 0, 'on-main': 0 };
     for (let round = 0; round < ROUNDS; round++) {
       for (const [arm, child] of [['off', off], ['on', on]] as const) {
         const before = meter.snapshot();
         rates[arm].push(await closedLoop(child.urls.gateway ?? '', SECONDS, unique));
-        cpuMs[arm] += meter.since(before).processMs[arm] ?? 0;
+        const used = meter.since(before).processMs;
+        cpuMs[arm] += used[arm] ?? 0;
+        cpuMs[`${arm}-main`] += used[`${arm}-main`] ?? 0;
       }
     }
+    // Let the worker finish what it was handed before counting what became of it.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const samplesAfter = await sampleCounts(on.urls.gateway ?? '');
+    const samples = (result: string) => (samplesAfter[result] ?? 0) - (samplesBefore[result] ?? 0);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const cost = 1 - mean(rates.on) / mean(rates.off);
-    const perReq = (arm: 'off' | 'on') => Math.round((cpuMs[arm] * 1000) / (mean(rates[arm]) * SECONDS * ROUNDS));
+    const perReq = (key: keyof typeof cpuMs) => Math.round((cpuMs[key] * 1000) / (mean(rates[key.startsWith('off') ? 'off' : 'on']) * SECONDS * ROUNDS));
     console.log(
       `${workload.padEnd(15)} off ${Math.round(mean(rates.off))} req/s [${rates.off.map(Math.round).join(', ')}], ` +
         `rate 1 ${Math.round(mean(rates.on))} req/s [${rates.on.map(Math.round).join(', ')}] → throughput cost ${(cost * 100).toFixed(1)} % ` +
-        `(${cost < 0.1 ? 'PASS' : 'FAIL'} < 10 %); CPU ${perReq('off')} vs ${perReq('on')} µs/req incl. the sampling thread`,
+        `(${cost < 0.1 ? 'PASS' : 'FAIL'} < 10 %); CPU ${perReq('off')} vs ${perReq('on')} µs/req, of which the request thread ${perReq('off-main')} vs ${perReq('on-main')}; ` +
+        `samples stored ${samples('stored')}, dropped ${samples('dropped')} (${samples('dropped') === 0 ? 'PASS' : 'FAIL'}: none dropped)`,
     );
   }
 } finally {

@@ -4,6 +4,7 @@
 // body, and tests).
 import { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/types.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { buildRecord } from './record-builder.js';
@@ -42,7 +43,8 @@ const RECENT_INPUTS = 10_000;
 
 export class InlineSampleWriter implements SampleWriter {
   private readonly redactors = new Map<string, Redactor>();
-  private readonly recentInputs = new Map<string, Set<string>>();
+  /** Per route; lru-cache because a Set's evict-oldest idiom scans deleted slots (see RecentSet). */
+  private readonly recentInputs = new Map<string, LRUCache<string, true>>();
   private readonly onResult: ResultListener;
   private readonly store: DatasetStore;
   private readonly queue: WriteQueue;
@@ -68,13 +70,12 @@ export class InlineSampleWriter implements SampleWriter {
     // repeat is a duplicate the store would refuse anyway — skip redacting and hashing it again.
     const raw = rawInputKey(source);
     let seen = this.recentInputs.get(source.route);
-    if (!seen) this.recentInputs.set(source.route, (seen = new Set()));
+    if (!seen) this.recentInputs.set(source.route, (seen = new LRUCache({ max: RECENT_INPUTS })));
     if (seen.has(raw)) {
       this.onResult(source.route, source.variant, 'duplicate', 1);
       return true;
     }
-    seen.add(raw);
-    if (seen.size > RECENT_INPUTS) seen.delete(seen.values().next().value as string);
+    seen.set(raw, true);
     return this.queue.offer(buildRecord(source, redactor, raw));
   }
 

@@ -4,11 +4,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../telemetry/logger.js';
 import { InlineSampleWriter, decodeSamples, type FromWorker, type ToWorker, type WorkerData } from './sample-writer.js';
 import type { SampleResult } from './write-queue.js';
+import { lowerThisThreadPriority } from './background-priority.js';
 
 const port = parentPort;
 if (!port) throw new Error('sampling worker must run in a worker thread');
 const { config, secrets } = workerData as WorkerData;
 const logger = createLogger(config.logging.level).child({ thread: 'sampling' });
+if (!lowerThisThreadPriority()) logger.debug('no per-thread priority on this platform: sampling runs at normal priority');
 
 const counts = new Map<string, [string, string, SampleResult, number]>();
 let processed = 0;

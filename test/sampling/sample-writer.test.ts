@@ -3,13 +3,14 @@ import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
-import { InlineSampleWriter, decodeSamples, encodeSamples } from '../../src/sampling/sample-writer.js';
+import { InlineSampleWriter, WorkerSampleWriter, decodeSamples, encodeSamples } from '../../src/sampling/sample-writer.js';
+import { BACKGROUND_NICE } from '../../src/sampling/background-priority.js';
 import { isDatasetRecord } from '../../src/sampling/dataset-record.js';
 import type { SampleSource } from '../../src/sampling/sample-source.js';
 
-t.test('repeats are duplicates; the first is redacted and stored', async (t) => {
-  const dir = t.testdir({});
-  const config = parseConfig(
+/** Route `demo` sampled at rate 1 into JSONL files under `dir`. */
+function samplingConfig(dir: string) {
+  return parseConfig(
     `
 providers: { sim: { type: simulator } }
 models: { a: { provider: sim } }
@@ -19,6 +20,11 @@ datasets: { dir: ${dir} }
     'x.yaml',
     {},
   );
+}
+
+t.test('repeats are duplicates; the first is redacted and stored', async (t) => {
+  const dir = t.testdir({});
+  const config = samplingConfig(dir);
   const results: string[] = [];
   const writer = new InlineSampleWriter(config, ['sk-secret-abcdefgh'], (_route, _variant, result, n) => results.push(`${result}x${n}`), { info() {}, warn() {}, error() {} });
   const source: SampleSource = {
@@ -75,4 +81,26 @@ t.test('batches reach the worker exactly as a JSON round trip would deliver them
   ];
   t.same(decodeSamples(encodeSamples(batch)), JSON.parse(JSON.stringify(batch)));
   t.same(decodeSamples(encodeSamples([])), []);
+});
+
+t.test('the sampling worker runs at background priority; the request thread keeps its own', { skip: process.platform !== 'linux' && 'per-thread nice values are Linux-only' }, async (t) => {
+  const dir = t.testdir({});
+  const config = samplingConfig(dir);
+  const niceOf = (tid: string): number => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]); // field 19: nice
+  };
+  const own = niceOf(String(process.pid));
+  if (own >= BACKGROUND_NICE) {
+    t.comment(`skipped: this test process already runs at nice ${own}`);
+    return;
+  }
+  const background = () => readdirSync('/proc/self/task').filter((tid) => niceOf(tid) === BACKGROUND_NICE);
+  t.same(background(), [], 'no background thread before the worker starts');
+  const writer = new WorkerSampleWriter(config, [], () => {}, { info() {}, warn() {}, error() {} });
+  const deadline = Date.now() + 10_000;
+  while (background().length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.equal(background().length, 1, 'exactly one thread — the worker — lowered its priority');
+  t.equal(niceOf(String(process.pid)), own, 'the request (main) thread is untouched');
+  await writer.close(2000);
 });
