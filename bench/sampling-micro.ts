@@ -58,7 +58,9 @@ function ledger(): RequestLedger {
   const answerText = JSON.stringify(answer);
   const l = new RequestLedger(`req-${i}`, 'chat', route as NonNullable<typeof route>, i % 2 === 0 ? 'champion' : 'challenger', false, false, 'client', body);
   l.usage = fromOpenAIUsage(answer.usage as OpenAIUsageWire);
-  l.respondedWith(() => ({ content: '', toolCalls: [], finishReason: 'stop' }), answerText);
+  // As the gateway holds them: the client's body and the upstream's answer as bytes.
+  l.requestBytes = Buffer.from(JSON.stringify(body));
+  l.respondedWith(() => ({ content: '', toolCalls: [], finishReason: 'stop' }), Buffer.from(answerText));
   l.endedMs = 12.5;
   return l;
 }

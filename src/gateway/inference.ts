@@ -15,6 +15,7 @@ import { summariseAnswer } from './summary.js';
 import { Cancellation } from '../providers/cancellation.js';
 import type { ClientIdentity } from './authenticate.js';
 import type { GatewayContext } from './context.js';
+import { jsonBodyBytes } from './json-body.js';
 
 export const VARIANT_HEADER = 'x-bellwether-variant';
 
@@ -26,6 +27,7 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
   const stream = operation !== 'embeddings' && body.stream === true;
 
   const ledger = new RequestLedger(req.id, operation, route, variant, forced, stream, client.name, body);
+  ledger.requestBytes = jsonBodyBytes(req);
   ledger.clientAskedUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
   const primary = modelFor(ctx, route, variant);
   if (ctx.tracing.enabled) {
@@ -54,17 +56,17 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
     } else {
       const upstream = answer.response;
       ledger.usage = upstream.usage;
-      ledger.respondedWith(() => summariseAnswer(operation, upstream.json), upstream.text);
+      ledger.respondedWith(() => summariseAnswer(operation, upstream.json), upstream.body);
       const cost = ledger.costUsd;
       headers['x-bellwether-cost-usd'] = cost === undefined ? 'unknown' : cost.toFixed(8);
       headers['content-type'] = 'application/json; charset=utf-8';
-      headers['content-length'] = String(Buffer.byteLength(upstream.text));
+      headers['content-length'] = String(typeof upstream.body === 'string' ? Buffer.byteLength(upstream.body) : upstream.body.length);
       ledger.endedMs = ledger.elapsedMs();
-      // The upstream's text goes out as it came: nothing for fastify's serialisers or hooks to do, and
+      // The upstream's bytes go out as they came: nothing for fastify's serialisers or hooks to do, and
       // its reply pipeline cost a measurable share of the CPU per request (bench profile).
       reply.hijack();
       reply.raw.writeHead(upstream.status, headers);
-      reply.raw.end(upstream.text);
+      reply.raw.end(upstream.body);
     }
   } catch (err) {
     const error = cancel.aborted && cancel.reason instanceof GatewayError ? cancel.reason : asGatewayError(err);

@@ -50,8 +50,10 @@ export class RequestLedger {
   /** Usage of the answer the client got (the cost of all attempts is summed separately). */
   usage: Usage | undefined;
   private summary: ResponseSummary | undefined;
-  /** The upstream's JSON answer as text, when the summary is still deferred (sampling parses it off-thread). */
-  answerText: string | undefined;
+  /** The JSON answer as sent, while the summary is still deferred (sampling parses it off-thread). */
+  answer: string | Buffer | undefined;
+  /** The client's JSON body as received, when the server kept it (sampling hands these bytes over as they are). */
+  requestBytes: Buffer | undefined;
   private summarise: (() => ResponseSummary) | undefined;
   clientAskedUsage = false;
 
@@ -78,7 +80,7 @@ export class RequestLedger {
   set response(summary: ResponseSummary | undefined) {
     this.summary = summary;
     this.summarise = undefined;
-    this.answerText = undefined;
+    this.answer = undefined;
   }
 
   /** The summary only if it has been built already (never triggers the deferred parse). */
@@ -87,10 +89,10 @@ export class RequestLedger {
   }
 
   /** Defers building the summary (a full parse of the answer) until something reads it. */
-  respondedWith(summarise: () => ResponseSummary, answerText?: string): void {
+  respondedWith(summarise: () => ResponseSummary, answer?: string | Buffer): void {
     this.summary = undefined;
     this.summarise = summarise;
-    this.answerText = answerText;
+    this.answer = answer;
   }
 
   get attemptCount(): number {

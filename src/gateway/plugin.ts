@@ -3,13 +3,18 @@ import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from './context.js';
 import { handleInference } from './inference.js';
 import { registerPassthrough } from './passthrough.js';
+import { parseJsonKeepingBytes } from './json-body.js';
 
 export async function clientApi(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
   // Breaker state is read at scrape time, so open → half-open (a matter of time passing) shows up.
   ctx.metrics.watchCircuitBreakers(() => ctx.breakers.snapshot());
-  app.post('/v1/chat/completions', (req, reply) => handleInference(ctx, 'chat', req, reply));
-  app.post('/v1/responses', (req, reply) => handleInference(ctx, 'responses', req, reply));
-  app.post('/v1/embeddings', (req, reply) => handleInference(ctx, 'embeddings', req, reply));
+  // Their own scope: the pass-through proxy below brings its own body handling.
+  await app.register(async (inference) => {
+    parseJsonKeepingBytes(inference);
+    inference.post('/v1/chat/completions', (req, reply) => handleInference(ctx, 'chat', req, reply));
+    inference.post('/v1/responses', (req, reply) => handleInference(ctx, 'responses', req, reply));
+    inference.post('/v1/embeddings', (req, reply) => handleInference(ctx, 'embeddings', req, reply));
+  });
 
   app.get('/v1/models', async (req) => {
     ctx.clients.authenticate(req.headers.authorization);

@@ -30,7 +30,7 @@ class ResponsesViaChat implements Provider {
     const res = await this.inner.call({ ...call, operation: 'chat', body: responsesToChat(request) });
     if (res.kind === 'json') {
       const json = chatToResponse(res.json as unknown as ChatCompletion, request, res.usage) as unknown as Record<string, unknown>;
-      return { kind: 'json', status: res.status, text: JSON.stringify(json), json, usage: res.usage };
+      return { kind: 'json', status: res.status, body: JSON.stringify(json), json, usage: res.usage };
     }
     return { kind: 'stream', status: res.status, events: translate(res.events, new ChatToResponsesStream(request)) };
   }

@@ -37,8 +37,11 @@ export type ProviderResponse =
   | {
       kind: 'json';
       status: number;
-      /** Serialised body to send as-is (saves a re-stringify on the hot path). */
-      text: string;
+      /**
+       * The serialised answer to send as-is: the upstream's own bytes where it answered in the client's
+       * format (no decode, re-encode or re-stringify on the hot path), else the JSON text built here.
+       */
+      body: string | Buffer;
       json: Record<string, unknown>;
       usage: Usage | undefined;
     }

@@ -45,6 +45,7 @@ export function buildRecord(source: SampleSource, redactor: Redactor, rawInputHa
 }
 
 const isoNow = isoClock();
+const decoder = new TextDecoder();
 
 /** The record's `request` before redaction. */
 export function rawRequestOf(source: SampleSource): DatasetRecord['request'] {
@@ -72,9 +73,10 @@ export function rawResponseOf(source: SampleSource, summary: ResponseSummary | u
 }
 
 export function summaryOf(source: SampleSource): ResponseSummary | undefined {
-  if (source.answerText === undefined) return undefined;
+  const text = source.answerText ?? (source.answerBytes ? decoder.decode(source.answerBytes) : undefined);
+  if (text === undefined) return undefined;
   try {
-    return summariseAnswer(source.operation, JSON.parse(source.answerText) as Record<string, unknown>);
+    return summariseAnswer(source.operation, JSON.parse(text) as Record<string, unknown>);
   } catch {
     return undefined;
   }

@@ -12,10 +12,14 @@ export interface SampleSource {
   model: string;
   operation: Operation;
   request: Record<string, unknown>;
+  /** The client's body as received: handed over instead of `request`, parsed again in the worker. */
+  requestBytes?: Uint8Array;
   /** The answer's summary when it was already built (streams, or checks ran)… */
   response?: ResponseSummary;
-  /** …otherwise the raw JSON answer, summarised in the worker. */
+  /** …otherwise the raw JSON answer, summarised in the worker… */
   answerText?: string;
+  /** …as text, or as the bytes the client got (handed over as they are; text again in the worker). */
+  answerBytes?: Uint8Array;
   usage?: Usage;
   latencyS: number;
   ttftS: number | null;
@@ -28,7 +32,7 @@ export interface SampleSource {
 
 export function sourceFromLedger(ledger: RequestLedger, samplingRate: number, tags: string[]): SampleSource {
   const built = ledger.responseIfBuilt;
-  const answerText = built === undefined ? ledger.answerText : undefined;
+  const answer = built === undefined ? ledger.answer : undefined;
   return {
     route: ledger.route.name,
     requestId: ledger.requestId,
@@ -36,8 +40,9 @@ export function sourceFromLedger(ledger: RequestLedger, samplingRate: number, ta
     model: ledger.answeredBy?.name ?? ledger.attempts[ledger.attempts.length - 1]?.model.name ?? ledger.route.champion,
     operation: ledger.operation,
     request: ledger.request,
+    ...(ledger.requestBytes ? { requestBytes: ledger.requestBytes } : {}),
     ...(built ? { response: built } : {}),
-    ...(answerText !== undefined ? { answerText } : {}),
+    ...(typeof answer === 'string' ? { answerText: answer } : answer ? { answerBytes: answer } : {}),
     ...(ledger.usage ? { usage: ledger.usage } : {}),
     latencyS: (ledger.endedMs ?? ledger.elapsedMs()) / 1000,
     ttftS: ledger.ttftMs === undefined ? null : ledger.ttftMs / 1000,

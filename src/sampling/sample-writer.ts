@@ -97,10 +97,11 @@ export function rawInputKey(source: SampleSource): string {
 
 /** Messages between the gateway and its sampling worker. */
 /**
- * Samples travel in batches as UTF-8 in a transferred buffer: structured-cloning objects or even
- * strings per message cost more than the rest of sampling on the request thread.
+ * Samples travel in batches as bytes in a transferred buffer: structured-cloning objects or even
+ * strings per message cost more than the rest of sampling on the request thread. `count` is the
+ * number of samples in `bytes`, so a batch that cannot be read is still accounted for.
  */
-export type ToWorker = { type: 'samples'; bytes: Uint8Array } | { type: 'close'; timeoutMs: number };
+export type ToWorker = { type: 'samples'; bytes: Uint8Array; count: number } | { type: 'close'; timeoutMs: number };
 export type FromWorker =
   | { type: 'results'; processed: number; counts: [route: string, variant: string, result: SampleResult, n: number][] }
   | { type: 'closed' };
@@ -112,52 +113,76 @@ export interface WorkerData {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const NEWLINE = 0x0a;
 
-/** The JSON part of a batch; `answers[i]` is the length of source i's answer text, −1 for none. */
+/** The JSON part of a batch; `blobs[2i]` / `blobs[2i+1]`: byte lengths of source i's request / answer, −1 for none. */
 interface BatchHead {
-  sources: SampleSource[];
-  answers: number[];
+  sources: Omit<SampleSource, 'requestBytes' | 'answerBytes'>[];
+  blobs: number[];
 }
 
 /**
- * A batch as bytes: `<n>\n` then n characters of JSON (`BatchHead`), then the answer texts back to
- * back. Answers travel as they came rather than as JSON string literals: escaping every quote of
- * a JSON answer on the request thread and unescaping it in the worker — which then parses it anyway
- * — was the larger part of the hand-over's cost. Lengths count UTF-16 units, which the UTF-8 round
- * trip keeps for well-formed text; an answer that is not (never the case for text decoded from the
- * wire) stays in the JSON, escaped.
+ * A batch as bytes: `<n>\n`, n bytes of JSON (`BatchHead`), then the request and answer bodies back
+ * to back, as bytes. The request thread already holds both as bytes — the client's body as read
+ * from the socket, the upstream's answer as sent to the client — so handing them over is a copy;
+ * serialising the parsed request again and encoding the answer text were most of the hand-over's
+ * cost. Text answers (answers the gateway built) are encoded here; one that is not well-formed UTF-16
+ * (never the case for JSON.stringify output) stays in the JSON, escaped.
  */
 export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayBuffer> {
-  const head: BatchHead = { sources: [], answers: [] };
-  let answers = '';
+  const head: BatchHead = { sources: [], blobs: [] };
+  const blobs: Uint8Array[] = [];
+  let blobBytes = 0;
+  const add = (blob: Uint8Array | undefined): void => {
+    if (blob === undefined) return void head.blobs.push(-1);
+    head.blobs.push(blob.length);
+    blobs.push(blob);
+    blobBytes += blob.length;
+  };
   for (const source of batch) {
-    const text = source.answerText;
-    if (text === undefined || !isWellFormed(text)) {
-      head.sources.push(source);
-      head.answers.push(-1);
-      continue;
-    }
-    const { answerText: _, ...rest } = source;
-    head.sources.push(rest);
-    head.answers.push(text.length);
-    answers += text;
+    const { requestBytes, answerBytes, answerText, request, ...rest } = source;
+    const answer = answerBytes ?? (answerText !== undefined && isWellFormed(answerText) ? encoder.encode(answerText) : undefined);
+    head.sources.push({
+      ...rest,
+      ...(requestBytes ? {} : { request }),
+      ...(answer === undefined && answerText !== undefined ? { answerText } : {}),
+    } as BatchHead['sources'][number]);
+    add(requestBytes);
+    add(answer);
   }
-  const json = JSON.stringify(head);
-  return encoder.encode(`${json.length}\n${json}${answers}`);
+  const json = encoder.encode(JSON.stringify(head));
+  const prefix = encoder.encode(`${json.length}\n`);
+  const out = new Uint8Array(prefix.length + json.length + blobBytes);
+  out.set(prefix, 0);
+  out.set(json, prefix.length);
+  let at = prefix.length + json.length;
+  for (const blob of blobs) {
+    out.set(blob, at);
+    at += blob.length;
+  }
+  return out;
 }
 
+/** Sources as the worker uses them: `request` parsed, answers as text. */
 export function decodeSamples(bytes: Uint8Array): SampleSource[] {
-  const text = decoder.decode(bytes);
-  const newline = text.indexOf('\n');
-  let at = newline + 1 + Number(text.slice(0, newline));
-  const head = JSON.parse(text.slice(newline + 1, at)) as BatchHead;
-  head.sources.forEach((source, i) => {
-    const length = head.answers[i] ?? -1;
-    if (length < 0) return;
-    source.answerText = text.slice(at, at + length);
+  const newline = bytes.indexOf(NEWLINE);
+  let at = newline + 1 + Number(decoder.decode(bytes.subarray(0, newline)));
+  const head = JSON.parse(decoder.decode(bytes.subarray(newline + 1, at))) as BatchHead;
+  const take = (length: number | undefined): string | undefined => {
+    if (length === undefined || length < 0) return undefined;
+    const text = decoder.decode(bytes.subarray(at, at + length));
     at += length;
+    return text;
+  };
+  return head.sources.map((entry, i) => {
+    const source = entry as SampleSource;
+    // The same bytes parsed as the request body on the request thread, so this parse succeeds.
+    const request = take(head.blobs[2 * i]);
+    if (request !== undefined) source.request = JSON.parse(request) as Record<string, unknown>;
+    const answer = take(head.blobs[2 * i + 1]);
+    if (answer !== undefined) source.answerText = answer;
+    return source;
   });
-  return head.sources;
 }
 
 function isWellFormed(text: string): boolean {
@@ -224,8 +249,9 @@ export class WorkerSampleWriter implements SampleWriter {
     this.timer = undefined;
     if (this.batch.length === 0 || this.dead) return;
     const bytes = encodeSamples(this.batch);
+    const count = this.batch.length;
     this.batch = [];
-    this.worker.postMessage({ type: 'samples', bytes } satisfies ToWorker, [bytes.buffer]);
+    this.worker.postMessage({ type: 'samples', bytes, count } satisfies ToWorker, [bytes.buffer]);
   }
 
   close(timeoutMs: number): Promise<void> {

@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../telemetry/logger.js';
 import { InlineSampleWriter, decodeSamples, type FromWorker, type ToWorker, type WorkerData } from './sample-writer.js';
 import type { SampleResult } from './write-queue.js';
+import type { SampleSource } from './sample-source.js';
 import { lowerThisThreadPriority } from './background-priority.js';
 
 const port = parentPort;
@@ -39,7 +40,16 @@ const writer = new InlineSampleWriter(
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'samples') {
-    for (const source of decodeSamples(message.bytes)) {
+    let sources: SampleSource[];
+    try {
+      sources = decodeSamples(message.bytes);
+    } catch (err) {
+      logger.error({ err: String(err), samples: message.count }, 'could not read a batch of samples; they are lost');
+      processed += message.count;
+      timer ??= setTimeout(report, 200);
+      return;
+    }
+    for (const source of sources) {
       try {
         writer.offer(source);
       } catch (err) {

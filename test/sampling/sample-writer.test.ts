@@ -22,26 +22,33 @@ datasets: { dir: ${dir} }
   );
 }
 
-t.test('repeats are duplicates; the first is redacted and stored', async (t) => {
-  const dir = t.testdir({});
-  const config = samplingConfig(dir);
-  const results: string[] = [];
-  const writer = new InlineSampleWriter(config, ['sk-secret-abcdefgh'], (_route, _variant, result, n) => results.push(`${result}x${n}`), { info() {}, warn() {}, error() {} });
-  const source: SampleSource = {
+/** A finished chat request on route `demo`, as the request thread describes it. */
+function sampleSource(overrides: Partial<SampleSource> & Pick<SampleSource, 'request'>): SampleSource {
+  return {
     route: 'demo',
     requestId: 'r1',
     variant: 'champion',
     model: 'a',
     operation: 'chat',
-    request: { model: 'demo', messages: [{ role: 'user', content: 'my key is sk-secret-abcdefgh' }] },
-    answerText: JSON.stringify({ choices: [{ message: { role: 'assistant', content: 'noted' }, finish_reason: 'stop' }] }),
     latencyS: 0.1,
     ttftS: null,
     costUsd: null,
     errorClass: 'none',
     samplingRate: 1,
     tags: ['sampled'],
+    ...overrides,
   };
+}
+
+t.test('repeats are duplicates; the first is redacted and stored', async (t) => {
+  const dir = t.testdir({});
+  const config = samplingConfig(dir);
+  const results: string[] = [];
+  const writer = new InlineSampleWriter(config, ['sk-secret-abcdefgh'], (_route, _variant, result, n) => results.push(`${result}x${n}`), { info() {}, warn() {}, error() {} });
+  const source = sampleSource({
+    request: { model: 'demo', messages: [{ role: 'user', content: 'my key is sk-secret-abcdefgh' }] },
+    answerText: JSON.stringify({ choices: [{ message: { role: 'assistant', content: 'noted' }, finish_reason: 'stop' }] }),
+  });
   t.ok(writer.offer(source));
   t.ok(writer.offer({ ...source, requestId: 'r2' }));
   await writer.close(2000);
@@ -56,20 +63,7 @@ t.test('repeats are duplicates; the first is redacted and stored', async (t) => 
 });
 
 t.test('batches reach the worker exactly as a JSON round trip would deliver them', async (t) => {
-  const base: SampleSource = {
-    route: 'demo',
-    requestId: 'r1',
-    variant: 'champion',
-    model: 'a',
-    operation: 'chat',
-    request: { model: 'demo', messages: [{ role: 'user', content: 'naïve 请 📧 "quoted" \\ \n' }], temperature: 0.2 },
-    latencyS: 0.1,
-    ttftS: null,
-    costUsd: null,
-    errorClass: 'none',
-    samplingRate: 1,
-    tags: ['sampled'],
-  };
+  const base = sampleSource({ request: { model: 'demo', messages: [{ role: 'user', content: 'naïve 请 📧 "quoted" \\ \n' }], temperature: 0.2 } });
   const batch: SampleSource[] = [
     { ...base, answerText: JSON.stringify({ choices: [{ message: { content: 'é 请 📧 "q" \u2028' } }] }) },
     { ...base, requestId: 'r2' },
@@ -81,6 +75,25 @@ t.test('batches reach the worker exactly as a JSON round trip would deliver them
   ];
   t.same(decodeSamples(encodeSamples(batch)), JSON.parse(JSON.stringify(batch)));
   t.same(decodeSamples(encodeSamples([])), []);
+});
+
+t.test('request and answer bytes travel as they are: the worker gets the parsed request and the answer text', async (t) => {
+  const request = { model: 'demo', messages: [{ role: 'user', content: 'naïve 请 📧 "quoted" \\ \n' }], temperature: 0.2 };
+  const answer = JSON.stringify({ choices: [{ message: { content: 'é 请 📧 "q" \u2028' }, finish_reason: 'stop' }] });
+  const source = sampleSource({
+    variant: 'challenger',
+    // What the request thread parsed; the bytes are what travels (a stand-in here proves it).
+    request: { stale: true },
+    requestBytes: Buffer.from(JSON.stringify(request)),
+    answerBytes: Buffer.from(answer),
+  });
+  const withBom = { ...source, requestId: 'r2', requestBytes: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(request))]) };
+  const textAnswer = { ...source, requestId: 'r3', answerBytes: undefined, answerText: answer };
+  const decoded = decodeSamples(encodeSamples([source, withBom, textAnswer]));
+  const { requestBytes: _r, answerBytes: _a, ...plain } = source;
+  t.same(decoded[0], { ...plain, request, answerText: answer });
+  t.same(decoded[1]?.request, request, 'a byte-order mark (accepted by the body parser) is not part of the JSON');
+  t.same(decoded[2], { ...plain, requestId: 'r3', request, answerText: answer });
 });
 
 t.test('the sampling worker runs at background priority; the request thread keeps its own', { skip: process.platform !== 'linux' && 'per-thread nice values are Linux-only' }, async (t) => {

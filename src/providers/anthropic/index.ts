@@ -92,7 +92,7 @@ export class AnthropicProvider implements Provider {
       throw new GatewayError({ status: 502, errorClass: 'upstream_5xx', message: `upstream provider "${this.name}" returned an unexpected body`, type: 'api_error', code: 'bad_upstream_response' });
     }
     const { json, usage } = toChatCompletion(msg);
-    return { kind: 'json', status: 200, text: JSON.stringify(json), json: json as unknown as Record<string, unknown>, usage };
+    return { kind: 'json', status: 200, body: JSON.stringify(json), json: json as unknown as Record<string, unknown>, usage };
   }
 
   private async *events(body: AsyncIterable<Uint8Array>, signal: AbortSignal, includeUsage: boolean): AsyncGenerator<StreamEvent> {

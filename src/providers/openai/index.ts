@@ -187,12 +187,12 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (this.settled) return;
-    const text = this.chunks.length === 1 ? (this.chunks[0] as Buffer).toString('utf8') : Buffer.concat(this.chunks).toString('utf8');
+    const bytes = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
     try {
-      if (this.status >= 400) throw httpError(this.status, this.headers, text, this.name);
+      if (this.status >= 400) throw httpError(this.status, this.headers, bytes.toString('utf8'), this.name);
       this.settled = true;
       this.stopListening();
-      this.resolve(jsonAnswer(this.status, text, this.headers, this.name));
+      this.resolve(jsonAnswer(this.status, bytes, this.headers, this.name));
     } catch (err) {
       this.fail(err as GatewayError);
     }
@@ -292,23 +292,42 @@ function streamError(json: Record<string, unknown>, data: string, name: string):
 }
 
 /**
- * A JSON answer relayed as the upstream's own text. The full parse is deferred until someone needs
- * the object (checks, sampling, translation): the hot path only needs usage, read from the tail.
+ * A JSON answer relayed as the upstream's own bytes. Decoding and the full parse are deferred until
+ * someone needs the object (checks, sampling, translation): the hot path only needs usage, read
+ * from the tail.
  */
-function jsonAnswer(status: number, text: string, headers: IncomingHttpHeaders, name: string): Extract<ProviderResponse, { kind: 'json' }> {
-  if (!/^\s*\{/.test(text)) parseJsonObject(text, headers, name); // throws the 502 with its cause
+function jsonAnswer(status: number, bytes: Buffer, headers: IncomingHttpHeaders, name: string): Extract<ProviderResponse, { kind: 'json' }> {
+  if (bytes[firstNonSpace(bytes)] !== OPEN_BRACE) parseJsonObject(bytes.toString('utf8'), headers, name); // throws the 502 with its cause
   let parsed: Record<string, unknown> | undefined;
-  const parse = (): Record<string, unknown> => (parsed ??= parseJsonObject(text, headers, name));
-  const usage = usageFromTail(text) ?? fromOpenAIUsage(parse().usage as OpenAIUsageWire | undefined);
+  const parse = (): Record<string, unknown> => (parsed ??= parseJsonObject(bytes.toString('utf8'), headers, name));
+  const usage = usageFromTail(tailFrom(bytes, USAGE_KEY)) ?? fromOpenAIUsage(parse().usage as OpenAIUsageWire | undefined);
   return {
     kind: 'json',
     status,
-    text,
+    body: bytes,
     get json() {
       return parse();
     },
     usage,
   };
+}
+
+const OPEN_BRACE = 0x7b;
+const USAGE_KEY = Buffer.from('"usage"');
+
+function firstNonSpace(bytes: Buffer): number {
+  let i = 0;
+  while (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09) i++;
+  return i;
+}
+
+/**
+ * The text from one byte before the last `key` on: all usageFromTail looks at (it checks the
+ * character before the key for an escape). Empty when the key is absent.
+ */
+function tailFrom(bytes: Buffer, key: Buffer): string {
+  const at = bytes.lastIndexOf(key);
+  return at <= 0 ? '' : bytes.toString('utf8', at - 1);
 }
 
 /** OpenAI puts `"usage":{…}` after the choices; parse just that object. Undefined if unsure. */

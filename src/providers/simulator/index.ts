@@ -45,7 +45,7 @@ export class SimulatorProvider implements Provider {
       // A non-streaming answer arrives when the last token would have.
       await wait(plan.firstTokenMs + plan.interTokenMs * plan.pieces.length, call.cancel.signal);
       const json = completionBody(plan, model);
-      return { kind: 'json', status: 200, text: JSON.stringify(json), json, usage: fromOpenAIUsage(plan.usage) };
+      return { kind: 'json', status: 200, body: JSON.stringify(json), json, usage: fromOpenAIUsage(plan.usage) };
     }
     const includeUsage = (call.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     const signal = call.cancel.signal;
@@ -71,7 +71,7 @@ export class SimulatorProvider implements Provider {
       model: call.model.upstreamModel,
       usage: { prompt_tokens: tokens, total_tokens: tokens },
     };
-    return { kind: 'json', status: 200, text: JSON.stringify(json), json, usage: fromOpenAIUsage(json.usage) };
+    return { kind: 'json', status: 200, body: JSON.stringify(json), json, usage: fromOpenAIUsage(json.usage) };
   }
 
   async close(): Promise<void> {}
