@@ -1,6 +1,7 @@
 // `npm run bench:sampling`: what sampling at 100 % costs in throughput. Two gateways in their own
-// processes — identical configs except `sampling: { rate: 1 }` — are measured alternately (A, B, A, B…)
-// so drifting machine load hits both alike; each round is a closed loop of 64 connections. Two
+// processes — identical configs except `sampling: { rate: 1 }` — are measured alternately, in ABBA
+// order (off, on, on, off, …) so drifting machine speed hits both arms alike, in many short rounds; each
+// round is a closed loop of 64 connections. Two
 // workloads: the same prompt every time (most records deduplicated) and a unique prompt per request
 // (every record redacted, hashed and written). Reported: mean req/s per arm and the relative cost.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,8 +14,8 @@ import { GATEWAY_NODE_FLAGS } from '../src/runtime-flags.js';
 import { CpuMeter } from './cpu.js';
 import type { UpstreamSpec } from './upstream-child.js';
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 64;
 
 /** `bellwether_samples_total` by result, summed over routes and variants, from the gateway's /metrics. */
@@ -80,7 +81,8 @@ try {
     const rates = { off: [] as number[], on: [] as number[] };
     const cpuMs = { off: 0, on: 0, 'off-main': 0, 'on-main': 0 };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [arm, child] of [['off', off], ['on', on]] as const) {
+      const order = round % 2 === 0 ? ([['off', off], ['on', on]] as const) : ([['on', on], ['off', off]] as const);
+      for (const [arm, child] of order) {
         const before = meter.snapshot();
         rates[arm].push(await closedLoop(child.urls.gateway ?? '', SECONDS, unique));
         const used = meter.since(before).processMs;
@@ -94,10 +96,14 @@ try {
     const samples = (result: string) => (samplesAfter[result] ?? 0) - (samplesBefore[result] ?? 0);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const cost = 1 - mean(rates.on) / mean(rates.off);
+    // Each round's own cost (its two runs were adjacent in time): the spread says how far to trust the mean.
+    const roundCosts = rates.on.map((r, i) => 1 - r / (rates.off[i] ?? r)).sort((a, b) => a - b);
+    const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
     const perReq = (key: keyof typeof cpuMs) => Math.round((cpuMs[key] * 1000) / (mean(rates[key.startsWith('off') ? 'off' : 'on']) * SECONDS * ROUNDS));
     console.log(
       `${workload.padEnd(15)} off ${Math.round(mean(rates.off))} req/s [${rates.off.map(Math.round).join(', ')}], ` +
-        `rate 1 ${Math.round(mean(rates.on))} req/s [${rates.on.map(Math.round).join(', ')}] → throughput cost ${(cost * 100).toFixed(1)} % ` +
+        `rate 1 ${Math.round(mean(rates.on))} req/s [${rates.on.map(Math.round).join(', ')}] → throughput cost ${pct(cost)} ` +
+        `(rounds: median ${pct(roundCosts[Math.floor(roundCosts.length / 2)] ?? 0)}, ${pct(roundCosts[0] ?? 0)} … ${pct(roundCosts[roundCosts.length - 1] ?? 0)}) ` +
         `(${cost < 0.1 ? 'PASS' : 'FAIL'} < 10 %); CPU ${perReq('off')} vs ${perReq('on')} µs/req, of which the request thread ${perReq('off-main')} vs ${perReq('on-main')}; ` +
         `samples stored ${samples('stored')}, dropped ${samples('dropped')} (${samples('dropped') === 0 ? 'PASS' : 'FAIL'}: none dropped)`,
     );
