@@ -190,9 +190,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     const bytes = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
     try {
       if (this.status >= 400) throw httpError(this.status, this.headers, bytes.toString('utf8'), this.name);
+      // Built before settling: a body that is not a JSON object throws here and must reject the call.
+      const answer = jsonAnswer(this.status, bytes, this.headers, this.name);
       this.settled = true;
       this.stopListening();
-      this.resolve(jsonAnswer(this.status, bytes, this.headers, this.name));
+      this.resolve(answer);
     } catch (err) {
       this.fail(err as GatewayError);
     }
