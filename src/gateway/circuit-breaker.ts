@@ -8,7 +8,7 @@ export type BreakerState = 'closed' | 'open' | 'half_open';
 interface Breaker {
   state: BreakerState;
   consecutive: number;
-  window: { at: number; ok: boolean }[];
+  window: OutcomeWindow;
   openedAt: number;
   probesInFlight: number;
   probeSuccesses: number;
@@ -49,11 +49,9 @@ export class CircuitBreakers {
       return;
     }
     b.consecutive = ok ? 0 : b.consecutive + 1;
-    b.window.push({ at: now, ok });
-    const horizon = now - cfg.windowSeconds * 1000;
-    while (b.window.length > 0 && (b.window[0]?.at ?? now) < horizon) b.window.shift();
-    const failures = b.window.reduce((n, e) => n + (e.ok ? 0 : 1), 0);
-    const ratioTripped = b.window.length >= cfg.minRequests && failures / b.window.length >= cfg.failureRatio;
+    b.window.add(now, ok);
+    b.window.dropBefore(now - cfg.windowSeconds * 1000);
+    const ratioTripped = b.window.size >= cfg.minRequests && b.window.failures / b.window.size >= cfg.failureRatio;
     if (b.state === 'closed' && (b.consecutive >= cfg.consecutiveFailures || ratioTripped)) this.open(b, now);
   }
 
@@ -83,22 +81,57 @@ export class CircuitBreakers {
   private open(b: Breaker, now: number): void {
     b.state = 'open';
     b.openedAt = now;
-    b.window = [];
+    b.window = new OutcomeWindow();
     b.consecutive = 0;
   }
 
   private close(b: Breaker): void {
     b.state = 'closed';
-    b.window = [];
+    b.window = new OutcomeWindow();
     b.consecutive = 0;
   }
 
   private get(model: string): Breaker {
     let b = this.breakers.get(model);
     if (!b) {
-      b = { state: 'closed', consecutive: 0, window: [], openedAt: 0, probesInFlight: 0, probeSuccesses: 0 };
+      b = { state: 'closed', consecutive: 0, window: new OutcomeWindow(), openedAt: 0, probesInFlight: 0, probeSuccesses: 0 };
       this.breakers.set(model, b);
     }
     return b;
+  }
+}
+
+/**
+ * Outcomes of the last `windowSeconds`, oldest first, with the failure count kept as they come and go:
+ * every request of a breaker-guarded model records one, so the ratio must not cost a pass over a
+ * window that holds every request of the last 30 s (15,000 at 500 req/s).
+ */
+class OutcomeWindow {
+  private at: number[] = [];
+  private ok: boolean[] = [];
+  private head = 0;
+  failures = 0;
+
+  get size(): number {
+    return this.at.length - this.head;
+  }
+
+  add(at: number, ok: boolean): void {
+    this.at.push(at);
+    this.ok.push(ok);
+    if (!ok) this.failures++;
+  }
+
+  dropBefore(horizon: number): void {
+    while (this.head < this.at.length && (this.at[this.head] as number) < horizon) {
+      if (!this.ok[this.head]) this.failures--;
+      this.head++;
+    }
+    // Compact now and then rather than shifting per entry.
+    if (this.head > 1024 && this.head * 2 > this.at.length) {
+      this.at = this.at.slice(this.head);
+      this.ok = this.ok.slice(this.head);
+      this.head = 0;
+    }
   }
 }

@@ -1,0 +1,73 @@
+// The failure-ratio rule of the circuit breaker over its sliding window, with a fake clock: old
+// outcomes leave the window, the ratio needs its minimum of requests, and long windows stay exact.
+import t from 'tap';
+import { CircuitBreakers } from '../../src/gateway/circuit-breaker.js';
+
+const cfg = { consecutiveFailures: 1_000_000, failureRatio: 0.5, minRequests: 10, windowSeconds: 30, openSeconds: 60, halfOpenProbes: 1 };
+
+t.test('opens once half of the last 30 s failed, with at least minRequests outcomes', async (t) => {
+  let now = 0;
+  const breakers = new CircuitBreakers(() => now);
+  const record = (ok: boolean) => {
+    t.ok(breakers.allow('m', cfg) || breakers.state('m') !== 'closed');
+    breakers.record('m', ok);
+    now += 100;
+  };
+  for (let i = 0; i < 4; i++) record(false);
+  t.equal(breakers.state('m'), 'closed', '4 of 4 failed, but fewer than minRequests');
+  for (let i = 0; i < 6; i++) record(true);
+  t.equal(breakers.state('m'), 'closed', '4 of 10 failed');
+  record(false);
+  t.equal(breakers.state('m'), 'closed', '5 of 11');
+  record(false);
+  t.equal(breakers.state('m'), 'open', '6 of 12 failed');
+});
+
+t.test('failures older than the window no longer count', async (t) => {
+  let now = 0;
+  const breakers = new CircuitBreakers(() => now);
+  for (let i = 0; i < 9; i++) {
+    breakers.allow('m', cfg);
+    breakers.record('m', false);
+  }
+  now = 31_000; // the nine failures are now outside the window
+  for (let i = 0; i < 20; i++) {
+    breakers.allow('m', cfg);
+    breakers.record('m', i % 3 === 0); // 13 of 20 fail… but only if the old nine were forgotten does it stay exact
+    now += 10;
+  }
+  t.equal(breakers.state('m'), 'open', '13 of 20 in the window failed');
+
+  const fresh = new CircuitBreakers(() => now);
+  now = 0;
+  for (let i = 0; i < 9; i++) {
+    fresh.allow('m', cfg);
+    fresh.record('m', false);
+  }
+  now = 31_000;
+  for (let i = 0; i < 20; i++) {
+    fresh.allow('m', cfg);
+    fresh.record('m', i % 4 !== 0); // 5 of 20 fail: would trip (14 of 29) only if the old failures still counted
+    now += 10;
+  }
+  t.equal(fresh.state('m'), 'closed', '5 of 20 in the window failed');
+});
+
+t.test('a window of many thousands of outcomes keeps an exact count', async (t) => {
+  let now = 0;
+  const breakers = new CircuitBreakers(() => now);
+  // 40 s at 1,000 outcomes/s, 40 % failures: never trips, though the window is compacted many times.
+  for (let i = 0; i < 40_000; i++) {
+    breakers.allow('m', cfg);
+    breakers.record('m', i % 5 !== 0 && i % 5 !== 3);
+    now += 1;
+  }
+  t.equal(breakers.state('m'), 'closed', '40 % < 50 %');
+  // Then 60 % failures for the next 30 s: the window holds only those, so it trips.
+  for (let i = 0; i < 30_000 && breakers.state('m') === 'closed'; i++) {
+    breakers.allow('m', cfg);
+    breakers.record('m', i % 5 >= 3);
+    now += 1;
+  }
+  t.equal(breakers.state('m'), 'open');
+});
