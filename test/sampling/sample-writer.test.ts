@@ -72,6 +72,7 @@ t.test('batches reach the worker exactly as a JSON round trip would deliver them
     { ...base, requestId: 'r5', answerText: 'lone \ud800 surrogate' },
     { ...base, requestId: 'r6', response: { content: 'built', toolCalls: [], finishReason: 'stop' }, usage: { input: 1, cachedInput: 0, cacheWrite: 0, output: 2, reasoning: 0 } },
     { ...base, requestId: 'r7', answerText: '\n42\n' },
+    { ...base, requestId: 'r8', errorClass: 'upstream_5xx', errorMessage: 'upstream "p" said no', ttftS: 0.25, costUsd: 0.0001, tags: ['error', 'sampled'] },
   ];
   t.same(decodeSamples(encodeSamples(batch)), JSON.parse(JSON.stringify(batch)));
   t.same(decodeSamples(encodeSamples([])), []);
