@@ -15,7 +15,6 @@ import { summariseAnswer } from './summary.js';
 import { Cancellation } from '../providers/cancellation.js';
 import type { ClientIdentity } from './authenticate.js';
 import type { GatewayContext } from './context.js';
-import { jsonBodyBytes } from './json-body.js';
 
 export const VARIANT_HEADER = 'x-bellwether-variant';
 
@@ -27,7 +26,7 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
   const stream = operation !== 'embeddings' && body.stream === true;
 
   const ledger = new RequestLedger(req.id, operation, route, variant, forced, stream, client.name, body);
-  ledger.requestBytes = jsonBodyBytes(req);
+  ledger.requestBytes = req.jsonBodyBytes ?? undefined;
   ledger.clientAskedUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
   const primary = modelFor(ctx, route, variant);
   if (ctx.tracing.enabled) {

@@ -1,7 +1,7 @@
 // JSON request bodies, parsed exactly as fastify's default parser does (size limit, prototype
 // poisoning refused), with the bytes kept on the request: sampling hands the client's body to its
 // worker as those bytes instead of serialising the parsed object again on the request thread.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -19,8 +19,4 @@ export function parseJsonKeepingBytes(app: FastifyInstance): void {
     // The default parser takes a Buffer as well as a string (secure-json-parse decodes it).
     parse(req, body as unknown as string, done);
   });
-}
-
-export function jsonBodyBytes(req: FastifyRequest): Buffer | undefined {
-  return req.jsonBodyBytes ?? undefined;
 }

@@ -43,7 +43,7 @@ const RECENT_INPUTS = 10_000;
 
 export class InlineSampleWriter implements SampleWriter {
   private readonly redactors = new Map<string, Redactor>();
-  /** Per route; lru-cache because a Set's evict-oldest idiom scans deleted slots (see RecentSet). */
+  /** Per route; lru-cache for O(1) eviction (see the JSONL store's recent hashes). */
   private readonly recentInputs = new Map<string, LRUCache<string, true>>();
   private readonly onResult: ResultListener;
   private readonly store: DatasetStore;
