@@ -68,7 +68,8 @@ export function writeLine(logger: Logger, level: 'info' | 'warn', fields: Record
   const prefix = (p[s.lsCacheSym] as Record<number, string>)[logger.levels.values[level] as number];
   const time = (p[s.timeSym] as () => string)();
   const body = JSON.stringify(fields);
-  stream.write(`${prefix}${time}${p[s.chindingsSym] as string},${body.slice(1, -1)},"msg":${JSON.stringify(msg)}${p[s.endSym] as string}`);
+  const members = body.length > 2 ? `,${body.slice(1, -1)}` : ''; // `{}` adds nothing
+  stream.write(`${prefix}${time}${p[s.chindingsSym] as string}${members},"msg":${JSON.stringify(msg)}${p[s.endSym] as string}`);
 }
 
 type Sonic = ReturnType<typeof pino.destination>;
