@@ -44,6 +44,15 @@ t.test('the answer comes back byte for byte, usage read past multi-byte text and
   t.equal((res.json.choices as { message: { content: string } }[])[0]?.message.content, 'naïve 请 📧 — the "usage": {"prompt_tokens": 999} is text');
 });
 
+t.test('the parsed answer is built once, by a getter shared by all answers (no accessor per answer)', async (t) => {
+  const res = await callWith(t, '{"choices":[{"index":0}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}');
+  if (res.kind !== 'json') return t.fail('expected a JSON answer');
+  // An own accessor per answer (an object literal with `get json()`) kept every recent request's body
+  // alive through scavenges: ~540 KB promoted per scavenge at 500 req/s, the gateway's p99.
+  t.equal(Object.getOwnPropertyDescriptor(res, 'json'), undefined, 'no own accessor');
+  t.equal(res.json, res.json, 'parsed once');
+});
+
 t.test('a multi-byte character right before the usage key does not confuse the tail read', async (t) => {
   const answer = '{"choices":[],"é":1,"请":{"x":"📧"},"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}';
   const res = await callWith(t, answer);
