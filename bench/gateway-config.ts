@@ -4,6 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import type { Simulation } from '../src/config/types.js';
+import type { UpstreamSpec } from './upstream-child.js';
 
 /** One fake upstream per timing profile (a FakeUpstream's timing applies to every model it serves). */
 export const UPSTREAMS = {
@@ -16,6 +17,17 @@ export const UPSTREAMS = {
 } as const;
 
 export type UpstreamName = keyof typeof UPSTREAMS;
+
+/** The upstream child's argument: one fake upstream per timing profile. */
+export function upstreamSpecs(): UpstreamSpec[] {
+  return (Object.keys(UPSTREAMS) as UpstreamName[]).map((name) => ({ name, simulation: UPSTREAMS[name] }));
+}
+
+/** The conversation every chat request of the benches sends. */
+export const MESSAGES = [
+  { role: 'system', content: 'You are a helpful assistant for Acme Corp customer support.' },
+  { role: 'user', content: 'Summarise the benefits of gradual model rollouts for Acme Corp in two sentences.' },
+];
 
 /** Route names clients send as `model`. */
 export const ROUTES: Record<UpstreamName, string> = { fast: 'bench', stream: 'bench-stream', slow: 'bench-slow' };

@@ -11,11 +11,10 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { gatewayConfig, ROUTES, UPSTREAMS, writeConfig, type UpstreamName } from './gateway-config.js';
+import { gatewayConfig, MESSAGES, ROUTES, upstreamSpecs, writeConfig, type UpstreamName } from './gateway-config.js';
 import { pacedRun } from './measure.js';
 import { startChild } from './processes.js';
 import { GATEWAY_NODE_FLAGS } from '../src/runtime-flags.js';
-import type { UpstreamSpec } from './upstream-child.js';
 
 const HELP = `npm run bench:gc -- [options]
   --rate <n>         requests per second, open loop (default 500)
@@ -34,13 +33,7 @@ const rate = positive(values.rate, 500, '--rate');
 const durationS = positive(values.duration, 12, '--duration');
 const warmupS = positive(values.warmup, 3, '--warmup');
 
-const BODY = JSON.stringify({
-  model: ROUTES.fast,
-  messages: [
-    { role: 'system', content: 'You are a helpful assistant for Acme Corp customer support.' },
-    { role: 'user', content: 'Summarise the benefits of gradual model rollouts for Acme Corp in two sentences.' },
-  ],
-});
+const BODY = JSON.stringify({ model: ROUTES.fast, messages: MESSAGES });
 
 /** One minor GC as --trace-gc-nvp prints it (sizes in bytes, times in ms). */
 interface Scavenge {
@@ -88,7 +81,7 @@ async function main(): Promise<void> {
   const upstream = await startChild({
     name: 'upstream',
     module: 'upstream-child.js',
-    args: [JSON.stringify((Object.keys(UPSTREAMS) as UpstreamName[]).map((name): UpstreamSpec => ({ name, simulation: UPSTREAMS[name] })))],
+    args: [JSON.stringify(upstreamSpecs())],
   });
   const url = (name: UpstreamName): string => upstream.urls[name] ?? '';
   const configFile = join(work, 'gateway.yaml');
@@ -117,9 +110,10 @@ async function main(): Promise<void> {
     await pacedRun(target, { rate, durationS: warmupS });
     const offset = statSync(logPath).size;
     const load = await pacedRun(target, { rate, durationS });
-    const trace = readFileSync(logPath).subarray(offset).toString('utf8');
-    const scavenges = parseScavenges(trace);
-    const mainIsolate = readFileSync(logPath, 'utf8').match(/^\[\d+:0x[0-9a-f]+\]/m)?.[0];
+    const log = readFileSync(logPath);
+    const scavenges = parseScavenges(log.subarray(offset).toString('utf8'));
+    // The main isolate starts first, so the first trace line in the file is its own.
+    const mainIsolate = log.toString('utf8').match(/^\[\d+:0x[0-9a-f]+\]/m)?.[0];
     console.log(`${load.ok} requests in ${load.durationS} s (p50 ${load.latency.p50Ms} ms, p99 ${load.latency.p99Ms} ms)`);
     for (const isolate of [...new Set(scavenges.map((s) => s.isolate))]) {
       const mine = scavenges.filter((s) => s.isolate === isolate);

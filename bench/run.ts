@@ -6,7 +6,7 @@ import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, 
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { gatewayConfig, ROUTES, UPSTREAMS, writeConfig, type UpstreamName } from './gateway-config.js';
+import { gatewayConfig, MESSAGES, ROUTES, UPSTREAMS, upstreamSpecs, writeConfig, type UpstreamName } from './gateway-config.js';
 import { autocannonRun, openStreamsRun, pacedRun, ttfbRun, type StreamResult, type Target } from './measure.js';
 import { parseOptions } from './options.js';
 import { GATEWAY_NODE_FLAGS } from '../src/runtime-flags.js';
@@ -16,16 +16,11 @@ import { CpuMeter, type CpuShare } from './cpu.js';
 import { formatSummary, readProfile, summariseProfile, type ProfileSummary } from './profile-top.js';
 import { render, verdicts, worstOtherLoad, WHO, type Results, type Who } from './report.js';
 import type { PassthroughSpec } from './passthrough-child.js';
-import type { UpstreamSpec } from './upstream-child.js';
 
 const options = parseOptions(process.argv.slice(2), process.env);
 const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
 
 const CHAT_PATH = '/v1/chat/completions';
-const MESSAGES = [
-  { role: 'system', content: 'You are a helpful assistant for Acme Corp customer support.' },
-  { role: 'user', content: 'Summarise the benefits of gradual model rollouts for Acme Corp in two sentences.' },
-];
 const STREAM_TOKENS = 20; // 20 chunks × 10 ms ≈ 200 ms per stream
 const SLOW_TOKEN_MS = 1000 / (UPSTREAMS.slow.tokensPerSecond);
 const HOLD_MS = options.quick ? 1000 : 3000;
@@ -52,7 +47,7 @@ async function main(): Promise<void> {
   const upstream = await startChild({
     name: 'fake upstream',
     module: 'upstream-child.js',
-    args: [JSON.stringify((Object.keys(UPSTREAMS) as UpstreamName[]).map((name): UpstreamSpec => ({ name, simulation: UPSTREAMS[name] })))],
+    args: [JSON.stringify(upstreamSpecs())],
   });
   children.push(upstream);
   const up = (name: UpstreamName): string => must(upstream.urls[name], `upstream ${name}`);

@@ -8,11 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { gatewayConfig, ROUTES, UPSTREAMS, writeConfig, type UpstreamName } from './gateway-config.js';
+import { gatewayConfig, ROUTES, upstreamSpecs, writeConfig } from './gateway-config.js';
 import { startChild, type Child } from './processes.js';
 import { GATEWAY_NODE_FLAGS } from '../src/runtime-flags.js';
 import { CpuMeter } from './cpu.js';
-import type { UpstreamSpec } from './upstream-child.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -58,7 +57,7 @@ try {
   const upstream = await startChild({
     name: 'fake upstream',
     module: 'upstream-child.js',
-    args: [JSON.stringify((Object.keys(UPSTREAMS) as UpstreamName[]).map((name): UpstreamSpec => ({ name, simulation: UPSTREAMS[name] })))],
+    args: [JSON.stringify(upstreamSpecs())],
   });
   children.push(upstream);
   const upstreams = { fast: upstream.urls.fast ?? '', stream: upstream.urls.stream ?? '', slow: upstream.urls.slow ?? '' };

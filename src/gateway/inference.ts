@@ -59,7 +59,7 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
       const cost = ledger.costUsd;
       headers['x-bellwether-cost-usd'] = cost === undefined ? 'unknown' : cost.toFixed(8);
       headers['content-type'] = 'application/json; charset=utf-8';
-      headers['content-length'] = String(typeof upstream.body === 'string' ? Buffer.byteLength(upstream.body) : upstream.body.length);
+      headers['content-length'] = String(Buffer.byteLength(upstream.body));
       ledger.endedMs = ledger.elapsedMs();
       // The upstream's bytes go out as they came: nothing for fastify's serialisers or hooks to do, and
       // its reply pipeline cost a measurable share of the CPU per request (bench profile).
