@@ -3,7 +3,8 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { RequestLedger } from '../gateway/ledger.js';
-import { writeLine } from '../telemetry/logger.js';
+import { writeMembers } from '../telemetry/logger.js';
+import { wideLineMembers } from './wide-line.js';
 
 export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestLedger): void {
   const route = ledger.route.name;
@@ -15,10 +16,10 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
 
   // Spend is real money whoever forced the variant: always counted, per attempt.
   for (const a of ledger.attempts) {
-    const labels = { route, variant, model: a.model.name };
-    if (a.usage) metrics.addUsage(route, variant, a.model.name, a.usage);
-    if (a.costUsd !== undefined) metrics.hot.cost.get(labels).inc(a.costUsd);
-    else if (a.outcome === 'success' || a.usage) metrics.hot.costUnknown.get(labels).inc();
+    const model = a.model.name;
+    if (a.usage) metrics.addUsage(route, variant, model, a.usage);
+    if (a.costUsd !== undefined) metrics.hot.cost.get(route, variant, model).inc(a.costUsd);
+    else if (a.outcome === 'success' || a.usage) metrics.hot.costUnknown.get(route, variant, model).inc();
   }
 
   if (ledger.forced) {
@@ -26,16 +27,16 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
     metrics.forcedRequests.inc({ route, variant, model: answered, outcome });
   } else {
     for (const a of ledger.attempts) {
-      metrics.hot.upstreamRequests.get({ route, variant, model: a.model.name, provider: a.provider, attempt: a.kind, outcome: a.outcome, error_class: a.errorClass }).inc();
-      metrics.hot.upstreamDuration.get({ route, variant, model: a.model.name, provider: a.provider, outcome: a.outcome }).observe(a.durationMs / 1000);
+      metrics.hot.upstreamRequests.get(route, variant, a.model.name, a.provider, a.kind, a.outcome, a.errorClass).inc();
+      metrics.hot.upstreamDuration.get(route, variant, a.model.name, a.provider, a.outcome).observe(a.durationMs / 1000);
     }
-    metrics.hot.requests.get({ route, variant, model: answered, stream, outcome, error_class: ledger.errorClass }).inc();
-    metrics.hot.requestDuration.get({ route, variant, model: answered, stream, outcome }).observe(totalMs / 1000);
+    metrics.hot.requests.get(route, variant, answered, stream, outcome, ledger.errorClass).inc();
+    metrics.hot.requestDuration.get(route, variant, answered, stream, outcome).observe(totalMs / 1000);
     if (ledger.ttftMs !== undefined) {
-      metrics.hot.ttft.get({ route, variant, model: answered }).observe(ledger.ttftMs / 1000);
+      metrics.hot.ttft.get(route, variant, answered).observe(ledger.ttftMs / 1000);
       const output = ledger.usage?.output ?? 0;
       if (output > 1 && outcome === 'success') {
-        metrics.hot.timePerOutputToken.get({ route, variant, model: answered }).observe((totalMs - ledger.ttftMs) / 1000 / (output - 1));
+        metrics.hot.timePerOutputToken.get(route, variant, answered).observe((totalMs - ledger.ttftMs) / 1000 / (output - 1));
       }
     }
     if (ledger.fallbackReason !== undefined && ledger.answeredBy) {
@@ -45,7 +46,7 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
     }
   }
   if (ledger.attempts.length > 0) {
-    metrics.hot.overhead.get({ route, stream }).observe(Math.max(0, totalMs - ledger.upstreamWaitMs) / 1000);
+    metrics.hot.overhead.get(route, stream).observe(Math.max(0, totalMs - ledger.upstreamWaitMs) / 1000);
   }
 
   ledger.span?.end({ statusCode: ledger.status, outcome, errorClass: ledger.errorClass, attempts: ledger.attempts.length, answeredBy: answered });
@@ -57,43 +58,6 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
   const level = costProvenance === 'unknown' || costProvenance === 'partial' ? 'warn' : 'info';
   // The wide line is the costliest part of accounting: don't build it for a level that is off.
   if (!logger.isLevelEnabled(level)) return;
-  const line = {
-    request_id: ledger.requestId,
-    ...(ledger.span?.traceId ? { trace_id: ledger.span.traceId } : {}),
-    operation: ledger.operation,
-    route,
-    variant,
-    forced: ledger.forced,
-    client: ledger.client,
-    model: answered,
-    stream: ledger.stream,
-    status: ledger.status,
-    outcome,
-    error_class: ledger.errorClass,
-    ...(ledger.errorCause ? { error_cause: ledger.errorCause } : {}),
-    ...(ledger.errorMessage ? { error: ledger.errorMessage } : {}),
-    attempts: ledger.attempts.map((a) => ({
-      model: a.model.name,
-      kind: a.kind,
-      outcome: a.outcome,
-      error_class: a.errorClass,
-      ...(a.cause ? { cause: a.cause } : {}),
-      ...(a.status !== undefined && a.outcome === 'error' ? { status: a.status } : {}),
-      ms: round(a.durationMs),
-      ...(a.costUsd !== undefined ? { cost_usd: a.costUsd } : {}),
-      ...(a.usageEstimated ? { usage_estimated: true } : {}),
-    })),
-    ...(ledger.fallbackReason ? { fallback: ledger.fallbackReason } : {}),
-    duration_ms: round(totalMs),
-    ttft_ms: ledger.ttftMs === undefined ? null : round(ledger.ttftMs),
-    overhead_ms: round(Math.max(0, totalMs - ledger.upstreamWaitMs)),
-    tokens: ledger.usage ?? null,
-    cost_usd: cost ?? null,
-    cost_provenance: costProvenance,
-  };
-  writeLine(logger, level, line, level === 'warn' ? 'request completed; cost unknown (no usage reported or model not priced)' : 'request completed');
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
+  const members = wideLineMembers(ledger, { model: answered, outcome, totalMs, costUsd: cost, costProvenance });
+  writeMembers(logger, level, members, level === 'warn' ? 'request completed; cost unknown (no usage reported or model not priced)' : 'request completed');
 }

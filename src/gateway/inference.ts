@@ -43,7 +43,7 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
     }
   };
   reply.raw.once('close', onClose);
-  const inflight = ctx.metrics.hot.inflight.get({ route: route.name, variant });
+  const inflight = ctx.metrics.hot.inflight.get(route.name, variant);
   inflight.inc();
 
   try {

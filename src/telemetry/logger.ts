@@ -41,12 +41,20 @@ interface PinoInternals {
 /**
  * Writes one line exactly as `logger[level](fields, msg)` would, but serialises the fields with a single
  * JSON.stringify. pino's per-key loop (an escape scan of every key and string value) cost ~6 µs more
- * per wide line than that — the largest item of a request's CPU after the syscalls (bench profile).
- * pino's own caches give the level prefix, time, bindings and line end, so the format is pino's.
- * Anything that would change what pino writes — hooks, a mixin, a log formatter, a message prefix, a
- * stream that wants metadata — takes pino's own path. The caller checks the level.
+ * per wide line than that (bench profile). The caller checks the level.
  */
 export function writeLine(logger: Logger, level: 'info' | 'warn', fields: Record<string, unknown>, msg: string): void {
+  const body = JSON.stringify(fields);
+  writeMembers(logger, level, body.length > 2 ? body.slice(1, -1) : '', msg);
+}
+
+/**
+ * Writes one line whose fields are already JSON members (`"key":value,…`, without braces), in pino's
+ * format: pino's own caches give the level prefix, time, bindings and line end. Anything that would
+ * change what pino writes — hooks, a mixin, a log formatter, a message prefix, a stream that wants
+ * metadata — takes pino's own path with the members parsed back. The caller checks the level.
+ */
+export function writeMembers(logger: Logger, level: 'info' | 'warn', members: string, msg: string): void {
   const p = logger as unknown as PinoInternals;
   const s = pino.symbols;
   const stream = p[s.streamSym] as (DestinationStream & { [key: symbol]: unknown }) | undefined;
@@ -62,14 +70,12 @@ export function writeLine(logger: Logger, level: 'info' | 'warn', fields: Record
     !p[(s as unknown as { msgPrefixSym: symbol }).msgPrefixSym] &&
     p[s.messageKeySym] === 'msg';
   if (!plain) {
-    logger[level](fields, msg);
+    logger[level](JSON.parse(`{${members}}`) as Record<string, unknown>, msg);
     return;
   }
   const prefix = (p[s.lsCacheSym] as Record<number, string>)[logger.levels.values[level] as number];
   const time = (p[s.timeSym] as () => string)();
-  const body = JSON.stringify(fields);
-  const members = body.length > 2 ? `,${body.slice(1, -1)}` : ''; // `{}` adds nothing
-  stream.write(`${prefix}${time}${p[s.chindingsSym] as string}${members},"msg":${JSON.stringify(msg)}${p[s.endSym] as string}`);
+  stream.write(`${prefix}${time}${p[s.chindingsSym] as string}${members === '' ? '' : `,${members}`},"msg":${JSON.stringify(msg)}${p[s.endSym] as string}`);
 }
 
 type Sonic = ReturnType<typeof pino.destination>;

@@ -43,22 +43,24 @@ export interface MetricsOptions {
 }
 
 /**
- * Children of a labelled metric, cached by label values (one Map level per label, so a lookup
- * allocates nothing). Label values are bounded (route, variant, model…), so the cache is too.
+ * Children of a labelled metric, cached by label values given in the order of `names` (one Map level
+ * per label, so a lookup builds no key). Positional, not an object of labels: ten lookups per request
+ * each built an object and read it back by name, megamorphic loads included (perf profile). Label
+ * values are bounded (route, variant, model…), so the cache is too.
  */
-export class SeriesCache<L extends string, C> {
+export class SeriesCache<N extends readonly string[], C> {
   private readonly root = new Map<string, unknown>();
 
   constructor(
-    private readonly names: readonly L[],
-    private readonly make: (labels: Record<L, string>) => C,
+    private readonly names: N,
+    private readonly make: (labels: Record<N[number], string>) => C,
   ) {}
 
-  get(labels: Record<L, string>): C {
+  get(...values: { [K in keyof N]: string }): C {
     let level = this.root;
-    const last = this.names.length - 1;
+    const last = values.length - 1;
     for (let i = 0; i < last; i++) {
-      const value = labels[this.names[i] as L];
+      const value = values[i] as string;
       let next = level.get(value) as Map<string, unknown> | undefined;
       if (next === undefined) {
         next = new Map();
@@ -66,9 +68,12 @@ export class SeriesCache<L extends string, C> {
       }
       level = next;
     }
-    const value = labels[this.names[last] as L];
+    const value = values[last] as string;
     let child = level.get(value) as C | undefined;
     if (child === undefined) {
+      if (values.length !== this.names.length) throw new Error(`expected ${this.names.length} label values (${this.names.join(', ')}), got ${values.length}`);
+      const labels = {} as Record<N[number], string>;
+      this.names.forEach((name: N[number], i) => (labels[name] = values[i] as string));
       child = this.make(labels);
       level.set(value, child);
     }
@@ -162,12 +167,12 @@ function histogramChild<L extends string>(metric: Histogram<L>, labels: Record<L
   };
 }
 
-function counterCache<L extends string>(metric: Counter<L>, names: readonly L[]): SeriesCache<L, CounterChild> {
-  return new SeriesCache<L, CounterChild>(names, (labels) => counterChild(metric, labels));
+function counterCache<const N extends readonly string[]>(metric: Counter<N[number]>, names: N): SeriesCache<N, CounterChild> {
+  return new SeriesCache<N, CounterChild>(names, (labels) => counterChild(metric, labels));
 }
 
-function histogramCache<L extends string>(metric: Histogram<L>, names: readonly L[], buckets: readonly number[]): SeriesCache<L, HistogramChild> {
-  return new SeriesCache<L, HistogramChild>(names, (labels) => histogramChild(metric, labels, buckets));
+function histogramCache<const N extends readonly string[]>(metric: Histogram<N[number]>, names: N, buckets: readonly number[]): SeriesCache<N, HistogramChild> {
+  return new SeriesCache<N, HistogramChild>(names, (labels) => histogramChild(metric, labels, buckets));
 }
 
 export class Metrics {
@@ -374,7 +379,7 @@ export class Metrics {
       cost: counterCache(this.cost, ['route', 'variant', 'model']),
       costUnknown: counterCache(this.costUnknown, ['route', 'variant', 'model']),
       overhead: histogramCache(this.overhead, ['route', 'stream'], OVERHEAD_BUCKETS),
-      inflight: new SeriesCache<'route' | 'variant', GaugeChild>(['route', 'variant'], (labels) => gaugeChild(this.inflight, labels)),
+      inflight: new SeriesCache(['route', 'variant'] as const, (labels) => gaugeChild(this.inflight, labels)),
     };
     this.preinitialise(config);
   }
@@ -429,10 +434,10 @@ export class Metrics {
   }
 
   addUsage(route: string, variant: Variant, model: string, usage: Usage): void {
-    if (usage.input) this.hot.tokens.get({ route, variant, model, type: 'input' }).inc(usage.input);
-    if (usage.output) this.hot.tokens.get({ route, variant, model, type: 'output' }).inc(usage.output);
-    if (usage.cachedInput) this.hot.tokens.get({ route, variant, model, type: 'cached_input' }).inc(usage.cachedInput);
-    if (usage.cacheWrite) this.hot.tokens.get({ route, variant, model, type: 'cache_write' }).inc(usage.cacheWrite);
-    if (usage.reasoning) this.hot.tokens.get({ route, variant, model, type: 'reasoning' }).inc(usage.reasoning);
+    if (usage.input) this.hot.tokens.get(route, variant, model, 'input').inc(usage.input);
+    if (usage.output) this.hot.tokens.get(route, variant, model, 'output').inc(usage.output);
+    if (usage.cachedInput) this.hot.tokens.get(route, variant, model, 'cached_input').inc(usage.cachedInput);
+    if (usage.cacheWrite) this.hot.tokens.get(route, variant, model, 'cache_write').inc(usage.cacheWrite);
+    if (usage.reasoning) this.hot.tokens.get(route, variant, model, 'reasoning').inc(usage.reasoning);
   }
 }

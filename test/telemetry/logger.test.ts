@@ -3,7 +3,7 @@
 // the line (mixins, hooks, formatters).
 import t from 'tap';
 import pino, { type Logger } from 'pino';
-import { writeLine } from '../../src/telemetry/logger.js';
+import { writeLine, writeMembers } from '../../src/telemetry/logger.js';
 
 function capture(options: pino.LoggerOptions = {}): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
@@ -50,4 +50,21 @@ t.test("pino's own path when pino would change the line", async (t) => {
   const hooked = capture({ hooks: { streamWrite: (s) => s.replace('"a":1', '"a":2') } });
   writeLine(hooked.logger, 'info', { a: 1 }, 'm');
   t.match(JSON.parse(hooked.lines[0] as string), { a: 2 });
+});
+
+t.test('pre-serialised members: the same line, and pino\'s own path when pino would change it', async (t) => {
+  const members = JSON.stringify(fields).slice(1, -1);
+  const viaPino = capture();
+  viaPino.logger.info(fields, 'request completed');
+  const direct = capture();
+  writeMembers(direct.logger, 'info', members, 'request completed');
+  t.equal(direct.lines[0], viaPino.lines[0]);
+  const empty = capture();
+  writeMembers(empty.logger, 'warn', '', 'm');
+  const emptyViaPino = capture();
+  emptyViaPino.logger.warn({}, 'm');
+  t.equal(empty.lines[0], emptyViaPino.lines[0], 'no members');
+  const mixin = capture({ mixin: () => ({ extra: 'from-mixin' }) });
+  writeMembers(mixin.logger, 'info', '"a":1,"b":"x\\ny"', 'm');
+  t.match(JSON.parse(mixin.lines[0] as string), { a: 1, b: 'x\ny', extra: 'from-mixin', msg: 'm' });
 });
