@@ -25,7 +25,7 @@ export interface BenchOptions {
 const HELP = `npm run bench -- [options]
   --quick                 ~20 s smoke run (short measurements)          env BENCH_QUICK=1
   --duration <s>          seconds per measurement (default 8, quick 1.5)
-  --warmup <s>            warm-up seconds before each (default 2, quick 0.5)
+  --warmup <s>            warm-up seconds before each, in two halves (default 2, quick 0.5)
   --sampling              configure routes.*.sampling: { rate: 1 }        env BENCH_SAMPLING=1
   --sampling-rate <r>     ... with this rate instead (0..1)              env BENCH_SAMPLING_RATE
   --config <file.yaml>    YAML fragment deep-merged over the generated gateway config (repeatable)
