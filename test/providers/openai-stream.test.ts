@@ -71,3 +71,28 @@ t.test('a reader that stops early stops the upstream; a cancellation ends the st
   setTimeout(() => cancel.abort(reason), 50);
   await t.rejects(collect(second.events, 0), reason, 'the stream ends with the cancellation reason');
 });
+
+t.test('a leading BOM is dropped and a character split across chunks arrives whole', async (t) => {
+  const { createServer } = await import('node:http');
+  const event = (content: string) => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+  const wire = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(event('Žluťoučký 请 😀')), Buffer.from('data: [DONE]\n\n')]);
+  const cut = wire.indexOf(Buffer.from('😀')) + 2; // inside the 4-byte emoji
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(wire.subarray(0, 2)); // inside the BOM too
+    setTimeout(() => res.write(wire.subarray(2, cut)), 20);
+    setTimeout(() => res.end(wire.subarray(cut)), 40);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const provider = new OpenAICompatibleProvider('p', { type: 'openai-compatible', baseUrl: `http://127.0.0.1:${port}/v1` } as never);
+  t.teardown(async () => {
+    await provider.close();
+    server.close();
+  });
+  const res = await provider.call({ operation: 'chat', model, body: body(10), stream: true, cancel: new Cancellation() });
+  const events = res.kind === 'stream' ? await collect(res.events, 0) : [];
+  t.equal(events.length, 2);
+  t.equal((events[0]?.json?.choices as { delta: { content: string } }[] | undefined)?.[0]?.delta.content, 'Žluťoučký 请 😀');
+  t.equal(events[1]?.data, '[DONE]');
+});

@@ -1,7 +1,7 @@
 // OpenAI's HTTP API, and everything that speaks it (vLLM, Ollama, LiteLLM, Azure OpenAI...). One
 // implementation configured by data: where each operation lives, and how the key is sent.
 import { Pool, type Dispatcher } from 'undici';
-import { TextDecoder } from 'node:util';
+import { StringDecoder } from 'node:string_decoder';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProviderConfig } from '../../config/types.js';
 import { fromOpenAIUsage, type OpenAIUsageWire, type Usage } from '../../accounting/usage.js';
@@ -133,7 +133,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   private ended = false;
   private failure: GatewayError | undefined;
   private wake: (() => void) | undefined;
-  private decoder: TextDecoder | undefined;
+  // StringDecoder, not TextDecoder: a third of the CPU per chunk on Node 20 (both keep a character
+  // split across chunks whole; TextDecoder also drops a leading BOM, which feed() does).
+  private decoder: StringDecoder | undefined;
+  private started = false;
   private parser: EventSourceParser | undefined;
 
   constructor(
@@ -161,7 +164,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.headers = headers;
     if (this.wantsStream && statusCode < 400 && String(headers['content-type'] ?? '').includes('text/event-stream')) {
       this.streaming = true;
-      this.decoder = new TextDecoder();
+      this.decoder = new StringDecoder('utf8');
       this.parser = createParser({ onEvent: (message) => this.push(message) });
       this.settled = true;
       this.resolve({ kind: 'stream', status: statusCode, events: this.events() });
@@ -173,14 +176,14 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.chunks.push(chunk);
       return;
     }
-    this.parser?.feed(this.decoder?.decode(chunk, { stream: true }) ?? '');
+    this.feed(this.decoder?.write(chunk) ?? '');
     if (this.queue.length - this.head >= this.highWater && !controller.paused) controller.pause();
     this.wakeUp();
   }
 
   onResponseEnd(): void {
     if (this.streaming) {
-      this.parser?.feed(this.decoder?.decode() ?? '');
+      this.feed(this.decoder?.end() ?? '');
       this.ended = true;
       this.stopListening();
       this.wakeUp();
@@ -213,6 +216,14 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     this.failure ??= error;
     this.wakeUp();
+  }
+
+  private feed(text: string): void {
+    if (!this.started && text.length > 0) {
+      this.started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    this.parser?.feed(text);
   }
 
   private push(message: EventSourceMessage): void {
