@@ -83,21 +83,4 @@ export class CpuMeter {
   }
 }
 
-/** One share for a measurement taken in slices: CPU and wall time add up, other load is wall-weighted. */
-export function combineShares(parts: readonly CpuShare[]): CpuShare {
-  const processMs: Record<string, number> = {};
-  let wallMs = 0;
-  let otherWeighted = 0;
-  let otherWall = 0;
-  for (const part of parts) {
-    for (const [name, ms] of Object.entries(part.processMs)) processMs[name] = (processMs[name] ?? 0) + ms;
-    wallMs += part.wallMs;
-    if (part.otherPct !== undefined) {
-      otherWeighted += part.otherPct * part.wallMs;
-      otherWall += part.wallMs;
-    }
-  }
-  return { processMs, otherPct: otherWall > 0 ? Math.round((10 * otherWeighted) / otherWall) / 10 : undefined, wallMs };
-}
-
 export const CORES = cpus().length;

@@ -25,46 +25,12 @@ export interface LoadResult {
 }
 
 /**
- * The raw figures behind a LoadResult. run.ts measures each target in slices interleaved with the
- * other targets'; every slice adds to the target's tally and the result always covers all of them.
- */
-export interface LoadTally {
-  samples: number[];
-  ok: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  durationS: number;
-  maxInflight: number;
-}
-
-export function loadTally(): LoadTally {
-  return { samples: [], ok: 0, non2xx: 0, errors: 0, timeouts: 0, durationS: 0, maxInflight: 0 };
-}
-
-function loadResult(t: LoadTally): LoadResult {
-  return {
-    reqPerSec: round(t.ok / t.durationS, 1),
-    latency: summarise(t.samples),
-    ok: t.ok,
-    non2xx: t.non2xx,
-    errors: t.errors,
-    timeouts: t.timeouts,
-    durationS: round(t.durationS, 2),
-  };
-}
-
-/**
  * Closed loop with autocannon: `connections` keep-alive connections, each sending its next request as
  * soon as the previous answer arrived. With `overallRate`, autocannon caps each connection at
  * rate/connections requests per second. Latencies come from autocannon's per-response event (it
  * times with process.hrtime) so they keep sub-millisecond precision; its own histogram rounds to 1 ms.
  */
-export async function autocannonRun(
-  target: Target,
-  options: { connections: number; durationS: number; overallRate?: number },
-  tally: LoadTally = loadTally(),
-): Promise<LoadResult> {
+export async function autocannonRun(target: Target, options: { connections: number; durationS: number; overallRate?: number }): Promise<LoadResult> {
   const base: autocannon.Options = {
     url: `${target.origin}${target.path}`,
     method: 'POST',
@@ -74,17 +40,23 @@ export async function autocannonRun(
     timeout: 10,
     ...(options.overallRate !== undefined ? { overallRate: options.overallRate } : {}),
   };
+  const samples: number[] = [];
+  let ok = 0;
   const result = await runAutocannon({ ...base, duration: options.durationS }, (statusCode, responseTime) => {
     if (statusCode >= 200 && statusCode < 300) {
-      tally.ok++;
-      tally.samples.push(responseTime);
+      ok++;
+      samples.push(responseTime);
     }
   });
-  tally.non2xx += result.non2xx;
-  tally.errors += result.errors;
-  tally.timeouts += result.timeouts;
-  tally.durationS += result.duration;
-  return loadResult(tally);
+  return {
+    reqPerSec: round(ok / result.duration, 1),
+    latency: summarise(samples),
+    ok,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    durationS: result.duration,
+  };
 }
 
 function runAutocannon(options: autocannon.Options, onResponse: (statusCode: number, responseTimeMs: number) => void): Promise<autocannon.Result> {
@@ -99,41 +71,41 @@ function runAutocannon(options: autocannon.Options, onResponse: (statusCode: num
  * (a 1 ms timer dispatches every request that is due), so a slow server cannot slow the load down.
  * Latency is dispatch → last body byte, per request, with undici.
  */
-export async function pacedRun(
-  target: Target,
-  options: { rate: number; durationS: number },
-  tally: LoadTally = loadTally(),
-): Promise<LoadResult & { maxInflight: number }> {
+export async function pacedRun(target: Target, options: { rate: number; durationS: number }): Promise<LoadResult & { maxInflight: number }> {
   const pool = new Pool(target.origin, { connections: 256, keepAliveTimeout: 30_000 });
   try {
-    await paced(pool, target, options.rate, options.durationS, tally);
-    return { ...loadResult(tally), maxInflight: tally.maxInflight };
+    return await paced(pool, target, options.rate, options.durationS);
   } finally {
     await pool.close();
   }
 }
 
-async function paced(pool: Pool, target: Target, rate: number, durationS: number, tally: LoadTally): Promise<void> {
+async function paced(pool: Pool, target: Target, rate: number, durationS: number): Promise<LoadResult & { maxInflight: number }> {
   const total = Math.max(1, Math.round(rate * durationS));
+  const samples: number[] = [];
+  let ok = 0;
+  let non2xx = 0;
+  let errors = 0;
   let inflight = 0;
+  let maxInflight = 0;
   const pending = new Set<Promise<void>>();
   const fire = (): void => {
     const started = performance.now();
     inflight++;
-    tally.maxInflight = Math.max(tally.maxInflight, inflight);
+    maxInflight = Math.max(maxInflight, inflight);
     const p = pool
       .request({ method: 'POST', path: target.path, headers: JSON_HEADERS, body: target.body, headersTimeout: 10_000, bodyTimeout: 10_000 })
       .then(async (res) => {
         await res.body.text();
         if (res.statusCode >= 200 && res.statusCode < 300) {
-          tally.ok++;
-          tally.samples.push(performance.now() - started);
+          ok++;
+          samples.push(performance.now() - started);
         } else {
-          tally.non2xx++;
+          non2xx++;
         }
       })
       .catch(() => {
-        tally.errors++;
+        errors++;
       })
       .finally(() => {
         inflight--;
@@ -156,8 +128,9 @@ async function paced(pool: Pool, target: Target, rate: number, durationS: number
       }
     }, 1);
   });
-  tally.durationS += (performance.now() - start) / 1000;
+  const sendingS = (performance.now() - start) / 1000;
   await Promise.all(pending);
+  return { reqPerSec: round(ok / sendingS, 1), latency: summarise(samples), ok, non2xx, errors, timeouts: 0, durationS: round(sendingS, 2), maxInflight };
 }
 
 export interface StreamResult {
@@ -171,31 +144,22 @@ export interface StreamResult {
   incomplete: number;
 }
 
-/** The raw figures behind a StreamResult (see LoadTally). */
-export interface StreamTally {
-  ttfb: number[];
-  total: number[];
-  errors: number;
-  incomplete: number;
-}
-
-export function streamTally(): StreamTally {
-  return { ttfb: [], total: [], errors: 0, incomplete: 0 };
-}
-
 /** `concurrency` workers each stream one answer after another until the time is up. */
-export async function ttfbRun(target: Target, options: { concurrency: number; durationS: number }, tally: StreamTally = streamTally()): Promise<StreamResult> {
+export async function ttfbRun(target: Target, options: { concurrency: number; durationS: number }): Promise<StreamResult> {
   const pool = new Pool(target.origin, { connections: options.concurrency, keepAliveTimeout: 30_000 });
   try {
-    await ttfbLoop(pool, target, options.concurrency, options.durationS, tally);
-    return { ttfb: summarise(tally.ttfb), total: summarise(tally.total), streams: tally.ttfb.length, errors: tally.errors, incomplete: tally.incomplete };
+    return await ttfbLoop(pool, target, options.concurrency, options.durationS);
   } finally {
     await pool.close();
   }
 }
 
-async function ttfbLoop(pool: Pool, target: Target, concurrency: number, durationS: number, tally: StreamTally): Promise<void> {
+async function ttfbLoop(pool: Pool, target: Target, concurrency: number, durationS: number): Promise<StreamResult> {
   const deadline = performance.now() + durationS * 1000;
+  const ttfb: number[] = [];
+  const total: number[] = [];
+  let errors = 0;
+  let incomplete = 0;
   const worker = async (): Promise<void> => {
     while (performance.now() < deadline) {
       const started = performance.now();
@@ -208,18 +172,19 @@ async function ttfbLoop(pool: Pool, target: Target, concurrency: number, duratio
           tail = (tail + (chunk as Buffer).toString('utf8')).slice(-64);
         }
         if (res.statusCode !== 200 || first === undefined) {
-          tally.errors++;
+          errors++;
           continue;
         }
-        if (!tail.includes('data: [DONE]')) tally.incomplete++;
-        tally.ttfb.push(first);
-        tally.total.push(performance.now() - started);
+        if (!tail.includes('data: [DONE]')) incomplete++;
+        ttfb.push(first);
+        total.push(performance.now() - started);
       } catch {
-        tally.errors++;
+        errors++;
       }
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
+  return { ttfb: summarise(ttfb), total: summarise(total), streams: ttfb.length, errors, incomplete };
 }
 
 export interface OpenStreamsResult {

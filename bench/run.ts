@@ -7,12 +7,12 @@ import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { gatewayConfig, MESSAGES, ROUTES, UPSTREAMS, upstreamSpecs, writeConfig, type UpstreamName } from './gateway-config.js';
-import { autocannonRun, loadTally, openStreamsRun, pacedRun, streamTally, ttfbRun, type StreamResult, type Target } from './measure.js';
+import { autocannonRun, openStreamsRun, pacedRun, ttfbRun, type StreamResult, type Target } from './measure.js';
 import { parseOptions } from './options.js';
 import { GATEWAY_NODE_FLAGS } from '../src/runtime-flags.js';
 import { rssBytes, startChild, type Child } from './processes.js';
 import type { ProfileReply } from './ipc.js';
-import { combineShares, CpuMeter, type CpuShare } from './cpu.js';
+import { CpuMeter, type CpuShare } from './cpu.js';
 import { formatSummary, readProfile, summariseProfile, type ProfileSummary } from './profile-top.js';
 import { render, verdicts, worstOtherLoad, WHO, type Results, type Who } from './report.js';
 import type { PassthroughSpec } from './passthrough-child.js';
@@ -29,14 +29,6 @@ const HOLD_MS = options.quick ? 1000 : 3000;
 const SLOW_TOKENS = 50;
 const TTFB_CONCURRENCY = 8;
 const PROFILED = new Set(['throughput', 'fixedRate', 'streaming']);
-/**
- * Slices of the throughput measurement (see `each`): the closed-loop maximum of two processes on a
- * shared 2-core machine drifts by tens of per cent within a minute, and the judged figure is a ratio
- * of two of them. The latency phases run at a fixed load and stay one target after the other (in
- * slices, the gateway's stream TTFB came out 0.5–2 ms worse while the others' didn't — unexplained,
- * so not done there). A quick run's measurements are too short to split.
- */
-const THROUGHPUT_SLICES = options.quick ? 1 : 4;
 const RATE_AUTOCANNON_CONNECTIONS = 10;
 
 const bodies = {
@@ -51,7 +43,7 @@ const children: Child[] = [];
 const startedAt = new Date();
 
 async function main(): Promise<void> {
-  log(`${options.quick ? 'quick' : 'full'} run: ${options.warmupS} s warm-up + ${options.durationS} s per measurement (throughput in ${THROUGHPUT_SLICES} interleaved slices); ${cpus().length} CPUs`);
+  log(`${options.quick ? 'quick' : 'full'} run: ${options.warmupS} s warm-up + ${options.durationS} s per measurement; ${cpus().length} CPUs`);
   const upstream = await startChild({
     name: 'fake upstream',
     module: 'upstream-child.js',
@@ -116,66 +108,43 @@ async function main(): Promise<void> {
   const profiles: Record<string, { file: string; summary: ProfileSummary }> = {};
   const meter = new CpuMeter({ bench: process.pid, upstream: upstream.pid, passthrough: passthrough.pid, gateway: gateway.pid });
   const cpu: Results['cpu'] = {};
-  /** Warm-up (discarded) for one target. */
-  const warmUp = async <T>(phase: string, who: Who, tally: () => T, run: (who: Who, durationS: number, tally: T) => Promise<unknown>): Promise<void> => {
-    if (options.warmupS <= 0) return;
-    log(`${phase}: ${who} warm-up`);
-    // In two halves, each on its own connections: V8 deoptimises much of the HTTP path the first time
-    // connections close (their objects change shape), and the next second runs at about half speed
-    // while it recompiles; after a second turnover it doesn't (--trace-deopt). A long-running server
-    // has long been past that, so it belongs in the warm-up.
-    await run(who, options.warmupS / 2, tally());
-    await run(who, options.warmupS / 2, tally());
-  };
-  /**
-   * Runs one measurement against each of the three: a warm-up each (discarded), then the measured time
-   * with CPU accounting. With one slice, one target after the other. With more, the measured time is
-   * cut into slices, interleaved in mirrored order (direct, pass-through, gateway, then gateway,
-   * pass-through, direct, …) so a slow or fast spell of the shared machine falls on all three alike
-   * instead of on whichever ran during it; each target's slices add up to one result (`tally`).
-   */
-  const each = async <T, R>(phase: string, slices: number, tally: () => T, run: (who: Who, durationS: number, tally: T) => Promise<R>): Promise<Record<Who, R>> => {
+  /** Runs one measurement against each of the three: warm-up (discarded), then measured with CPU accounting. */
+  const each = async <R>(phase: string, run: (who: Who, durationS: number) => Promise<R>): Promise<Record<Who, R>> => {
     const out: Partial<Record<Who, R>> = {};
-    const tallies = { direct: tally(), passthrough: tally(), gateway: tally() } satisfies Record<Who, T>;
-    const shares: Record<Who, CpuShare[]> = { direct: [], passthrough: [], gateway: [] };
-    const measure = async (who: Who): Promise<void> => {
-      log(`${phase}: ${who}${slices > 1 ? ` ${shares[who].length + 1}/${slices}` : ''}`);
+    const shares: Partial<Record<Who, CpuShare>> = {};
+    for (const who of WHO) {
+      log(`${phase}: ${who}`);
+      if (options.warmupS > 0) {
+        // In two halves, each on its own connections: V8 deoptimises much of the HTTP path the first
+        // time connections close (their objects change shape), and the next second runs at about
+        // half speed while it recompiles; after a second turnover it doesn't (--trace-deopt). A
+        // long-running server has long been past that, so it belongs in the warm-up.
+        await run(who, options.warmupS / 2);
+        await run(who, options.warmupS / 2);
+      }
       const start = meter.snapshot();
-      out[who] = await run(who, options.durationS / slices, tallies[who]);
-      shares[who].push(meter.since(start));
-    };
-    if (slices === 1) {
-      for (const who of WHO) {
-        await warmUp(phase, who, tally, run);
-        await measure(who);
-      }
-    } else {
-      for (const who of WHO) await warmUp(phase, who, tally, run);
-      for (let slice = 0; slice < slices; slice++) {
-        for (const who of slice % 2 === 0 ? WHO : [...WHO].reverse()) await measure(who);
+      out[who] = await run(who, options.durationS);
+      shares[who] = meter.since(start);
+      if (who === 'gateway' && options.cpuProfDir && PROFILED.has(phase)) {
+        // An extra run under the profiler, after the measured one, so profiling never skews the numbers.
+        log(`${phase}: gateway again, CPU-profiled`);
+        const file = resolve(options.cpuProfDir, `gateway-${phase}.cpuprofile`);
+        await checkReply(gateway.profile({ type: 'profile-start' }));
+        await run(who, options.durationS);
+        await checkReply(gateway.profile({ type: 'profile-stop', file }));
+        profiles[phase] = { file, summary: summariseProfile(readProfile(file)) };
       }
     }
-    if (options.cpuProfDir && PROFILED.has(phase)) {
-      // An extra run under the profiler, after the measured ones, so profiling never skews the numbers.
-      log(`${phase}: gateway again, CPU-profiled`);
-      const file = resolve(options.cpuProfDir, `gateway-${phase}.cpuprofile`);
-      await checkReply(gateway.profile({ type: 'profile-start' }));
-      await run('gateway', options.durationS, tally());
-      await checkReply(gateway.profile({ type: 'profile-stop', file }));
-      profiles[phase] = { file, summary: summariseProfile(readProfile(file)) };
-    }
-    cpu[phase] = { direct: combineShares(shares.direct), passthrough: combineShares(shares.passthrough), gateway: combineShares(shares.gateway) };
+    cpu[phase] = shares as Record<Who, CpuShare>;
     return out as Record<Who, R>;
   };
 
-  const throughput = await each('throughput', THROUGHPUT_SLICES, loadTally, (who, durationS, t) => autocannonRun(chat[who], { connections: options.concurrency, durationS }, t));
-  const fixedRate = await each('fixedRate', 1, loadTally, (who, durationS, t) => pacedRun(chat[who], { rate: options.rate, durationS }, t));
+  const throughput = await each('throughput', (who, durationS) => autocannonRun(chat[who], { connections: options.concurrency, durationS }));
+  const fixedRate = await each('fixedRate', (who, durationS) => pacedRun(chat[who], { rate: options.rate, durationS }));
   const fixedRateAutocannon = options.quick
     ? undefined
-    : await each('fixedRateAutocannon', 1, loadTally, (who, durationS, t) =>
-        autocannonRun(chat[who], { connections: RATE_AUTOCANNON_CONNECTIONS, overallRate: options.rate, durationS }, t),
-      );
-  const streaming: Record<Who, StreamResult> = await each('streaming', 1, streamTally, (who, durationS, t) => ttfbRun(stream[who], { concurrency: TTFB_CONCURRENCY, durationS }, t));
+    : await each('fixedRateAutocannon', (who, durationS) => autocannonRun(chat[who], { connections: RATE_AUTOCANNON_CONNECTIONS, overallRate: options.rate, durationS }));
+  const streaming: Record<Who, StreamResult> = await each('streaming', (who, durationS) => ttfbRun(stream[who], { concurrency: TTFB_CONCURRENCY, durationS }));
 
   const memory: Results['memory'] = {};
   for (const who of options.quick ? (['gateway'] as const) : (['passthrough', 'gateway'] as const)) {
@@ -196,7 +165,6 @@ async function main(): Promise<void> {
       quick: options.quick,
       warmupS: options.warmupS,
       durationS: options.durationS,
-      throughputSlices: THROUGHPUT_SLICES,
       node: process.version,
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model,
@@ -221,7 +189,7 @@ async function main(): Promise<void> {
         fixedRateAutocannon: `autocannon overallRate ${options.rate}, ${RATE_AUTOCANNON_CONNECTIONS} connections (each sends its quota of ${options.rate / RATE_AUTOCANNON_CONNECTIONS} back to back at the start of every second)`,
         streaming: `${TTFB_CONCURRENCY} undici workers streaming one answer after another; ${STREAM_TOKENS} content chunks, 10 ms apart; TTFB = request sent → first body byte`,
         memory: `${options.streams} concurrent streams, ${SLOW_TOKEN_MS} ms between chunks; RSS from /proc/<pid>/status sampled every 100 ms for ${HOLD_MS} ms while all are open, then the streams are cancelled`,
-        cpu: 'CPU ms per process from /proc/<pid>/stat over each measured window (warm-up excluded; slices added up); otherPct = share of all cores used by processes outside the bench (wall-weighted over the slices)',
+        cpu: 'CPU ms per process from /proc/<pid>/stat over each measured window (warm-up excluded); otherPct = share of all cores used by processes outside the bench',
       },
     },
     throughput,
