@@ -64,6 +64,6 @@ export function num(n: number): string {
   return Number.isFinite(n) ? String(n) : 'null';
 }
 
-export function round(ms: number): number {
+function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }

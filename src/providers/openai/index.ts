@@ -136,7 +136,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   // StringDecoder, not TextDecoder: a third of the CPU per chunk on Node 20 (both keep a character
   // split across chunks whole; TextDecoder also drops a leading BOM, which feed() does).
   private decoder: StringDecoder | undefined;
-  private started = false;
+  private bomChecked = false;
   private parser: EventSourceParser | undefined;
 
   constructor(
@@ -219,8 +219,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private feed(text: string): void {
-    if (!this.started && text.length > 0) {
-      this.started = true;
+    if (!this.bomChecked && text.length > 0) {
+      this.bomChecked = true;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
     this.parser?.feed(text);
