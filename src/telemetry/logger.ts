@@ -39,20 +39,13 @@ interface PinoInternals {
 }
 
 /**
- * Writes one line exactly as `logger[level](fields, msg)` would, but serialises the fields with a single
- * JSON.stringify. pino's per-key loop (an escape scan of every key and string value) cost ~6 µs more
- * per wide line than that (bench profile). The caller checks the level.
- */
-export function writeLine(logger: Logger, level: 'info' | 'warn', fields: Record<string, unknown>, msg: string): void {
-  const body = JSON.stringify(fields);
-  writeMembers(logger, level, body.length > 2 ? body.slice(1, -1) : '', msg);
-}
-
-/**
- * Writes one line whose fields are already JSON members (`"key":value,…`, without braces), in pino's
- * format: pino's own caches give the level prefix, time, bindings and line end. Anything that would
- * change what pino writes — hooks, a mixin, a log formatter, a message prefix, a stream that wants
- * metadata — takes pino's own path with the members parsed back. The caller checks the level.
+ * Writes one line exactly as `logger[level](fields, msg)` would, from fields already serialised as
+ * JSON members (`"key":value,…`, without braces): pino's per-key loop (an escape scan of every key
+ * and string value) cost ~6 µs more per wide line than one JSON.stringify, and the wide line is now
+ * written by hand (accounting/wide-line.ts). pino's own caches give the level prefix, time, bindings
+ * and line end. Anything that would change what pino writes — hooks, a mixin, a log formatter, a
+ * message prefix, a stream that wants metadata — takes pino's own path with the members parsed back.
+ * The caller checks the level.
  */
 export function writeMembers(logger: Logger, level: 'info' | 'warn', members: string, msg: string): void {
   const p = logger as unknown as PinoInternals;

@@ -1,9 +1,13 @@
-// The wide line is written by writeLine (one JSON.stringify) instead of pino's per-key loop. It must
+// The wide line is written by writeMembers (pre-serialised fields) instead of pino's per-key loop. It must
 // be byte for byte what pino would have written, and take pino's own path whenever pino would change
 // the line (mixins, hooks, formatters).
 import t from 'tap';
 import pino, { type Logger } from 'pino';
-import { writeLine, writeMembers } from '../../src/telemetry/logger.js';
+import { writeMembers } from '../../src/telemetry/logger.js';
+
+/** What the wide line's writer gets: the fields as JSON members, without braces. */
+const members = (fields: Record<string, unknown>): string => JSON.stringify(fields).slice(1, -1);
+const writeLine = (logger: Logger, level: 'info' | 'warn', fields: Record<string, unknown>, msg: string): void => writeMembers(logger, level, members(fields), msg);
 
 function capture(options: pino.LoggerOptions = {}): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
@@ -52,13 +56,7 @@ t.test("pino's own path when pino would change the line", async (t) => {
   t.match(JSON.parse(hooked.lines[0] as string), { a: 2 });
 });
 
-t.test('pre-serialised members: the same line, and pino\'s own path when pino would change it', async (t) => {
-  const members = JSON.stringify(fields).slice(1, -1);
-  const viaPino = capture();
-  viaPino.logger.info(fields, 'request completed');
-  const direct = capture();
-  writeMembers(direct.logger, 'info', members, 'request completed');
-  t.equal(direct.lines[0], viaPino.lines[0]);
+t.test('no members, and members parsed back for pino\'s own path', async (t) => {
   const empty = capture();
   writeMembers(empty.logger, 'warn', '', 'm');
   const emptyViaPino = capture();
