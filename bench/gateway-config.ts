@@ -23,6 +23,16 @@ export function upstreamSpecs(): UpstreamSpec[] {
   return (Object.keys(UPSTREAMS) as UpstreamName[]).map((name) => ({ name, simulation: UPSTREAMS[name] }));
 }
 
+/** Each fake upstream's URL, as the upstream child reported them; a missing one is an error. */
+export function upstreamUrls(urls: Record<string, string | undefined>): Record<UpstreamName, string> {
+  const url = (name: UpstreamName): string => {
+    const value = urls[name];
+    if (!value) throw new Error(`the fake upstream child did not report a URL for "${name}"`);
+    return value;
+  };
+  return { fast: url('fast'), stream: url('stream'), slow: url('slow') };
+}
+
 /** The conversation every chat request of the benches sends. */
 export const MESSAGES = [
   { role: 'system', content: 'You are a helpful assistant for Acme Corp customer support.' },

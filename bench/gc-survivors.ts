@@ -11,7 +11,8 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { gatewayConfig, MESSAGES, ROUTES, upstreamSpecs, writeConfig, type UpstreamName } from './gateway-config.js';
+import { gatewayConfig, MESSAGES, ROUTES, upstreamSpecs, upstreamUrls, writeConfig } from './gateway-config.js';
+import { number } from './options.js';
 import { pacedRun } from './measure.js';
 import { startChild } from './processes.js';
 import { GATEWAY_NODE_FLAGS } from '../src/runtime-flags.js';
@@ -29,9 +30,9 @@ if (values.help) {
   console.log(HELP);
   process.exit(0);
 }
-const rate = positive(values.rate, 500, '--rate');
-const durationS = positive(values.duration, 12, '--duration');
-const warmupS = positive(values.warmup, 3, '--warmup');
+const rate = values.rate === undefined ? 500 : number(values.rate, '--rate', 1, 100_000);
+const durationS = values.duration === undefined ? 12 : number(values.duration, '--duration', 0.5, 600);
+const warmupS = values.warmup === undefined ? 3 : number(values.warmup, '--warmup', 0.1, 60);
 
 const BODY = JSON.stringify({ model: ROUTES.fast, messages: MESSAGES });
 
@@ -42,13 +43,6 @@ interface Scavenge {
   allocated: number;
   promoted: number;
   survived: number;
-}
-
-function positive(raw: string | undefined, fallback: number, flag: string): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag}: expected a positive number, got ${JSON.stringify(raw)}`);
-  return n;
 }
 
 /** `[pid:0xADDR] … gc=s … pause=1.2 … allocated=… promoted=… new_space_survived=…` lines. */
@@ -83,12 +77,11 @@ async function main(): Promise<void> {
     module: 'upstream-child.js',
     args: [JSON.stringify(upstreamSpecs())],
   });
-  const url = (name: UpstreamName): string => upstream.urls[name] ?? '';
   const configFile = join(work, 'gateway.yaml');
   writeConfig(
     configFile,
     gatewayConfig({
-      upstreams: { fast: url('fast'), stream: url('stream'), slow: url('slow') },
+      upstreams: upstreamUrls(upstream.urls),
       slowConnections: 16,
       samplingRate: values.sampling ? 1 : undefined,
       datasetsDir: join(work, 'datasets'),

@@ -78,7 +78,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
   };
 }
 
-function number(text: string, what: string, min: number, max: number): number {
+export function number(text: string, what: string, min: number, max: number): number {
   const n = Number(text);
   if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${what} must be a number in [${min}, ${max}], got "${text}"`);
   return n;

@@ -6,7 +6,7 @@ import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, 
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { gatewayConfig, MESSAGES, ROUTES, UPSTREAMS, upstreamSpecs, writeConfig, type UpstreamName } from './gateway-config.js';
+import { gatewayConfig, MESSAGES, ROUTES, UPSTREAMS, upstreamSpecs, upstreamUrls, writeConfig, type UpstreamName } from './gateway-config.js';
 import { autocannonRun, openStreamsRun, pacedRun, ttfbRun, type StreamResult, type Target } from './measure.js';
 import { parseOptions } from './options.js';
 import { GATEWAY_NODE_FLAGS } from '../src/runtime-flags.js';
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     args: [JSON.stringify(upstreamSpecs())],
   });
   children.push(upstream);
-  const up = (name: UpstreamName): string => must(upstream.urls[name], `upstream ${name}`);
+  const upstreams = upstreamUrls(upstream.urls);
 
   const passthrough = await startChild({
     name: 'pass-through',
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     execArgv: [...GATEWAY_NODE_FLAGS],
     args: [
       JSON.stringify(
-        (Object.keys(UPSTREAMS) as UpstreamName[]).map((name): PassthroughSpec => ({ name, upstream: up(name), connections: name === 'slow' ? options.streams + 16 : 128 })),
+        (Object.keys(UPSTREAMS) as UpstreamName[]).map((name): PassthroughSpec => ({ name, upstream: upstreams[name], connections: name === 'slow' ? options.streams + 16 : 128 })),
       ),
     ],
   });
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   writeConfig(
     configFile,
     gatewayConfig({
-      upstreams: { fast: up('fast'), stream: up('stream'), slow: up('slow') },
+      upstreams,
       slowConnections: options.streams + 16,
       samplingRate: options.samplingRate,
       datasetsDir: join(work, 'datasets'),
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   log(`upstream pid ${upstream.pid}, pass-through pid ${passthrough.pid}, gateway pid ${gateway.pid} (${gw}); gateway log → ${logPath}`);
 
   const targets = (path: UpstreamName, body: string): Record<Who, Target> => ({
-    direct: { origin: up(path), path: CHAT_PATH, body },
+    direct: { origin: upstreams[path], path: CHAT_PATH, body },
     passthrough: { origin: pt(path), path: CHAT_PATH, body },
     gateway: { origin: gw, path: CHAT_PATH, body },
   });

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { gatewayConfig, ROUTES, upstreamSpecs, writeConfig } from './gateway-config.js';
+import { gatewayConfig, ROUTES, upstreamSpecs, upstreamUrls, writeConfig } from './gateway-config.js';
 import { startChild, type Child } from './processes.js';
 import { GATEWAY_NODE_FLAGS } from '../src/runtime-flags.js';
 import { CpuMeter } from './cpu.js';
@@ -60,7 +60,7 @@ try {
     args: [JSON.stringify(upstreamSpecs())],
   });
   children.push(upstream);
-  const upstreams = { fast: upstream.urls.fast ?? '', stream: upstream.urls.stream ?? '', slow: upstream.urls.slow ?? '' };
+  const upstreams = upstreamUrls(upstream.urls);
   const start = async (label: string, samplingRate: number | undefined): Promise<Child> => {
     const file = join(work, `${label}.yaml`);
     writeConfig(file, gatewayConfig({ upstreams, slowConnections: 64, samplingRate, datasetsDir: join(work, `${label}-datasets`), fragments: [] }));
