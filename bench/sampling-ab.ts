@@ -3,7 +3,8 @@
 // order (off, on, on, off, …) so drifting machine speed hits both arms alike, in many short rounds; each
 // round is a closed loop of 64 connections. Two
 // workloads: the same prompt every time (most records deduplicated) and a unique prompt per request
-// (every record redacted, hashed and written). Reported: mean req/s per arm and the relative cost.
+// (every record redacted, hashed and written). Reported: mean req/s per arm and the relative cost, and
+// the CPU per sample that sampling adds outside the request thread (the worker's cost).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,7 +77,7 @@ try {
   for (const unique of [false, true]) {
     const workload = unique ? 'unique prompts' : 'same prompt';
     // Warm-up in two runs, each on its own connections, as in `npm run bench`: V8 deoptimises much of
-    // the HTTP path the first time a process's connections close, and the second after runs slowly.
+    // the HTTP path the first time a process's connections close, and the next second runs slowly.
     for (const child of [off, on]) for (let i = 0; i < 2; i++) await closedLoop(child.urls.gateway ?? '', 1, unique);
     const samplesBefore = await sampleCounts(on.urls.gateway ?? '');
     const rates = { off: [] as number[], on: [] as number[] };
@@ -100,6 +101,7 @@ try {
     // Each round's own cost (its two runs were adjacent in time): the spread says how far to trust the mean.
     const roundCosts = rates.on.map((r, i) => 1 - r / (rates.off[i] ?? r)).sort((a, b) => a - b);
     const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+    const signed = (n: number) => (n < 0 ? `${n}` : `+${n}`);
     const perReq = (key: keyof typeof cpuMs) => Math.round((cpuMs[key] * 1000) / (mean(rates[key.startsWith('off') ? 'off' : 'on']) * SECONDS * ROUNDS));
     console.log(
       `${workload.padEnd(15)} off ${Math.round(mean(rates.off))} req/s [${rates.off.map(Math.round).join(', ')}], ` +
@@ -107,7 +109,7 @@ try {
         `(rounds: median ${pct(roundCosts[Math.floor(roundCosts.length / 2)] ?? 0)}, ${pct(roundCosts[0] ?? 0)} … ${pct(roundCosts[roundCosts.length - 1] ?? 0)}) ` +
         `(${cost < 0.1 ? 'PASS' : 'FAIL'} < 10 %); CPU ${perReq('off')} vs ${perReq('on')} µs/req, of which the request thread ${perReq('off-main')} vs ${perReq('on-main')}, ` +
         // At rate 1 every request is a sample: the other threads' extra CPU per request is the worker's (and its GC's) per sample.
-        `outside it +${perReq('on') - perReq('on-main') - (perReq('off') - perReq('off-main'))} µs per sample; ` +
+        `outside it ${signed(perReq('on') - perReq('on-main') - (perReq('off') - perReq('off-main')))} µs per sample; ` +
         `samples stored ${samples('stored')}, dropped ${samples('dropped')} (${samples('dropped') === 0 ? 'PASS' : 'FAIL'}: none dropped)`,
     );
   }
