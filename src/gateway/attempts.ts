@@ -27,7 +27,7 @@ export type UpstreamAnswer =
   | { kind: 'json'; response: Extract<ProviderResponse, { kind: 'json' }>; attempt: AttemptRecord }
   | {
       kind: 'stream';
-      first: StreamEvent | undefined;
+      first: StreamEvent;
       rest: AsyncIterator<StreamEvent>;
       attempt: AttemptRecord;
       /** This attempt's own cancellation (idle and first-token guards end it, not the whole request). */
@@ -150,12 +150,17 @@ async function attemptOnce(
     }
     const rest = response.events[Symbol.asyncIterator]();
     const first = await rest.next();
+    if (first.done) {
+      // Ended before its first event (an empty body, or only comments): nothing reached the client
+      // yet, so this is a transport failure like a reset — retried, or reported with its status.
+      throw new GatewayError({ status: 502, errorClass: 'stream_interrupted', message: 'upstream stream ended before its first event', type: 'api_error', code: 'stream_interrupted', cause: 'eof_before_first_event' });
+    }
     if (!firstToken) {
       await rest.return?.();
       throw new GatewayError({ status: 502, errorClass: 'internal', message: 'stream answer to a non-stream request', type: 'api_error' });
     }
     handedOver = true;
-    return { kind: 'stream', first: first.done ? undefined : first.value, rest, attempt: record, cancel, firstToken, pricing };
+    return { kind: 'stream', first: first.value, rest, attempt: record, cancel, firstToken, pricing };
   } catch (err) {
     const error = cancel.aborted && cancel.reason instanceof GatewayError ? cancel.reason : asGatewayError(err);
     record.durationMs = performance.now() - record.startedAt;

@@ -11,6 +11,7 @@ import { endAttemptSpan, timeoutError, type UpstreamAnswer } from './attempts.js
 import type { RequestLedger, ResponseSummary } from './ledger.js';
 import type { CircuitBreakers } from './circuit-breaker.js';
 import type { StreamEvent } from '../providers/types.js';
+import type { Cancellation } from '../providers/cancellation.js';
 import { finishReasonOf, type ResponsesObject } from './responses.js';
 
 
@@ -19,6 +20,8 @@ interface StreamTracker {
   readonly summary: ResponseSummary;
   /** The answer ended properly ([DONE], a finish reason, response.completed). */
   readonly complete: boolean;
+  /** The upstream sent its last event ([DONE], response.completed): nothing after it is relayed. */
+  readonly ended: boolean;
   /** Content or tool-call deltas seen so far: the first one is the first token. */
   readonly deltas: number;
   /** Returns false for events that must not reach the client. */
@@ -26,7 +29,7 @@ interface StreamTracker {
 }
 
 interface ChunkChoice {
-  delta?: { content?: string | null; tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[] };
+  delta?: { content?: string | null; reasoning_content?: unknown; reasoning?: unknown; refusal?: unknown; tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[] };
   finish_reason?: string | null;
 }
 
@@ -39,6 +42,10 @@ class ChatTracker implements StreamTracker {
 
   get complete(): boolean {
     return this.sawDone || this.summary.finishReason !== null;
+  }
+
+  get ended(): boolean {
+    return this.sawDone;
   }
 
   observe(event: StreamEvent): boolean {
@@ -57,6 +64,9 @@ class ChatTracker implements StreamTracker {
       this.summary.content += delta.content;
       this.deltas++;
     }
+    // Output that is not the answer's text is still output: a reasoning model streaming its thinking
+    // (vLLM, DeepSeek: `reasoning_content`; others: `reasoning`) or a refusal has started answering.
+    if (nonEmpty(delta?.reasoning_content) || nonEmpty(delta?.reasoning) || nonEmpty(delta?.refusal)) this.deltas++;
     for (const call of delta?.tool_calls ?? []) {
       this.deltas++;
       const slot = (this.summary.toolCalls[call.index ?? 0] ??= { name: '', arguments: '' });
@@ -73,6 +83,11 @@ class ResponsesTracker implements StreamTracker {
   readonly summary: ResponseSummary = { content: '', toolCalls: [], finishReason: null };
   deltas = 0;
   complete = false;
+
+  get ended(): boolean {
+    return this.complete;
+  }
+
   /** output_index → tool call slot. */
   private readonly calls = new Map<number, ResponseSummary['toolCalls'][number]>();
 
@@ -131,7 +146,7 @@ export async function relayStream(
     // Usage on events is cumulative (the latest report wins): Anthropic reports input at the start.
     if (event.usage) usage = event.usage;
     if (!tracker.observe(event)) return;
-    await write(res, event.event ? `event: ${event.event}\ndata: ${event.data}\n\n` : `data: ${event.data}\n\n`);
+    await write(res, sseEvent(event), cancel);
     if (firstToken && tracker.deltas > 0) {
       ledger.ttftMs ??= ledger.elapsedMs();
       clearTimeout(firstToken);
@@ -147,9 +162,10 @@ export async function relayStream(
     else idle.refresh();
   }, idleMs);
   idle.unref();
+  let upstreamEnded = false;
   try {
-    if (answer.first) await handle(answer.first);
-    for (;;) {
+    await handle(answer.first);
+    while (!tracker.ended) {
       waiting = true;
       idle.refresh();
       const waitStart = performance.now();
@@ -160,7 +176,10 @@ export async function relayStream(
         waiting = false;
         ledger.upstreamWaitMs += performance.now() - waitStart;
       }
-      if (next.done) break;
+      if (next.done) {
+        upstreamEnded = true;
+        break;
+      }
       await handle(next.value);
     }
     if (!tracker.complete && ledger.operation !== 'embeddings') {
@@ -178,7 +197,11 @@ export async function relayStream(
     ledger.fail(error.errorClass, error.status, error.message, error.cause_);
     // Stops the upstream request at once: no orphan stream generating tokens nobody reads.
     cancel.abort(error);
-    if (!res.destroyed && !res.writableEnded) {
+    if (res.writableNeedDrain) {
+      // The client stopped reading (the failure is likely the total timeout that ended the wait): an
+      // in-band error would never reach it, so the connection is closed instead.
+      res.destroy();
+    } else if (!res.destroyed && !res.writableEnded) {
       // Mid-stream failures are reported in-band, as OpenAI does, then the stream is closed.
       const body = error.toBody();
       res.write(
@@ -202,15 +225,56 @@ export async function relayStream(
     ledger.response = tracker.summary;
     endAttemptSpan(attempt, undefined, tracker.summary.finishReason);
     if (!res.destroyed && !res.writableEnded) res.end();
+    if (tracker.ended && !upstreamEnded) void releaseUpstream(answer, idleMs);
   }
 }
 
-/** Respects backpressure: a slow client slows the relay instead of growing the heap. */
-async function write(res: ServerResponse, text: string): Promise<void> {
+/**
+ * The answer is complete but the upstream still holds its body open (a proxy that flushes late, a
+ * server that ends the chunked body lazily). The client is done already; the upstream gets the idle
+ * timeout to end its body on its own — so its keep-alive connection can be reused, the normal case,
+ * where the end arrives a moment after [DONE] — and is stopped after that.
+ */
+async function releaseUpstream(answer: Extract<UpstreamAnswer, { kind: 'stream' }>, idleMs: number): Promise<void> {
+  const stop = setTimeout(() => answer.cancel.abort(timeoutError('idle', idleMs)), idleMs);
+  stop.unref();
+  try {
+    while (!(await answer.rest.next()).done) {
+      // Anything after the last event is not part of the answer.
+    }
+  } catch {
+    // Stopped, or failed after the answer was complete: nothing is left to relay or to record.
+  } finally {
+    clearTimeout(stop);
+  }
+}
+
+/** One event on the wire; a multi-line payload keeps a `data:` field per line, as SSE requires. */
+function sseEvent(event: StreamEvent): string {
+  const data = event.data.includes('\n') ? event.data.replaceAll('\n', '\ndata: ') : event.data;
+  return event.event ? `event: ${event.event}\ndata: ${data}\n\n` : `data: ${data}\n\n`;
+}
+
+function nonEmpty(value: unknown): boolean {
+  return typeof value === 'string' && value.length > 0;
+}
+
+/**
+ * Respects backpressure: a slow client slows the relay instead of growing the heap. The wait for it
+ * ends with the attempt (total timeout, shutdown), so a client that stops reading cannot hold the
+ * request open forever.
+ */
+async function write(res: ServerResponse, text: string, cancel: Cancellation): Promise<void> {
   if (res.destroyed) throw new GatewayError({ status: 499, errorClass: 'client_cancelled', message: 'client disconnected', cause: 'client_closed' });
   if (!res.write(text)) {
     const ac = new AbortController();
-    await Promise.race([once(res, 'drain', { signal: ac.signal }), once(res, 'close', { signal: ac.signal })]).finally(() => ac.abort());
+    let stopListening = (): void => {};
+    const ended = new Promise<void>((resolve) => (stopListening = cancel.onAbort(() => resolve())));
+    await Promise.race([once(res, 'drain', { signal: ac.signal }), once(res, 'close', { signal: ac.signal }), ended]).finally(() => {
+      ac.abort();
+      stopListening();
+    });
+    if (cancel.aborted) throw cancel.reason;
     if (res.destroyed) throw new GatewayError({ status: 499, errorClass: 'client_cancelled', message: 'client disconnected', cause: 'client_closed' });
   }
 }

@@ -96,3 +96,18 @@ t.test('a leading BOM is dropped and a character split across chunks arrives who
   t.equal((events[0]?.json?.choices as { delta: { content: string } }[] | undefined)?.[0]?.delta.content, 'Žluťoučký 请 😀');
   t.equal(events[1]?.data, '[DONE]');
 });
+
+t.test('a call whose cancellation has already ended rejects with its reason and sends nothing', async (t) => {
+  const upstream = await new FakeUpstream({}).start();
+  const provider = new OpenAICompatibleProvider('p', { type: 'openai-compatible', baseUrl: `${upstream.url}/v1` } as never);
+  t.teardown(async () => {
+    await provider.close();
+    await upstream.close();
+  });
+  const cancel = new Cancellation();
+  const reason = new GatewayError({ status: 499, errorClass: 'client_cancelled', message: 'client closed the connection' });
+  cancel.abort(reason);
+  const err: unknown = await provider.call({ operation: 'chat', model, body: body(5), stream: true, cancel }).catch((e: unknown) => e);
+  t.equal(err, reason);
+  t.equal(upstream.requests.length, 0, 'nothing reached the upstream');
+});

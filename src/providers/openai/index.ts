@@ -126,7 +126,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private streaming = false;
   private readonly chunks: Buffer[] = [];
   private settled = false;
-  private readonly stopListening: () => void;
+  /** Assigned in the constructor; a no-op until then, for a cancellation that has already ended. */
+  private stopListening: () => void = () => {};
   // Streaming state.
   private readonly queue: StreamEvent[] = [];
   private head = 0;
@@ -223,7 +224,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     let json: Record<string, unknown> | undefined;
     try {
-      json = JSON.parse(message.data) as Record<string, unknown>;
+      const parsed: unknown = JSON.parse(message.data);
+      // Only an object is a chunk; anything else (a bare number as keep-alive) is relayed untouched.
+      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
     } catch {
       json = undefined;
     }

@@ -1,0 +1,186 @@
+// Streams at the edges of the wire format and of client behaviour, against a hand-written upstream
+// (each quirk here is one a real OpenAI-compatible server or proxy produces): an empty body, a body
+// held open after [DONE], multi-line and non-object `data:` payloads, reasoning deltas before the
+// answer, and a client that stops reading.
+import t, { type Test } from 'tap';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { createParser } from 'eventsource-parser';
+import { postJson, sseData, startLoggedGateway } from './support.js';
+import { metricValue, until } from '../helpers/gateway.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, n: number) => void;
+
+/** An upstream whose every answer `handler` writes by hand; `n` counts the requests it got. */
+async function wireUpstream(t: Test, handler: Handler): Promise<{ url: string; readonly count: number }> {
+  let n = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => handler(req, res, n++));
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get count() {
+      return n;
+    },
+  };
+}
+
+const chunk = (delta: Record<string, unknown>, finish: string | null = null): string =>
+  `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+const usage = `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 } })}\n\n`;
+const DONE = 'data: [DONE]\n\n';
+const STREAM = { model: 'chat', messages: [{ role: 'user', content: 'hi' }], stream: true };
+
+async function gatewayFor(t: Test, upstreamUrl: string, route = '') {
+  const gw = await startLoggedGateway(`
+providers: { openai: { type: openai-compatible, baseUrl: "${upstreamUrl}/v1" } }
+models: { mini: { provider: openai, upstreamModel: gpt-4o-mini } }
+routes: { chat: { champion: mini, ${route} } }
+`);
+  t.teardown(() => gw.close());
+  return gw;
+}
+
+t.test('a body that ends before its first event is retried like a reset, not relayed as a 200 with an error', async (t) => {
+  const up = await wireUpstream(t, (_req, res, n) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (n === 0) return void res.end(': keep-alive\n\n');
+    res.end(chunk({ content: 'Hello' }) + chunk({}, 'stop') + usage + DONE);
+  });
+  const gw = await gatewayFor(t, up.url, 'retry: { maxAttempts: 2, baseDelayMs: 1 }');
+  const res = await postJson(gw.url, '/v1/chat/completions', STREAM);
+  t.equal(res.status, 200);
+  t.equal(up.count, 2, 'the empty answer was retried');
+  t.equal(sseData(res.text).at(-1), '[DONE]');
+  const line = await gw.requestLine();
+  t.same(
+    line.attempts?.map((a) => [a.kind, a.error_class, a.cause ?? null]),
+    [
+      ['first', 'stream_interrupted', 'eof_before_first_event'],
+      ['retry', 'none', null],
+    ],
+  );
+});
+
+t.test('without a retry left, an empty body is a 502 with an OpenAI-shaped error', async (t) => {
+  const up = await wireUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end();
+  });
+  const gw = await gatewayFor(t, up.url);
+  const res = await postJson(gw.url, '/v1/chat/completions', STREAM);
+  t.equal(res.status, 502);
+  t.match(JSON.parse(res.text), { error: { code: 'stream_interrupted', type: 'api_error' } });
+});
+
+t.test('the stream ends for the client at [DONE] even when the upstream holds its body open', async (t) => {
+  let upstreamClosed = false;
+  const up = await wireUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk({ content: 'Hello' }) + chunk({}, 'stop') + usage + DONE);
+    res.on('close', () => (upstreamClosed = true));
+    // Never ends: the gateway must not wait for it, nor call it an idle timeout.
+  });
+  const gw = await gatewayFor(t, up.url, 'timeouts: { idleMs: 400 }');
+  const started = Date.now();
+  const res = await postJson(gw.url, '/v1/chat/completions', STREAM);
+  t.ok(Date.now() - started < 400, `the client's stream ended at [DONE] (${Date.now() - started} ms)`);
+  t.equal(sseData(res.text).at(-1), '[DONE]', 'nothing after [DONE]');
+  const line = await gw.requestLine();
+  t.equal(line.error_class, 'none', 'recorded as a success');
+  t.equal(line.status, 200);
+  await until(async () => upstreamClosed, (closed) => closed, 5000);
+  t.ok(upstreamClosed, 'the upstream request was stopped after the idle timeout');
+});
+
+t.test('a multi-line data: event keeps a data: field per line', async (t) => {
+  const pretty = `data: {"id":"c1","object":"chat.completion.chunk",\ndata: "choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}\n\n`;
+  const up = await wireUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(pretty + usage + DONE);
+  });
+  const gw = await gatewayFor(t, up.url);
+  const res = await postJson(gw.url, '/v1/chat/completions', STREAM);
+  const stray = res.text.split('\n').filter((l) => l !== '' && !/^(data|event|id|retry):/.test(l));
+  t.same(stray, [], 'every line is an SSE field');
+  // As an SSE client reads it: the data lines of one event joined with newlines.
+  const events: string[] = [];
+  createParser({ onEvent: (e) => events.push(e.data) }).feed(res.text);
+  t.match(JSON.parse(events[0] ?? ''), { choices: [{ delta: { content: 'Hi' } }] }, 'the client reads the event whole');
+});
+
+t.test('a data: payload that is JSON but not an object is relayed, not a broken stream', async (t) => {
+  const up = await wireUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(chunk({ content: 'Hi' }) + 'data: 1\n\n' + chunk({}, 'stop') + usage + DONE);
+  });
+  const gw = await gatewayFor(t, up.url);
+  const res = await postJson(gw.url, '/v1/chat/completions', STREAM);
+  t.equal(sseData(res.text).at(-1), '[DONE]');
+  const line = await gw.requestLine();
+  t.equal(line.error_class, 'none');
+});
+
+t.test('reasoning deltas are output: they meet the first-token timeout', async (t) => {
+  const up = await wireUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    let i = 0;
+    const timer = setInterval(() => {
+      if (res.destroyed) return clearInterval(timer);
+      if (i++ < 8) return void res.write(chunk({ reasoning_content: 'thinking… ' }));
+      clearInterval(timer);
+      res.end(chunk({ content: 'Answer' }, 'stop') + usage + DONE);
+    }, 100);
+  });
+  const gw = await gatewayFor(t, up.url, 'timeouts: { firstTokenMs: 500, idleMs: 400 }');
+  const res = await postJson(gw.url, '/v1/chat/completions', STREAM);
+  t.equal(sseData(res.text).at(-1), '[DONE]');
+  const line = await gw.requestLine();
+  t.equal(line.error_class, 'none', 'not cut off as a first-token timeout');
+  t.ok(typeof line.ttft_ms === 'number' && line.ttft_ms < 400, `TTFT is the first reasoning delta (${String(line.ttft_ms)} ms)`);
+});
+
+t.test('a client that stops reading cannot hold a stream open past the total timeout', async (t) => {
+  let upstreamClosed = false;
+  const up = await wireUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.on('close', () => (upstreamClosed = true));
+    const big = 'x'.repeat(4096);
+    let i = 0;
+    const pump = (): void => {
+      while (i++ < 10_000) if (!res.write(chunk({ content: big }))) return void res.once('drain', pump);
+      res.end(chunk({}, 'stop') + DONE);
+    };
+    pump();
+  });
+  const gw = await gatewayFor(t, up.url, 'timeouts: { totalMs: 800, idleMs: 400 }');
+  const body = JSON.stringify(STREAM);
+  const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
+  socket.on('error', () => {});
+  t.teardown(() => socket.destroy());
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.pause(); // never reads
+
+  const line = await gw.requestLine();
+  t.equal(line.error_class, 'timeout', 'the total timeout ended it');
+  t.equal(line.error_cause, 'total');
+  const metrics = await gw.metrics();
+  t.equal(metricValue(metrics, 'bellwether_inflight_requests', { route: 'chat', variant: 'champion' }), 0, 'nothing left in flight');
+  await until(async () => upstreamClosed, (closed) => closed, 5000);
+  t.ok(upstreamClosed, 'the upstream request was stopped');
+});
