@@ -105,9 +105,15 @@ const MIN_CANDIDATE_LENGTH = 6;
 /** JSON nested inside JSON strings is followed this deep; deeper levels get plain pattern matching. */
 const MAX_JSON_DEPTH = 4;
 
-/** Object keys whose string value is a credential whatever it looks like. */
-const SENSITIVE_KEY =
-  /^(?:x[-_]?)?(?:api[-_]?key|apikey|access[-_]?token|refresh[-_]?token|auth[-_]?token|client[-_]?secret|secret[-_]?key|private[-_]?key|password|passwd|secret)$/i;
+/**
+ * Names of fields whose value is a credential whatever it looks like. A name counts when it ends in
+ * one (`password`, `db_password`, `adminPassword`, `x-api-key`, `aws_secret_access_key`): keys
+ * carry prefixes far more often than not, and a false positive costs one redacted value.
+ */
+const CREDENTIAL_NAME = String.raw`(?:api[-_]?key|access[-_]?token|refresh[-_]?token|auth[-_]?token|client[-_]?secret|secret[-_]?(?:access[-_]?)?key|private[-_]?key|password|passwd|secret)`;
+const SENSITIVE_KEY = new RegExp(`${CREDENTIAL_NAME}$`, 'i');
+/** Necessary for CREDENTIAL_NAME to occur: one of these words. */
+const CREDENTIAL_WORD = /passw(?:or)?d|secret|api[-_]?key|token|private[-_]?key/i;
 const CREDENTIAL = 'credential';
 
 const TOKEN_ONLY = /^\[REDACTED:[^\]]+\]$/;
@@ -132,6 +138,17 @@ const EMAIL_LABEL = String.raw`(?:${NOT_UNSPACED_SCRIPT}[\p{L}\p{M}\p{N}\-])+`;
 const EMAIL_TLD = String.raw`(?:${NOT_UNSPACED_SCRIPT}\p{L}){2,}`;
 
 const BUILT_IN_DETECTORS: readonly Detector[] = [
+  {
+    name: CREDENTIAL,
+    // `"db_password": "…"` in text that is not valid JSON — tool-call arguments cut off by
+    // max_tokens, JSON quoted in prose. (Valid JSON is read token by token instead.) The value runs
+    // to its closing quote, or to the end of the text when that was cut off.
+    regex: new RegExp(String.raw`"[^"\
+]{0,64}?${CREDENTIAL_NAME}"\s*:\s*"((?:[^"\
+]|\.)+)`, 'dgi'),
+    group: 1,
+    mayMatch: (text) => text.includes('"') && CREDENTIAL_WORD.test(text),
+  },
   {
     name: 'bearer',
     // Requiring a digit keeps prose such as "the bearer instrument" intact.
@@ -259,9 +276,11 @@ class DetectorRedactor implements Redactor {
       const key = keys[i] as string;
       const value = obj[key];
       const newKey = this.#text(key, 0, counter);
+      // A PIN or numeric password is as secret as a string one (it becomes the string token, as it
+      // does in JSON text).
       const newValue =
-        typeof value === 'string' && SENSITIVE_KEY.test(key)
-          ? this.#credential(value, counter)
+        (typeof value === 'string' || typeof value === 'number') && SENSITIVE_KEY.test(key)
+          ? this.#credential(String(value), counter)
           : this.#walk(value, counter);
       if (out === undefined && (newKey !== key || newValue !== value)) {
         out = {};

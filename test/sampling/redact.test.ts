@@ -221,3 +221,20 @@ t.test('long unbroken runs stay linear (no regex backtracking blow-up)', async (
     t.ok(performance.now() - started < 1000, `${run.slice(0, 4)}… (${run.length} chars) in ${Math.round(performance.now() - started)} ms`);
   }
 });
+
+t.test('credential field names with a prefix, numeric credentials, and credentials in cut-off JSON', async (t) => {
+  const pw = 'Tr0ub4dor&3xyz';
+  for (const key of ['password', 'db_password', 'adminPassword', 'user_password', 'aws_secret_access_key', 'stripe_secret_key', 'X-Api-Key']) {
+    const args = JSON.stringify({ host: 'db.internal', [key]: pw });
+    t.same(JSON.parse(redactor.redactString(args).value), { host: 'db.internal', [key]: '[REDACTED:credential]' }, `${key} in JSON text`);
+    t.same(redactor.redactValue({ host: 'db.internal', [key]: pw }).value, { host: 'db.internal', [key]: '[REDACTED:credential]' }, `${key} in an object`);
+  }
+  t.same(redactor.redactValue({ password: 73194682, max_tokens: 512, secret_count: 3 }).value, { password: '[REDACTED:credential]', max_tokens: 512, secret_count: 3 }, 'a numeric password, and names that only contain a word');
+
+  const cut = `{"user": "admin", "password": "${pw}", "host": "db.int`;
+  const out = redactor.redactString(cut);
+  t.equal(out.value, '{"user": "admin", "password": "[REDACTED:credential]", "host": "db.int', 'arguments cut off by max_tokens are not JSON, and still redacted');
+  t.equal(out.count, 1);
+  const trailing = `{"db_password": "${pw}`;
+  t.equal(redactor.redactString(trailing).value, '{"db_password": "[REDACTED:credential]', 'a value cut off before its closing quote');
+});
