@@ -43,6 +43,12 @@ export function datasetAdminRoutes(store: () => DatasetStore) {
         throw new GatewayError({ status: 400, errorClass: 'bad_request', message: `Invalid dataset name "${name.slice(0, 64)}".`, type: 'invalid_request_error', code: 'invalid_dataset_name' });
       }
       const q = req.query;
+      // The pattern admits impossible dates (month 13, hour 25); an Invalid Date would filter nothing.
+      for (const [key, value] of [['since', q.since], ['until', q.until]] as const) {
+        if (value !== undefined && Number.isNaN(new Date(value).getTime())) {
+          throw new GatewayError({ status: 400, errorClass: 'bad_request', message: `Invalid request: ${key} "${value}" is not a valid date.`, type: 'invalid_request_error', code: 'invalid_request' });
+        }
+      }
       const filter: DatasetFilter = {
         ...(q.route ? { route: q.route } : {}),
         ...(q.variant ? { variant: q.variant } : {}),

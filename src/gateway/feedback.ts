@@ -38,7 +38,8 @@ export async function feedbackApi(app: FastifyInstance, ctx: GatewayContext, sam
       throw new GatewayError({ status: 404, errorClass: 'bad_request', message: `No recent request with id ${id.slice(0, 128)} (unknown or expired).`, type: 'invalid_request_error', code: 'request_not_found' });
     }
     ctx.metrics.feedback.inc({ route: entry.route, variant: entry.variant, rating });
-    let sampled = false;
+    // Whether the response is in the sample at all: one sampled when it was served says so too.
+    let sampled = entry.sampled === true;
     if (rating === 'negative' && entry.ledger && !entry.sampled) {
       sampled = sampling.sampler.offer(entry.ledger, ['negative_feedback']);
       entry.sampled = sampled;

@@ -134,15 +134,22 @@ export function parseDatasetLine(line: string): DatasetRecord | undefined {
 }
 
 /**
- * Identity of a case's input for de-duplication: sha256 of messages + tools + response_format
- * with object keys sorted and strings trimmed, so re-ordered keys or trailing whitespace do not
- * make a "new" case. Computed on the redacted request, so anyone can recompute it from a line.
+ * Identity of a case's input for de-duplication: sha256 of messages + tools + response_format, plus
+ * `params.input` and `params.instructions` when present (Responses API and embeddings bodies carry
+ * their input there, with no messages), with object keys sorted and strings trimmed, so re-ordered
+ * keys or trailing whitespace do not make a "new" case. Absent fields are left out, so chat hashes
+ * are the same as before those two were added. Computed on the redacted request, so anyone can
+ * recompute it from a line.
  */
-export function inputHash(request: Pick<DatasetRequest, 'messages' | 'tools' | 'response_format'>): string {
+export function inputHash(
+  request: Pick<DatasetRequest, 'messages' | 'tools' | 'response_format'> & { params?: DatasetRequest['params'] },
+): string {
   const normalised = normalise({
     messages: request.messages,
     tools: request.tools,
     response_format: request.response_format,
+    input: request.params?.input,
+    instructions: request.params?.instructions,
   });
   // The one-shot `hash` (Node ≥ 20.12) costs half of createHash().update().digest() for inputs this size.
   return hash('sha256', JSON.stringify(normalised), 'hex');

@@ -11,6 +11,7 @@ import { OnlineChecks } from '../checks/online.js';
 import type { DatasetStore } from './dataset-store.js';
 import { WorkerSampleWriter, openDatasetStore, type SampleWriter } from './sample-writer.js';
 import { Sampler } from './sampler.js';
+import { answeringModel } from './sample-source.js';
 import { MemoryRecentResponses, RedisRecentResponses, type RecentResponses } from './recent-responses.js';
 
 const BACKLOG = 10_000;
@@ -61,11 +62,13 @@ export function createSamplingPipeline(config: Config, metrics: Metrics, logger:
     }
   };
   const handle = (ledger: RequestLedger) => {
-    const model = ledger.answeredBy?.name ?? ledger.route.champion;
+    // The same attribution as the sample: a failed challenger request is the challenger's, not the champion's.
+    const model = answeringModel(ledger);
     const runs = checks.run(ledger);
     const reasons = sampler.reasons(ledger, runs.some((r) => r.outcome.result !== 'pass'));
     const sampled = reasons.length > 0 && sampler.offer(ledger, reasons);
-    const keepForFeedback = sampler.enabled(ledger.route) && ledger.route.sampling?.keepNegativeFeedback !== false && !sampled;
+    // Forced requests (evals) are never sampled, so a rating must not sample them either.
+    const keepForFeedback = sampler.enabled(ledger.route) && ledger.route.sampling?.keepNegativeFeedback !== false && !sampled && !ledger.forced;
     recent.remember(ledger.requestId, {
       route: ledger.route.name,
       variant: ledger.variant,

@@ -40,6 +40,13 @@ export interface RedisDatasetStoreOptions {
 }
 
 const DAY_SECONDS = 24 * 60 * 60;
+/**
+ * A stream id is Redis's clock at write time, a record's sampled_at the sampling replica's clock at
+ * sampling time: a replica whose clock runs ahead of Redis's writes records whose id is earlier than
+ * their sampled_at. An export with `since` starts scanning this much earlier so such records are
+ * still found; the record filter then applies `since` exactly.
+ */
+const SINCE_CLOCK_SKEW_MS = 5 * 60 * 1000;
 const RECORD_FIELD = 'r';
 
 /**
@@ -142,9 +149,9 @@ export class RedisDatasetStore implements DatasetStore {
 
   export(name: string, filter: DatasetFilter = {}): AsyncIterable<DatasetRecord> {
     assertDatasetName(name);
-    // Entries are added after sampling, so an entry id (its write time) is never earlier than
-    // its sampled_at: `since` can safely start the scan instead of filtering from the start.
-    let startMs = filter.since?.getTime() ?? 0;
+    // Entries are added after sampling, so up to clock skew an entry id (its write time) is not
+    // earlier than its sampled_at: `since`, less the skew margin, can start the scan.
+    let startMs = filter.since ? filter.since.getTime() - SINCE_CLOCK_SKEW_MS : 0;
     if (this.#maxAgeMs > 0) startMs = Math.max(startMs, Date.now() - this.#maxAgeMs);
     return filterRecords(this.#scan(this.#streamKey(name), startMs > 0 ? String(startMs) : '-'), filter);
   }

@@ -37,7 +37,7 @@ export function sourceFromLedger(ledger: RequestLedger, samplingRate: number, ta
     route: ledger.route.name,
     requestId: ledger.requestId,
     variant: ledger.variant,
-    model: ledger.answeredBy?.name ?? ledger.attempts[ledger.attempts.length - 1]?.model.name ?? ledger.route.champion,
+    model: answeringModel(ledger),
     operation: ledger.operation,
     request: ledger.request,
     ...(ledger.requestBytes ? { requestBytes: ledger.requestBytes } : {}),
@@ -52,4 +52,9 @@ export function sourceFromLedger(ledger: RequestLedger, samplingRate: number, ta
     samplingRate,
     tags,
   };
+}
+
+/** The model a request is attributed to: the one that answered, else the last one tried, else the champion. */
+export function answeringModel(ledger: RequestLedger): string {
+  return ledger.answeredBy?.name ?? ledger.attempts[ledger.attempts.length - 1]?.model.name ?? ledger.route.champion;
 }

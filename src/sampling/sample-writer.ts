@@ -75,8 +75,10 @@ export class InlineSampleWriter implements SampleWriter {
       this.onResult(source.route, source.variant, 'duplicate', 1);
       return true;
     }
-    seen.set(raw, true);
-    return this.queue.offer(buildRecord(source, redactor, raw));
+    const accepted = this.queue.offer(buildRecord(source, redactor, raw));
+    // A dropped input never reached the dataset: its next occurrence must be sampled, not skipped.
+    if (accepted) seen.set(raw, true);
+    return accepted;
   }
 
   async close(timeoutMs: number): Promise<void> {
@@ -92,6 +94,8 @@ export function rawInputKey(source: SampleSource): string {
     messages: Array.isArray(body.messages) ? (body.messages as DatasetMessage[]) : [],
     ...(body.tools !== undefined ? { tools: body.tools as unknown[] } : {}),
     ...(body.response_format !== undefined ? { response_format: body.response_format } : {}),
+    // Where rawRequestOf puts them: this key doubles as the record's hash when redaction changed nothing.
+    params: { input: body.input, instructions: body.instructions },
   });
 }
 

@@ -33,7 +33,8 @@ export class Sampler {
   /** Hands the request to the writer (redaction and writing happen there, off this thread). */
   offer(ledger: RequestLedger, reasons: SampleReason[]): boolean {
     const sampling = ledger.route.sampling;
-    if (!sampling || reasons.length === 0) return false;
+    // Checked here too: reasons from elsewhere (negative feedback) must not bypass the eval exclusion.
+    if (!sampling || ledger.forced || reasons.length === 0) return false;
     return this.writer.offer(sourceFromLedger(ledger, sampling.rate, [...reasons, ...(sampling.tags ?? [])]));
   }
 }

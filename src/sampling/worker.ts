@@ -25,18 +25,15 @@ function report(): void {
   counts.clear();
 }
 
-const writer = new InlineSampleWriter(
-  config,
-  secrets,
-  (route, variant, result, n) => {
-    const key = `${route}\u0001${variant}\u0001${result}`;
-    const entry = counts.get(key);
-    if (entry) entry[3] += n;
-    else counts.set(key, [route, variant, result, n]);
-    timer ??= setTimeout(report, 200);
-  },
-  logger,
-);
+function count(route: string, variant: string, result: SampleResult, n: number): void {
+  const key = `${route}\u0001${variant}\u0001${result}`;
+  const entry = counts.get(key);
+  if (entry) entry[3] += n;
+  else counts.set(key, [route, variant, result, n]);
+  timer ??= setTimeout(report, 200);
+}
+
+const writer = new InlineSampleWriter(config, secrets, count, logger);
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'samples') {
@@ -54,6 +51,8 @@ port.on('message', (message: ToWorker) => {
         writer.offer(source);
       } catch (err) {
         logger.error({ err: String(err), request_id: source.requestId }, 'could not build a sample record');
+        // Counted like any other lost sample, so bellwether_samples_total still adds up.
+        count(source.route, source.variant, 'dropped', 1);
       }
       processed++;
     }

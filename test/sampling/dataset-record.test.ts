@@ -50,6 +50,20 @@ t.test('input hash values never change: existing datasets de-duplicate against t
   );
 });
 
+t.test('input hash covers Responses/embeddings input and instructions, no other params', async (t) => {
+  const messages = [{ role: 'user', content: 'hi' }];
+  t.equal(
+    inputHash({ messages, params: { temperature: 0.2, input: undefined, instructions: undefined } }),
+    inputHash({ messages }),
+    'chat requests hash as before',
+  );
+  const responses = (input: unknown, instructions?: string) => inputHash({ messages: [], params: { input, ...(instructions ? { instructions } : {}) } });
+  t.not(responses('What is the capital of France?'), responses('Write a haiku about rain'), 'input is part of it');
+  t.not(responses('hi', 'Answer in French.'), responses('hi', 'Answer in German.'), 'instructions are part of it');
+  t.not(responses(['a', 'b']), responses(['a', 'c']), 'embeddings input lists too');
+  t.equal(responses(' hi\n'), responses('hi'), 'normalised like messages');
+});
+
 t.test('schema accepts a full record and rejects broken ones with reasons', async (t) => {
   const record = makeRecord({ tags: ['billing'] });
   t.ok(isDatasetRecord(record));

@@ -134,3 +134,89 @@ t.test('feedback: attributed by request id, counted, negative feedback samples t
   t.equal(records.length, 1, 'the negatively rated response joined the dataset although the route samples at 0');
   t.same(records[0]?.tags, ['negative_feedback']);
 });
+
+t.test('distinct Responses API inputs each become a record; a repeat does not', async (t) => {
+  const dir = t.testdir({});
+  const gw = await startTestGateway(config(dir));
+  t.teardown(() => gw.close());
+  const inputs = ['What is the capital of France?', 'Write a haiku about rain', 'Summarise the plot of Hamlet'];
+  // Samples are handled in order: once the last input is exported, the repeat was handled too.
+  for (const input of [inputs[0], ...inputs]) {
+    const res = await request(`${gw.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'demo', input }) });
+    await res.body.text();
+    t.equal(res.statusCode, 200);
+  }
+  const exported = async () => {
+    const res = await request(`${gw.url}/admin/v1/datasets/demo/export`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    return (await res.body.text()).split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { request: { params: { input: string } } }).request.params.input);
+  };
+  t.same(await until(exported, (r) => r.length >= inputs.length), inputs, 'one record per distinct input');
+});
+
+t.test('export rejects impossible dates instead of ignoring them', async (t) => {
+  const dir = t.testdir({});
+  const gw = await startTestGateway(config(dir));
+  t.teardown(() => gw.close());
+  const exportWith = async (query: string) => {
+    const res = await request(`${gw.url}/admin/v1/datasets/demo/export?${query}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    return { status: res.statusCode, body: await res.body.text() };
+  };
+  t.equal((await exportWith('since=2999-12-01')).status, 200);
+  for (const query of ['since=2999-13-01', 'until=2000-01-01T25:00Z']) {
+    const res = await exportWith(query);
+    t.equal(res.status, 400, query);
+    t.match(JSON.parse(res.body), { error: { type: 'invalid_request_error', code: 'invalid_request' } });
+  }
+});
+
+t.test('feedback on a failed challenger request names the challenger and says it was sampled', async (t) => {
+  const dir = t.testdir({});
+  const gw = await startTestGateway(`
+providers: { sim: { type: simulator } }
+models:
+  big: { provider: sim }
+  small: { provider: sim, simulation: { errorRate: 1 } }
+routes:
+  demo: { champion: big, challenger: small, rollout: { percent: 100 }, retry: { maxAttempts: 1 }, sampling: { rate: 1 } }
+datasets: { dir: ${dir} }
+`);
+  t.teardown(() => gw.close());
+  const answer = await chat(gw.url, 'demo', 'u1', 'hello', false);
+  t.equal(answer.status, 500);
+  const fb = await until(async () => {
+    const res = await request(`${gw.url}/v1/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ request_id: answer.id, rating: 'negative' }) });
+    return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+  }, (r) => r.status === 200);
+  t.match(fb.body, { variant: 'challenger', model: 'small', sampled: true }, 'sampled as an error when it was served');
+});
+
+t.test('negative feedback never samples a forced (eval) request', async (t) => {
+  const dir = t.testdir({});
+  const KEY = 'eval-runner-key-0123456789';
+  const gw = await startTestGateway(`
+auth:
+  clientKeys: [{ name: evals, key: ${KEY}, canForceVariant: true }]
+  adminTokens: [{ name: sre, token: ${ADMIN} }]
+providers: { sim: { type: simulator } }
+models: { big: { provider: sim }, small: { provider: sim } }
+routes:
+  demo: { champion: big, challenger: small, rollout: { percent: 0 }, sampling: { rate: 1 } }
+datasets: { dir: ${dir} }
+`);
+  t.teardown(() => gw.close());
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${KEY}` };
+  const res = await request(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { ...headers, 'x-bellwether-variant': 'challenger' },
+    body: JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: 'eval case 17' }] }),
+  });
+  await res.body.text();
+  const id = String(res.headers['x-bellwether-request-id']);
+  const fb = await until(async () => {
+    const r = await request(`${gw.url}/v1/feedback`, { method: 'POST', headers, body: JSON.stringify({ request_id: id, rating: 'negative' }) });
+    return { status: r.statusCode, body: (await r.body.json()) as Record<string, unknown> };
+  }, (r) => r.status === 200);
+  t.match(fb.body, { variant: 'challenger', sampled: false });
+  // Nothing was handed to the writer (sampled: false), so an empty export now is final.
+  t.equal(await exportedCount(gw.url, 'demo'), 0);
+});

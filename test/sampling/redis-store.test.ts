@@ -65,6 +65,17 @@ t.test('export pages through XRANGE and applies filters and limit', async (t) =>
   await t.rejects(store.append([makeRecord({ route: 'a b' })]), InvalidDatasetNameError);
 });
 
+t.test('since finds records sampled on a replica whose clock runs ahead of Redis, and only those', async (t) => {
+  const store = new RedisDatasetStore({ redis: server.url, keyPrefix: nextPrefix() });
+  t.teardown(() => store.close());
+  const now = Date.now();
+  // Entry ids come from Redis's clock (about `now`); sampled_at from replicas' clocks, 5 s and 1 s ahead.
+  const ahead = makeRecord({ sampledAt: new Date(now + 5000).toISOString() });
+  const before = makeRecord({ sampledAt: new Date(now + 1000).toISOString() });
+  await store.append([ahead, before]);
+  t.same((await collect(store.export('support-chat', { since: new Date(now + 2000) }))).map((r) => r.id), [ahead.id]);
+});
+
 t.test('length and age limits', async (t) => {
   const keyPrefix = nextPrefix();
   const client = new Redis(server.url);

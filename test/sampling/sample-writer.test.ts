@@ -7,15 +7,16 @@ import { InlineSampleWriter, WorkerSampleWriter, decodeSamples, encodeSamples } 
 import { BACKGROUND_NICE } from '../../src/sampling/background-priority.js';
 import { isDatasetRecord } from '../../src/sampling/dataset-record.js';
 import type { SampleSource } from '../../src/sampling/sample-source.js';
+import { until } from '../helpers/gateway.js';
 
 /** Route `demo` sampled at rate 1 into JSONL files under `dir`. */
-function samplingConfig(dir: string) {
+function samplingConfig(dir: string, extra = '') {
   return parseConfig(
     `
 providers: { sim: { type: simulator } }
 models: { a: { provider: sim } }
 routes: { demo: { champion: a, sampling: { rate: 1 } } }
-datasets: { dir: ${dir} }
+datasets: { dir: ${dir}${extra} }
 `,
     'x.yaml',
     {},
@@ -60,6 +61,35 @@ t.test('repeats are duplicates; the first is redacted and stored', async (t) => 
   t.ok(isDatasetRecord(record), 'the line is a valid record');
   t.notMatch(JSON.stringify(record.request), 'sk-secret-abcdefgh', 'secret redacted');
   t.same(record.response, { content: 'noted', finish_reason: 'stop' }, 'answer summarised from the raw JSON in the writer');
+});
+
+t.test('an input dropped on a full queue is stored when it comes again', async (t) => {
+  const dir = t.testdir({});
+  const results: string[] = [];
+  const writer = new InlineSampleWriter(samplingConfig(dir, ', queueCapacity: 1'), [], (_route, _variant, result) => results.push(result), { info() {}, warn() {}, error() {} });
+  const ask = (requestId: string, content: string) => sampleSource({ requestId, request: { model: 'demo', messages: [{ role: 'user', content }] } });
+  t.ok(writer.offer(ask('r1', 'first question')));
+  t.notOk(writer.offer(ask('r2', 'second question')), 'queue full: dropped');
+  await until(async () => results, (r) => r.includes('stored'), 5000);
+  t.ok(writer.offer(ask('r3', 'second question')), 'the repeat is taken, not skipped as a duplicate');
+  await writer.close(2000);
+  t.same(results, ['dropped', 'stored', 'stored']);
+  const file = readdirSync(join(dir, 'demo'))[0] as string;
+  const stored = readFileSync(join(dir, 'demo', file), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { request: { messages: { content: string }[] } }).request.messages[0]?.content);
+  t.same(stored, ['first question', 'second question']);
+});
+
+t.test('the worker counts a sample whose record cannot be built as dropped', async (t) => {
+  const dir = t.testdir({});
+  const results: string[] = [];
+  const config = { ...samplingConfig(dir), logging: { level: 'silent' } }; // the worker logs the failure to stdout
+  const writer = new WorkerSampleWriter(config, [], (route, variant, result, n) => results.push(`${route}/${variant}/${result}x${n}`), { info() {}, warn() {}, error() {} });
+  // Parses (JSON.parse is iterative) but overflows the stack in redaction.
+  const depth = 200_000;
+  const body = `{"model":"demo","messages":[{"role":"user","content":"hi"}],"blob":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+  t.ok(writer.offer(sampleSource({ variant: 'challenger', request: {}, requestBytes: Buffer.from(body) })));
+  await writer.close(2000);
+  t.same(results, ['demo/challenger/droppedx1']);
 });
 
 t.test('batches reach the worker exactly as a JSON round trip would deliver them', async (t) => {
