@@ -211,6 +211,13 @@ export class WorkerSampleWriter implements SampleWriter {
   private batch: SampleSource[] = [];
   private timer: NodeJS.Timeout | undefined;
   private onClosed: (() => void) | undefined;
+  /**
+   * Accepted samples whose fate the worker has not reported yet, per route and variant: what is
+   * counted as dropped if the worker goes away first (it failed, or did not finish at shutdown).
+   */
+  private readonly unreported = new Map<string, [route: string, variant: string, n: number]>();
+  /** Set once those were counted as dropped: a late report must not count them again. */
+  private abandoned = false;
 
   constructor(
     config: Config,
@@ -229,10 +236,12 @@ export class WorkerSampleWriter implements SampleWriter {
     this.worker.on('error', (err) => {
       this.dead = true;
       this.logger.error({ err: String(err) }, 'sampling worker failed: new samples are dropped (and counted) until restart');
+      this.dropUnreported();
       this.onClosed?.();
     });
     this.worker.on('exit', () => {
       this.dead = true;
+      this.dropUnreported();
       this.onClosed?.();
     });
   }
@@ -243,6 +252,7 @@ export class WorkerSampleWriter implements SampleWriter {
       return false;
     }
     this.inFlight++;
+    this.track(source.route, source.variant, 1);
     if (this.batch.push(source) >= BATCH_MAX) this.send();
     else this.timer ??= setTimeout(() => this.send(), BATCH_INTERVAL_MS);
     return true;
@@ -262,6 +272,8 @@ export class WorkerSampleWriter implements SampleWriter {
     this.closed ??= new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
+        // Reported ones are settled; the rest (the worker's flush ran out of time) are lost.
+        this.dropUnreported();
         void this.worker.terminate().then(() => resolve());
       };
       const timer = setTimeout(done, timeoutMs + 1000);
@@ -276,7 +288,31 @@ export class WorkerSampleWriter implements SampleWriter {
 
   private receive(message: FromWorker): void {
     if (message.type === 'closed') return this.onClosed?.();
+    if (this.abandoned) return;
     this.inFlight = Math.max(0, this.inFlight - message.processed);
-    for (const [route, variant, result, n] of message.counts) this.onResult(route, variant, result, n);
+    for (const [route, variant, result, n] of message.counts) {
+      this.track(route, variant, -n);
+      this.onResult(route, variant, result, n);
+    }
+  }
+
+  private track(route: string, variant: string, n: number): void {
+    const key = `${route}\u0001${variant}`;
+    const entry = this.unreported.get(key);
+    if (entry) entry[2] += n;
+    else this.unreported.set(key, [route, variant, n]);
+  }
+
+  private dropUnreported(): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    let lost = 0;
+    for (const [route, variant, n] of this.unreported.values()) {
+      if (n <= 0) continue;
+      lost += n;
+      this.onResult(route, variant, 'dropped', n);
+    }
+    this.unreported.clear();
+    if (lost > 0) this.logger.warn({ dropped: lost }, 'sampling worker ended with samples it had not written; they are counted as dropped');
   }
 }

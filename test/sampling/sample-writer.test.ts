@@ -2,6 +2,7 @@
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { parseConfig } from '../../src/config/load.js';
 import { InlineSampleWriter, WorkerSampleWriter, decodeSamples, encodeSamples } from '../../src/sampling/sample-writer.js';
 import { BACKGROUND_NICE } from '../../src/sampling/background-priority.js';
@@ -147,4 +148,43 @@ t.test('the sampling worker runs at background priority; the request thread keep
   t.equal(background().length, 1, 'exactly one thread — the worker — lowered its priority');
   t.equal(niceOf(String(process.pid)), own, 'the request (main) thread is untouched');
   await writer.close(2000);
+});
+
+t.test('samples the worker could not write before a shutdown ran out of time are counted as dropped', async (t) => {
+  // A dataset store that accepts connections and never answers: Redis behind a partition.
+  const sockets = new Set<Socket>();
+  const blackHole = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    blackHole.close();
+  });
+  const { port } = blackHole.address() as AddressInfo;
+  const config = parseConfig(
+    `
+providers: { sim: { type: simulator } }
+models: { a: { provider: sim } }
+routes: { demo: { champion: a, sampling: { rate: 1 } } }
+state: { redis: "redis://127.0.0.1:${port}" }
+datasets: { store: redis }
+`,
+    'x.yaml',
+    {},
+  );
+  const counts: Record<string, number> = {};
+  const warnings: string[] = [];
+  const writer = new WorkerSampleWriter(
+    config,
+    [],
+    (_route, _variant, result, n) => (counts[result] = (counts[result] ?? 0) + n),
+    { info() {}, warn: (_obj, msg) => warnings.push(msg), error() {} },
+  );
+  for (let i = 0; i < 5; i++) t.ok(writer.offer(sampleSource({ requestId: `r${i}`, request: { model: 'demo', messages: [{ role: 'user', content: `question ${i}` }] } })));
+  await new Promise((resolve) => setTimeout(resolve, 300)); // handed over; the worker's append hangs
+  await writer.close(300);
+  t.same(counts, { dropped: 5 }, 'every accepted sample is accounted for');
+  t.match(warnings, [/counted as dropped/]);
 });
