@@ -29,6 +29,7 @@ interface StreamTracker {
 }
 
 interface ChunkChoice {
+  index?: number;
   delta?: { content?: string | null; reasoning_content?: unknown; reasoning?: unknown; refusal?: unknown; tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[] };
   finish_reason?: string | null;
 }
@@ -57,8 +58,17 @@ class ChatTracker implements StreamTracker {
     const choices = json?.choices as ChunkChoice[] | undefined;
     // The trailing usage chunk (empty choices) exists only because we asked for it.
     if (!this.clientAskedUsage && json && Array.isArray(choices) && choices.length === 0 && json.usage) return false;
-    const choice = choices?.[0];
-    if (!choice) return true;
+    if (!Array.isArray(choices)) return true;
+    for (const choice of choices) {
+      // With n > 1 the completions interleave (a chunk per index): the summary — what checks and
+      // samples read — is completion 0, as for a JSON answer; output of any of them is the first token.
+      if ((choice.index ?? 0) === 0) this.track(choice);
+      else if (hasOutput(choice.delta)) this.deltas++;
+    }
+    return true;
+  }
+
+  private track(choice: ChunkChoice): void {
     const delta = choice.delta;
     if (typeof delta?.content === 'string' && delta.content.length > 0) {
       this.summary.content += delta.content;
@@ -75,8 +85,11 @@ class ChatTracker implements StreamTracker {
       if (call.function?.arguments) slot.arguments += call.function.arguments;
     }
     if (choice.finish_reason) this.summary.finishReason = choice.finish_reason;
-    return true;
   }
+}
+
+function hasOutput(delta: ChunkChoice['delta']): boolean {
+  return nonEmpty(delta?.content) || (delta?.tool_calls?.length ?? 0) > 0 || nonEmpty(delta?.reasoning_content) || nonEmpty(delta?.reasoning) || nonEmpty(delta?.refusal);
 }
 
 class ResponsesTracker implements StreamTracker {

@@ -184,3 +184,24 @@ t.test('a client that stops reading cannot hold a stream open past the total tim
   await until(async () => upstreamClosed, (closed) => closed, 5000);
   t.ok(upstreamClosed, 'the upstream request was stopped');
 });
+
+t.test('with n = 2, checks read completion 0, not the two interleaved', async (t) => {
+  const indexed = (index: number, delta: Record<string, unknown>, finish: string | null = null): string =>
+    `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index, delta, finish_reason: finish }] })}\n\n`;
+  const up = await wireUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(
+      indexed(0, { content: 'Hello' }) + indexed(1, { content: 'Bonjour' }) + indexed(0, { content: ' world' }) + indexed(1, { content: ' monde' }) +
+        indexed(0, {}, 'stop') + indexed(1, {}, 'stop') + usage + DONE,
+    );
+  });
+  const gw = await gatewayFor(t, up.url, `checks: [{ name: first, type: equals, value: "Hello world" }]`);
+  const res = await postJson(gw.url, '/v1/chat/completions', { ...STREAM, n: 2 });
+  t.equal(sseData(res.text).at(-1), '[DONE]');
+  const passed = await until(
+    async () => metricValue(await gw.metrics(), 'bellwether_quality_checks_total', { route: 'chat', variant: 'champion', model: 'mini', check: 'first', result: 'pass' }) ?? 0,
+    (n) => n === 1,
+    5000,
+  );
+  t.equal(passed, 1, 'the check saw "Hello world"');
+});
