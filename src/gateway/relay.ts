@@ -22,7 +22,7 @@ interface StreamTracker {
   readonly complete: boolean;
   /** The upstream sent its last event ([DONE], response.completed): nothing after it is relayed. */
   readonly ended: boolean;
-  /** Content or tool-call deltas seen so far: the first one is the first token. */
+  /** Output deltas seen so far (content, tool calls, reasoning, refusal): the first one is the first token. */
   readonly deltas: number;
   /** Returns false for events that must not reach the client. */
   observe(event: StreamEvent): boolean;
