@@ -74,9 +74,7 @@ class ChatTracker implements StreamTracker {
       this.summary.content += delta.content;
       this.deltas++;
     }
-    // Output that is not the answer's text is still output: a reasoning model streaming its thinking
-    // (vLLM, DeepSeek: `reasoning_content`; others: `reasoning`) or a refusal has started answering.
-    if (nonEmpty(delta?.reasoning_content) || nonEmpty(delta?.reasoning) || nonEmpty(delta?.refusal)) this.deltas++;
+    if (hasSideOutput(delta)) this.deltas++;
     for (const call of delta?.tool_calls ?? []) {
       this.deltas++;
       const slot = (this.summary.toolCalls[call.index ?? 0] ??= { name: '', arguments: '' });
@@ -89,7 +87,15 @@ class ChatTracker implements StreamTracker {
 }
 
 function hasOutput(delta: ChunkChoice['delta']): boolean {
-  return nonEmpty(delta?.content) || (delta?.tool_calls?.length ?? 0) > 0 || nonEmpty(delta?.reasoning_content) || nonEmpty(delta?.reasoning) || nonEmpty(delta?.refusal);
+  return nonEmpty(delta?.content) || (delta?.tool_calls?.length ?? 0) > 0 || hasSideOutput(delta);
+}
+
+/**
+ * Output that is not the answer's text is still output: a reasoning model streaming its thinking
+ * (vLLM, DeepSeek: `reasoning_content`; others: `reasoning`) or a refusal has started answering.
+ */
+function hasSideOutput(delta: ChunkChoice['delta']): boolean {
+  return nonEmpty(delta?.reasoning_content) || nonEmpty(delta?.reasoning) || nonEmpty(delta?.refusal);
 }
 
 class ResponsesTracker implements StreamTracker {

@@ -52,11 +52,16 @@ export function rawRequestOf(source: SampleSource): DatasetRecord['request'] {
   const body = source.request;
   const params: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body)) if (!REQUEST_KEYS.has(key)) params[key] = value;
+  return { ...inputOf(body), params };
+}
+
+/** The parts of a client body that `inputHash` covers, where the record keeps them (input and instructions in params). */
+export function inputOf(body: Record<string, unknown>): Parameters<typeof inputHash>[0] {
   return {
     messages: Array.isArray(body.messages) ? (body.messages as DatasetMessage[]) : [],
     ...(body.tools !== undefined ? { tools: body.tools as unknown[] } : {}),
     ...(body.response_format !== undefined ? { response_format: body.response_format } : {}),
-    params,
+    params: { input: body.input, instructions: body.instructions },
   };
 }
 

@@ -7,8 +7,8 @@ import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/types.js';
 import { createRedactor, type Redactor } from './redact.js';
-import { buildRecord } from './record-builder.js';
-import { inputHash, type DatasetMessage } from './dataset-record.js';
+import { buildRecord, inputOf } from './record-builder.js';
+import { inputHash } from './dataset-record.js';
 import { JsonlDatasetStore } from './jsonl-store.js';
 import { RedisDatasetStore } from './redis-store.js';
 import type { DatasetStore, SamplingLogger } from './dataset-store.js';
@@ -89,14 +89,8 @@ export class InlineSampleWriter implements SampleWriter {
 }
 
 export function rawInputKey(source: SampleSource): string {
-  const body = source.request;
-  return inputHash({
-    messages: Array.isArray(body.messages) ? (body.messages as DatasetMessage[]) : [],
-    ...(body.tools !== undefined ? { tools: body.tools as unknown[] } : {}),
-    ...(body.response_format !== undefined ? { response_format: body.response_format } : {}),
-    // Where rawRequestOf puts them: this key doubles as the record's hash when redaction changed nothing.
-    params: { input: body.input, instructions: body.instructions },
-  });
+  // The record's own hash when redaction changed nothing, so it covers exactly what inputHash does.
+  return inputHash(inputOf(source.request));
 }
 
 /** Messages between the gateway and its sampling worker. */
