@@ -63,7 +63,7 @@ export class JsonlDatasetStore implements DatasetStore {
    * `values().next()` + delete scans every deleted slot V8 has not compacted (~8 µs per record at 10,000).
    */
   readonly #hashes = new Map<string, LRUCache<string, true>>();
-  readonly #lineCounts = new Map<string, { size: number; mtimeMs: number; lines: number }>();
+  readonly #lineCounts = new Map<string, { size: number; mtimeMs: number; lines: number; countedTo: number }>();
   /** Appends are serialised: cursors and rotation assume one writer. */
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -262,20 +262,34 @@ export class JsonlDatasetStore implements DatasetStore {
     return join(this.#dir, name, `${name}-${String(seq).padStart(6, '0')}.jsonl`);
   }
 
-  /** Complete (newline-terminated) non-empty lines; cached per file version because files only grow. */
+  /**
+   * The records export would return: complete lines that parse as records (a torn line is ended by
+   * the next append's newline, so counting newlines would count it). Files only grow, so a count is
+   * resumed from the end of the last complete line it read; a file that shrank is counted afresh.
+   */
   async #countLines(path: string, size: number, mtimeMs: number): Promise<number> {
-    const cached = this.#lineCounts.get(path);
-    if (cached !== undefined && cached.size === size && cached.mtimeMs === mtimeMs) return cached.lines;
-    if (size === 0) return 0;
-    let lines = 0;
-    let previous = NEWLINE;
-    for await (const chunk of createReadStream(path, { end: size - 1 }) as AsyncIterable<Buffer>) {
-      for (const byte of chunk) {
-        if (byte === NEWLINE && previous !== NEWLINE) lines++;
-        previous = byte;
+    let count = this.#lineCounts.get(path);
+    if (count !== undefined && count.size === size && count.mtimeMs === mtimeMs) return count.lines;
+    if (count === undefined || size < count.size) count = { size: 0, mtimeMs: 0, lines: 0, countedTo: 0 };
+    let lines = count.lines;
+    let countedTo = count.countedTo;
+    if (size > countedTo) {
+      let pending: Buffer[] = [];
+      let offset = countedTo;
+      for await (const chunk of createReadStream(path, { start: countedTo, end: size - 1 }) as AsyncIterable<Buffer>) {
+        let from = 0;
+        for (let at = chunk.indexOf(NEWLINE); at !== -1; at = chunk.indexOf(NEWLINE, from)) {
+          const line = pending.length === 0 ? chunk.subarray(from, at) : Buffer.concat([...pending, chunk.subarray(from, at)]);
+          pending = [];
+          if (line.length > 0 && parseDatasetLine(line.toString('utf8')) !== undefined) lines++;
+          countedTo = offset + at + 1;
+          from = at + 1;
+        }
+        if (from < chunk.length) pending.push(chunk.subarray(from));
+        offset += chunk.length;
       }
     }
-    this.#lineCounts.set(path, { size, mtimeMs, lines });
+    this.#lineCounts.set(path, { size, mtimeMs, lines, countedTo });
     return lines;
   }
 

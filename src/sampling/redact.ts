@@ -181,8 +181,9 @@ const BUILT_IN_DETECTORS: readonly Detector[] = [
   },
   {
     name: 'card',
-    // Issuer prefixes start with 2–6, which also keeps millisecond timestamps (1…) out.
-    regex: /(?<![\p{L}\p{N}])[2-6](?:[ -]?\d){12,18}(?![\p{L}\p{N}])/gu,
+    // Issuer prefixes start with 2–6, which also keeps millisecond timestamps (1…) out. Letters of
+    // scripts written without spaces may touch the number (`カード4111…です`).
+    regex: new RegExp(String.raw`(?<!\p{N}|${NOT_UNSPACED_SCRIPT}\p{L})[2-6](?:[ -]?\d){12,18}(?!\p{N}|${NOT_UNSPACED_SCRIPT}\p{L})`, 'gu'),
     accept: isCardNumber,
     mayMatch: (text, hasDigit) => hasDigit && CARD_SHAPE.test(text),
   },
@@ -388,8 +389,19 @@ class DetectorRedactor implements Redactor {
     return out;
   }
 
-  /** All detector matches on `text`, sorted and with overlapping spans merged into one. */
+  /**
+   * All detector matches on `text`, sorted and with overlapping spans merged into one. Text with
+   * characters that hide a value from the patterns but not from a reader (full-width forms,
+   * zero-width and soft-hyphen characters) is matched in its folded form and the spans mapped back,
+   * so `４１１１ １１１１…` is a card and `jo\u200bhn@…` is one address, not `jo` plus an address.
+   */
   #spans(text: string): Span[] {
+    if (!DISGUISING.test(text)) return this.#plainSpans(text);
+    const { folded, origin } = fold(text);
+    return this.#plainSpans(folded).map((s) => ({ start: origin[s.start] as number, end: (origin[s.end - 1] as number) + 1, rank: s.rank }));
+  }
+
+  #plainSpans(text: string): Span[] {
     const found: Span[] = [];
     const hasDigit = DIGIT.test(text);
     const detectors = this.#detectors;
@@ -450,6 +462,26 @@ function isTextPart(value: unknown): value is TextPart {
   if (!isPlainObject(value)) return false;
   const { type, text } = value;
   return typeof text === 'string' && (type === 'text' || type === 'input_text' || type === 'output_text');
+}
+
+/** Zero-width and soft-hyphen characters, the ideographic space and the full-width ASCII forms. */
+const DISGUISING = /[\u00ad\u200b-\u200d\u2060\ufeff\u3000\uff01-\uff5e]/;
+
+/**
+ * The text as the patterns should see it: invisible characters removed, full-width forms as their
+ * ASCII originals. `origin[i]` is the index in `text` of `folded[i]`; every kept character is one
+ * UTF-16 unit in both, so a span maps back one to one.
+ */
+function fold(text: string): { folded: string; origin: number[] } {
+  let folded = '';
+  const origin: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0xad || (c >= 0x200b && c <= 0x200d) || c === 0x2060 || c === 0xfeff) continue;
+    folded += c === 0x3000 ? ' ' : c >= 0xff01 && c <= 0xff5e ? String.fromCharCode(c - 0xfee0) : text[i];
+    origin.push(i);
+  }
+  return { folded, origin };
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

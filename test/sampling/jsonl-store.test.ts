@@ -90,11 +90,16 @@ t.test('a truncated last line is skipped and counted, and the next append starts
   t.same(await collect(store.export('chat')), [good]);
   t.equal(store.skippedLines, 1);
   t.match(warnings, [{ file, skipped: 1 }]);
+  t.equal((await store.list())[0]?.records, 1, 'list counts what export returns');
 
   const after = makeRecord({ route: 'chat' });
   await store.append([after]);
   t.same(await collect(store.export('chat')), [good, after], 'the new record is not glued to the torn line');
   t.equal(store.skippedLines, 2);
+  t.equal((await store.list())[0]?.records, 2, 'the torn line, now ended by the next append, is still not a record');
+  await store.append([makeRecord({ route: 'chat' })]);
+  t.equal((await store.list())[0]?.records, 3, 'a file that grew is counted from where the last count stopped');
+  t.equal((await new JsonlDatasetStore({ dir }).list())[0]?.records, 3, 'and the same when counted from scratch');
 });
 
 t.test('export filters: variant, outcome, tags, time window, limit', async (t) => {

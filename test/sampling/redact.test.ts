@@ -66,6 +66,7 @@ t.test('payment cards only when Luhn-valid and laid out like a card', async (t) 
   t.equal(redact('card 4111-1111-1111-1111').value, 'card [REDACTED:card]');
   t.equal(redact('card 5555555555554444').value, 'card [REDACTED:card]');
   t.equal(redact('amex 3782 822463 10005').value, 'amex [REDACTED:card]');
+  t.equal(redact('カード4111 1111 1111 1111です').value, 'カード[REDACTED:card]です', 'touching text without spaces');
   for (const notACard of [
     'ref 4111111111111112', // Luhn-invalid 16 digits
     'order 4242 4242 4242 4241',
@@ -102,6 +103,25 @@ t.test('phone numbers, but not dates, years, versions or bare IDs', async (t) =>
   ]) {
     t.same(redact(notAPhone), { value: notAPhone, count: 0 }, notAPhone);
   }
+});
+
+t.test('values disguised with full-width forms or invisible characters', async (t) => {
+  const cases: [string, string][] = [
+    ['card ４１１１ １１１１ １１１１ １１１１ exp', 'card [REDACTED:card] exp'],
+    ['カード４１１１\u3000１１１１\u3000１１１１\u3000１１１１です', 'カード[REDACTED:card]です'],
+    ['card 4111\u200b1111\u200b1111\u200b1111', 'card [REDACTED:card]'],
+    ['mail jo\u200bhn.doe@exam\u00adple.com now', 'mail [REDACTED:email] now'],
+    ['mail john＠example．com', 'mail [REDACTED:email]'],
+    ['\u200bzero@width.io\u200b', '\u200b[REDACTED:email]\u200b'],
+    ['電話：＋４４ ２０ ７９４６ ０９５８', '電話：[REDACTED:phone]'],
+    ['key ｓｋ-proj-4f9aQ2xZ7bR1cD3eF5gH6iJ8kL0mN2oP!', 'key [REDACTED:api_key]!'],
+    [`mixed ${OPENAI_KEY} and ４１１１ １１１１ １１１１ １１１１`, 'mixed [REDACTED:api_key] and [REDACTED:card]'],
+  ];
+  for (const [input, expected] of cases) t.equal(redact(input).value, expected, JSON.stringify(input));
+  for (const prose of ['全角の数字１２３と（括弧）', 'soft\u00adhyphen and zero\u200bwidth prose', 'ｆｕｌｌ ｗｉｄｔｈ ｔｅｘｔ']) {
+    t.same(redact(prose), { value: prose, count: 0 }, `untouched: ${JSON.stringify(prose)}`);
+  }
+  t.equal(redactor.redactValue({ messages: [{ role: 'user', content: '４１１１ １１１１ １１１１ １１１１' }] }).count, 1, 'in a deep walk too');
 });
 
 t.test('configured patterns, and their validation', async (t) => {
