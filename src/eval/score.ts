@@ -101,6 +101,9 @@ export function scoreCase(scorer: Scorer, input: CheckInput, judged: ReadonlyMap
         const o = c.kind === 'coverage' ? coverage(c.spec, input) : precision(c.spec, input);
         rec = { name: c.spec.name, type: c.spec.type, role: dim.name, result: o.result, score: o.score, reason: o.reason };
       } else {
+        // A failed gate already decides the case and the runner does not pay a judge to grade it:
+        // no judgement was made, so none is invalid (that would make a regression look incomplete).
+        if (gateFailures.length > 0 && !judged.has(c.spec.name)) continue;
         const j = judged.get(c.spec.name) ?? { result: 'invalid', score: null, reason: 'judge was not asked' };
         rec = {
           name: c.spec.name, type: 'llm-rubric', role: dim.name, result: j.result as CheckVerdict, score: j.score, reason: j.reason,

@@ -88,3 +88,20 @@ t.test('economics: all spend over passing cases; cached calls carry no cost', (t
   t.equal(none.unpricedCalls, 1);
   t.end();
 });
+
+t.test('a case that fails a gate is not judged, and that is not an invalid judgement', (t) => {
+  // The runner does not pay a judge to grade an answer a gate already failed; counting the judge
+  // check as "invalid" made a challenger with many bad-JSON answers an *incomplete* run (exit 2)
+  // instead of a regression.
+  const gated = scoreCase(scorer, { output: 'not json', sources: src }, new Map());
+  t.equal(gated.passed, false);
+  t.equal(gated.quality, 0);
+  t.equal(gated.invalidJudgements, 0, 'the judge was not asked because a gate failed');
+  t.notOk(gated.checks.some((c) => c.type === 'llm-rubric' && c.result === 'invalid'));
+  const s = summarise('v', [{ ...run('g', false, [call()]), score: gated }], 1000);
+  t.equal(s.invalidJudgements, 0);
+  t.equal(s.judgements, 0, 'no judgement was made');
+  const unasked = scoreCase(scorer, { output: '{"entities":["ACME","Bob"]}', sources: src }, new Map());
+  t.equal(unasked.invalidJudgements, 1, 'a judge missing when the gates passed is still invalid');
+  t.end();
+});
