@@ -3,7 +3,7 @@
  * must read, breakdowns, economics — and a verdict with its reasons, so the report can lead with it.
  */
 import type { CaseRun, CheckRecord, RunResults, VariantSummary } from './results.js';
-import { mcnemarExact, minimumDetectableDifference, nonInferiority, pairedBootstrapCI, wilson, type NonInferiority } from './stats.js';
+import { mcnemarExact, minimumDetectableDifference, nonInferiority, pairedBootstrapCI, pairedDifferenceCI, wilson, type NonInferiority } from './stats.js';
 import type { Difficulty, Suite } from './suite.js';
 
 export type Verdict = 'switch' | 'dont-switch' | 'inconclusive';
@@ -137,11 +137,12 @@ export function compare(input: CompareInput): Comparison {
 
   const n = pairs.length;
   const seed = input.seed ?? 42;
-  const passDeltas = pairs.map((p) => Number(p.chall.score.passed) - Number(p.champ.score.passed));
   const qualityDeltas = pairs.map((p) => (p.chall.score.quality ?? 0) - (p.champ.score.quality ?? 0));
-  // One-sided non-inferiority at alpha = two-sided CI at 1 − 2·alpha.
+  // One-sided non-inferiority at alpha = two-sided CI at 1 − 2·alpha. A score interval, not the
+  // bootstrap: with no discordant pair the bootstrap is [0, 0] whatever n is.
   const niLevel = 1 - 2 * decision.alpha;
-  const passCi = pairedBootstrapCI(passDeltas, { seed, level: niLevel });
+  const bothPass = pairs.filter((p) => p.champ.score.passed && p.chall.score.passed).length;
+  const passCi = pairedDifferenceCI({ both: bothPass, firstOnly: wins.length, secondOnly: regressions.length, neither: n - bothPass - wins.length - regressions.length }, niLevel);
   const qualityCi = pairedBootstrapCI(qualityDeltas, { seed, level: 0.95 });
   const ni = nonInferiority(passCi, decision.nonInferiorityMargin);
   const mc = mcnemarExact(regressions.length, wins.length);

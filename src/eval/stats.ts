@@ -160,6 +160,47 @@ export function pairedBootstrapCI(
   };
 }
 
+/** A paired 2×2 table: both pass, only the first passes, only the second passes, neither. */
+export interface PairedTable {
+  both: number;
+  firstOnly: number;
+  secondOnly: number;
+  neither: number;
+}
+
+/**
+ * CI of the difference of paired pass rates (first − second): Newcombe's square-and-add interval
+ * (1998, method 10), built from the Wilson intervals of both rates and their correlation. Used for
+ * the non-inferiority decision instead of the bootstrap, which collapses to [0, 0] when no pair is
+ * discordant — three cases that both pass would otherwise "prove" non-inferiority. This interval
+ * stays wide at small n and narrows as agreeing cases accumulate.
+ */
+export function pairedDifferenceCI(t: PairedTable, level = 0.95): Interval & { mean: number; level: number } {
+  const n = t.both + t.firstOnly + t.secondOnly + t.neither;
+  if (n === 0) return { mean: Number.NaN, low: Number.NaN, high: Number.NaN, level };
+  const first = t.both + t.firstOnly;
+  const second = t.both + t.secondOnly;
+  const p1 = first / n;
+  const p2 = second / n;
+  const w1 = wilson(first, n, level);
+  const w2 = wilson(second, n, level);
+  // Correlation of the two rates, with Newcombe's continuity correction on the positive side.
+  let phi = 0;
+  const margins = first * (n - first) * second * (n - second);
+  if (margins > 0) {
+    const a = t.both * t.neither - t.firstOnly * t.secondOnly;
+    phi = (a > n / 2 ? a - n / 2 : a < 0 ? a : 0) / Math.sqrt(margins);
+  }
+  const sqAdd = (x: number, y: number) => Math.sqrt(Math.max(0, x * x + y * y - 2 * phi * x * y));
+  const mean = p1 - p2;
+  return {
+    mean,
+    low: Math.max(-1, mean - sqAdd(p1 - w1.low, w2.high - p2)),
+    high: Math.min(1, mean + sqAdd(p2 - w2.low, w1.high - p1)),
+    level,
+  };
+}
+
 export type NonInferiority = 'non-inferior' | 'inferior' | 'inconclusive';
 
 /**

@@ -50,6 +50,15 @@ t.test('identical models on many cases: switch; on few cases: inconclusive with 
   t.end();
 });
 
+t.test('a handful of cases that all pass is not enough to switch', (t) => {
+  // The percentile bootstrap of identical deltas is [0, 0]: three passing cases "proved" non-inferiority.
+  const c = run(results(many(3)));
+  t.equal(c.stats.nonInferiority, 'inconclusive');
+  t.equal(c.verdict, 'inconclusive');
+  t.ok(c.stats.passRateDelta.low < -c.stats.margin, `CI low ${c.stats.passRateDelta.low} reaches below the margin`);
+  t.end();
+});
+
 t.test('a clearly worse challenger is inferior', (t) => {
   const specs = many(100, Array.from({ length: 30 }, (_, i) => ({ id: `r${i}`, champ: true, chall: false })));
   const c = run(results(specs));

@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 import {
   wilson, mcnemarExact, signTest, pairedBootstrapCI, nonInferiority, pairedPower,
   minimumDetectableDifference, cohensKappa, percentile, normalQuantile, normalCdf, binomialTwoSidedHalf,
+  pairedDifferenceCI,
 } from '../../src/eval/stats.js';
 
 const close = (t: Test, actual: number, expected: number, tol: number, msg: string): void => {
@@ -95,5 +96,25 @@ t.test('percentiles', (t) => {
   close(t, percentile([1, 2, 3, 4], 95), 3.85, 1e-12, 'p95');
   t.equal(percentile([7], 95), 7);
   t.ok(Number.isNaN(percentile([], 50)));
+  t.end();
+});
+
+t.test('paired difference of pass rates: Newcombe square-and-add interval', (t) => {
+  // Published example (Fagerland, Lydersen & Laake, ch. 8; Cavo et al. 2012): both 59, first only 6,
+  // second only 16, neither 80 → −0.0621, 95 % CI −0.1186 to −0.0046.
+  const ci = pairedDifferenceCI({ both: 59, firstOnly: 6, secondOnly: 16, neither: 80 }, 0.95);
+  close(t, ci.mean, -0.0621, 1e-4, 'estimate');
+  close(t, ci.low, -0.1186, 1e-4, 'low');
+  close(t, ci.high, -0.0046, 1e-4, 'high');
+  // No discordant pairs is not certainty: with 3 cases a large drop cannot be ruled out, while
+  // the bootstrap of three identical deltas collapses to [0, 0].
+  const three = pairedDifferenceCI({ both: 3, firstOnly: 0, secondOnly: 0, neither: 0 }, 0.9);
+  t.equal(three.mean, 0);
+  t.ok(three.low < -0.2, `3 cases, none discordant: low ${three.low} is far below 0`);
+  const boot = pairedBootstrapCI([0, 0, 0], { level: 0.9 });
+  t.equal(boot.low, 0, 'the bootstrap has no width here, which is why it must not decide');
+  const many = pairedDifferenceCI({ both: 400, firstOnly: 0, secondOnly: 0, neither: 0 }, 0.9);
+  t.ok(many.low > -0.05 && many.high < 0.05, 'many agreeing cases narrow it');
+  t.ok(Number.isNaN(pairedDifferenceCI({ both: 0, firstOnly: 0, secondOnly: 0, neither: 0 }).low), 'no data is NaN');
   t.end();
 });
