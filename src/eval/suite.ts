@@ -493,12 +493,23 @@ const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typ
 export function productionCase(line: unknown, file: string, where: string, defaultSplit?: Split): EvalCase | string {
   if (!isRecord(line)) return `${file}:${where}: expected a JSON object`;
   const { id, request } = line;
-  if (typeof id !== 'string' || id === '') return `${file}:${where}.id: missing`;
+  if (id === undefined) return `${file}:${where}.id: missing`;
+  if (typeof id !== 'string' || id === '') return `${file}:${where}.id: must be a non-empty string, got ${JSON.stringify(id)}`;
   if (!isRecord(request) || !Array.isArray(request.messages) || request.messages.length === 0) {
     return `${file}:${where}.request.messages: missing or empty`;
   }
-  const difficulty = line.difficulty === 'hard' || line.difficulty === 'adversarial' ? line.difficulty : 'easy';
-  const split = line.split === 'regression' || line.split === 'holdout' || line.split === 'full' ? line.split : defaultSplit ?? 'full';
+  // A typo must be an error here: "split": "regresion" silently became "full" and the case
+  // vanished from the regression suite; "difficulty": "medium" silently became "easy".
+  const problem = (key: string, what: string) => `${file}:${where}.${key}: must be ${what}, got ${JSON.stringify(line[key])}`;
+  const given = (key: string) => line[key] !== undefined && line[key] !== null;
+  const DIFFICULTIES = ['easy', 'hard', 'adversarial'] as const;
+  const SPLITS = ['regression', 'full', 'holdout'] as const;
+  if (given('split') && !(SPLITS as readonly unknown[]).includes(line.split)) return problem('split', `one of ${SPLITS.join(', ')}`);
+  if (given('difficulty') && !(DIFFICULTIES as readonly unknown[]).includes(line.difficulty)) return problem('difficulty', `one of ${DIFFICULTIES.join(', ')}`);
+  if (given('critical') && typeof line.critical !== 'boolean') return problem('critical', 'true or false');
+  if (given('tags') && !(Array.isArray(line.tags) && line.tags.every((x) => typeof x === 'string'))) return problem('tags', 'a list of strings');
+  const difficulty = given('difficulty') ? (line.difficulty as Difficulty) : 'easy';
+  const split = given('split') ? (line.split as Split) : defaultSplit ?? 'full';
   const req: ChatRequest = {
     messages: request.messages as ChatRequest['messages'],
     ...(Array.isArray(request.tools) ? { tools: request.tools as unknown[] } : {}),
@@ -508,7 +519,7 @@ export function productionCase(line: unknown, file: string, where: string, defau
   return {
     id,
     difficulty,
-    tags: Array.isArray(line.tags) ? line.tags.filter((x): x is string => typeof x === 'string') : [],
+    tags: Array.isArray(line.tags) ? (line.tags as string[]) : [],
     critical: line.critical === true,
     split,
     ...(line.reference !== undefined && line.reference !== null ? { reference: line.reference } : {}),
@@ -523,7 +534,8 @@ export function productionCase(line: unknown, file: string, where: string, defau
 export function parseJsonlCases(text: string, file: string, defaultSplit?: Split): { cases: EvalCase[]; problems: string[] } {
   const cases: EvalCase[] = [];
   const problems: string[] = [];
-  text.split('\n').forEach((l, i) => {
+  // An editor's byte-order mark is not part of the first record.
+  text.replace(/^\uFEFF/, '').split('\n').forEach((l, i) => {
     if (l.trim() === '') return;
     let parsed: unknown;
     try {

@@ -128,6 +128,30 @@ t.test('production JSONL lines become cases', (t) => {
   t.end();
 });
 
+t.test('a JSONL line with a mistyped field is an error at its line, not a silently moved case', (t) => {
+  const base = { request: { messages: [{ role: 'user', content: 'hi' }] } };
+  const lines = [
+    { id: 'ok', ...base, split: 'regression' },
+    { id: 'typo', ...base, split: 'regresion' }, // was silently "full": dropped from the regression split
+    { id: 'diff', ...base, difficulty: 'medium' }, // was silently "easy"
+    { id: 'crit', ...base, critical: 'yes' }, // was silently not critical
+    { id: 'tags', ...base, tags: 'invoice' }, // was silently no tags
+    { id: 7, ...base },
+  ].map((l) => JSON.stringify(l));
+  // A byte-order mark from an editor on Windows is not a malformed first line.
+  const { cases, problems } = parseJsonlCases(`\uFEFF${lines.join('\n')}\n`, 'f.jsonl');
+  t.same(cases.map((c) => c.id), ['ok']);
+  t.match(problems, [
+    /^f\.jsonl:line 2\.split: must be one of regression, full, holdout, got "regresion"$/,
+    /^f\.jsonl:line 3\.difficulty: must be one of easy, hard, adversarial, got "medium"$/,
+    /^f\.jsonl:line 4\.critical: must be true or false/,
+    /^f\.jsonl:line 5\.tags: must be a list of strings/,
+    /^f\.jsonl:line 6\.id: must be a non-empty string, got 7$/,
+  ]);
+  t.equal(problems.length, 5);
+  t.end();
+});
+
 t.test('templates', (t) => {
   t.same(renderTemplate('{{ a }}-{{b}}', { a: '1', b: '2' }), { text: '1-2', missing: [] });
   t.same(renderTemplate('{{a}}{{c}}', { a: '1' }).missing, ['c']);
