@@ -92,7 +92,7 @@ export interface VariantSummary {
   judgements: number;
   callErrors: number;
   economics: Economics;
-  /** Offline latency: gateway round-trip in this run, not production latency. */
+  /** Offline latency: gateway round-trip of the calls that answered in this run, not production latency. */
   latency: { label: 'offline'; samples: number; p50S: number | null; p95S: number | null };
 }
 

@@ -167,7 +167,9 @@ export function summarise(variant: string, runs: readonly CaseRun[], monthlyVolu
   const passed = scored.filter((r) => r.score.passed === true).length;
   const w = wilson(passed, scored.length);
   const qualities = scored.flatMap((r) => (r.score.quality === null ? [] : [r.score.quality]));
-  const latencies = runs.flatMap((r) => r.calls.flatMap((c) => (c.latencyS === null ? [] : [c.latencyS])));
+  // Latency of answers only: an error that comes back in 10 ms must not make a failing model look
+  // fast (errors are counted in callErrors instead).
+  const latencies = runs.flatMap((r) => r.calls.flatMap((c) => (c.latencyS === null || c.error !== undefined ? [] : [c.latencyS])));
   const judgements = runs.reduce((s, r) => s + r.score.checks.filter((c) => c.type === 'llm-rubric').length, 0);
   const models = [...new Set(runs.flatMap((r) => r.calls.flatMap((c) => (c.model ? [c.model] : []))))].sort();
   return {

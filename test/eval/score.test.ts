@@ -105,3 +105,19 @@ t.test('a case that fails a gate is not judged, and that is not an invalid judge
   t.equal(unasked.invalidJudgements, 1, 'a judge missing when the gates passed is still invalid');
   t.end();
 });
+
+t.test('latency percentiles are over answers, not over errors', (t) => {
+  // A challenger that fails fast (429s, 500s in 10 ms) looked faster than one that answers.
+  const runs = [
+    run('a', true, [call({ latencyS: 2 })]),
+    run('b', true, [call({ latencyS: 2 })]),
+    run('c', false, [call({ status: 500, latencyS: 0.01, costUsd: null, error: 'HTTP 500: boom' })]),
+    run('d', false, [call({ status: 429, latencyS: 0.01, costUsd: null, error: 'HTTP 429: slow down' })]),
+    run('e', false, [call({ status: 503, latencyS: 0.01, costUsd: null, error: 'HTTP 503: down' })]),
+  ];
+  const s = summarise('v', runs, 1000);
+  t.equal(s.latency.samples, 2);
+  t.equal(s.latency.p50S, 2);
+  t.equal(s.callErrors, 3, 'errors are counted, separately');
+  t.end();
+});
