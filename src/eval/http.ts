@@ -1,7 +1,7 @@
 /**
  * The one HTTP call the eval makes: an OpenAI chat completion through the gateway (non-streaming,
  * so the gateway reports `x-bellwether-cost-usd`). Never throws for HTTP errors — the caller
- * decides what a 429 or a 500 means for a case; only a transport failure has `status: null`.
+ * decides what a 429 or a 500 means for a case; only a transport failure or a timeout has `status: null`.
  */
 import { request } from 'undici';
 
@@ -11,7 +11,12 @@ export interface ChatCallResult {
   headers: Record<string, string>;
   latencyS: number;
   error?: string;
+  /** The gateway took the request but no answer came within the timeout: the model's failure, not a transport one. */
+  timedOut?: true;
 }
+
+// undici's codes for "connected and sent, but the answer did not come in time".
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /** The gateway headers the eval reads (PRODUCT.md section 4). */
 const KEPT_HEADERS = ['x-bellwether-cost-usd', 'x-bellwether-attempts', 'x-bellwether-model', 'x-bellwether-request-id', 'x-bellwether-variant'];
@@ -59,7 +64,11 @@ export async function postChat(opts: ChatCallOptions): Promise<ChatCallResult> {
       ...(res.statusCode >= 400 ? { error: `HTTP ${res.statusCode}: ${errorMessage(body) ?? text.slice(0, 200)}` } : {}),
     };
   } catch (err) {
-    return { status: null, body: undefined, headers: {}, latencyS: (performance.now() - started) / 1000, error: `transport: ${(err as Error).message}` };
+    const latencyS = (performance.now() - started) / 1000;
+    if (TIMEOUT_CODES.has((err as { code?: string }).code ?? '')) {
+      return { status: null, body: undefined, headers: {}, latencyS, error: `timeout: no answer within ${opts.timeoutMs} ms`, timedOut: true };
+    }
+    return { status: null, body: undefined, headers: {}, latencyS, error: `transport: ${(err as Error).message}` };
   }
 }
 

@@ -126,7 +126,8 @@ class Caller {
       ...(target.forceVariant ? { forceVariant: target.forceVariant } : {}),
       ...(this.opts.apiKey ? { apiKey: this.opts.apiKey } : {}),
     });
-    if (result.status === null) this.transportErrors++;
+    // Only an unreachable gateway makes the run incomplete; a timeout fails the case like a 504 would.
+    if (result.status === null && !result.timedOut) this.transportErrors++;
     this.cache.put({ key, runId: this.runId, at: new Date().toISOString(), result });
     return { result, live: true };
   }

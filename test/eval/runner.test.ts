@@ -73,3 +73,36 @@ t.test('headers → cost and attempts; retries count; an interrupted run resumes
   t.not(next.runId, first.runId, 'a finished run is not resumed');
   t.ok(next.cases.every((c) => c.calls.every((k) => k.cached)), 'a new run replays earlier answers as cached');
 });
+
+t.test('a model that does not answer in time fails its case; the run is still complete', async (t) => {
+  // The gateway was reached and the request sent: a timeout is the model's failure, not
+  // "could not reach the gateway" (which makes the run incomplete, exit 2, and hides a regression).
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      const text = (JSON.parse(raw) as { messages: { content: string }[] }).messages[0]?.content;
+      const answer = () => {
+        if (res.destroyed) return;
+        res.writeHead(200, { 'content-type': 'application/json', 'x-bellwether-cost-usd': '0.001' });
+        res.end(JSON.stringify({ choices: [{ message: { content: '{"ok":true}' }, finish_reason: 'stop' }] }));
+      };
+      if (text === 'slow') setTimeout(answer, 1500);
+      else answer();
+    });
+  });
+  server.on('connection', (s) => sockets.add(s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const quick: Suite = { ...suite, economics: { monthlyVolume: 1000, retry: { maxAttempts: 1, on: 'error' } }, run: { concurrency: 2, timeoutMs: 300, seed: 1 } };
+  const two: EvalCase[] = ['fast', 'slow'].map((id) => ({ ...(cases[0] as EvalCase), id, sources: { input: id }, request: { messages: [{ role: 'user', content: id }], params: {} } }));
+  const r = await runEval({ suite: quick, cases: two, split: 'regression', url, outDir: mkdtempSync(join(tmpdir(), 'bw-runner-')), progress: false });
+  t.equal(r.status, 'complete', r.incompleteReasons.join('; '));
+  const slow = r.cases.find((c) => c.caseId === 'slow');
+  t.equal(slow?.score.passed, false, 'no answer in time fails the case');
+  t.match(slow?.calls[0]?.error, /timeout|timed out/i);
+  t.equal(r.summary.champion?.callErrors, 1);
+  t.equal(r.cases.find((c) => c.caseId === 'fast')?.score.passed, true);
+});
