@@ -34,7 +34,11 @@ function parseSplit(value: string): Split {
   throw new InvalidArgumentError('must be regression, full or holdout');
 }
 
-/** Runs an action and turns every known failure into its exit code; unexpected errors propagate. */
+/**
+ * Runs an action and turns every failure into its exit code. Anything unexpected (a run directory
+ * that cannot be written, a dataset store that is down) means there is no verdict: exit 2, never
+ * Node's default 1, which CI would read as "regression".
+ */
 async function withExit(action: () => Promise<ExitCode> | ExitCode): Promise<void> {
   try {
     process.exitCode = await action();
@@ -44,7 +48,10 @@ async function withExit(action: () => Promise<ExitCode> | ExitCode): Promise<voi
       process.exitCode = EXIT.config;
       return;
     }
-    throw err;
+    // System errors (ENOTDIR, ECONNREFUSED …) explain themselves; anything else is a bug: keep the stack.
+    const system = err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
+    process.stderr.write(`bellwether eval: did not finish: ${system ? (err as Error).message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = EXIT.incomplete;
   }
 }
 

@@ -60,6 +60,11 @@ t.test('an unreachable gateway makes the run incomplete (exit 2); a bad suite is
   writeFileSync(badSuite, readFileSync(SUITE, 'utf8').replace('passThreshold: 0.9', 'passThreshold: 0.9\nthreshold: 1'));
   t.equal(await bellwetherEval('run', '--suite', badSuite, '--out', join(tmp, 'x')), 3);
   t.equal(await bellwetherEval('run', '--suite', SUITE, '--split', 'regression', '--fresh', '5', '--out', join(tmp, 'y')), 3, '--fresh needs --split full');
+  // A run that crashes (here: the run directory cannot be created) has no verdict. Node's default
+  // exit code for an uncaught error is 1, which CI reads as "regression".
+  const notADir = join(tmp, 'a-file');
+  writeFileSync(notADir, '');
+  t.equal(await bellwetherEval('run', '--suite', SUITE, '--url', 'http://127.0.0.1:9', '--out', join(notADir, 'run'), '--no-progress'), 2, 'a crashed run is incomplete (exit 2), not a regression');
 });
 
 t.test('the worked example: a model-switch report with verdict, regressions and statistics', async (t) => {
