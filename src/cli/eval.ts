@@ -127,6 +127,15 @@ async function runAction(flags: RunFlags): Promise<ExitCode> {
     if (unknown.length > 0) throw new UsageError([`${flags.suite}: no variant(s) ${unknown.join(', ')} (has ${suite.variants.map((v) => v.name).join(', ')})`]);
   }
   const baseline = flags.baseline !== undefined ? loadBaselineFile(flags.baseline) : undefined;
+  if (baseline && flags.baseline !== undefined) {
+    // "No case that passed in the baseline now fails" checks nothing for a variant the baseline
+    // never saw; say so before any model is called rather than pass the gate silently.
+    const running = flags.variant ?? suite.variants.map((v) => v.name);
+    const uncovered = running.filter((v) => baseline.variants[v] === undefined);
+    if (uncovered.length > 0) {
+      throw new UsageError([`${flags.baseline}: no baseline for variant(s) ${uncovered.join(', ')} (has ${Object.keys(baseline.variants).join(', ') || 'none'}); run with --variant, or approve a run that includes them`]);
+    }
+  }
   const outDir = flags.out ?? defaultRunDir(suite);
 
   let gateway: GatewayHandle | undefined;

@@ -60,6 +60,10 @@ t.test('an unreachable gateway makes the run incomplete (exit 2); a bad suite is
   writeFileSync(badSuite, readFileSync(SUITE, 'utf8').replace('passThreshold: 0.9', 'passThreshold: 0.9\nthreshold: 1'));
   t.equal(await bellwetherEval('run', '--suite', badSuite, '--out', join(tmp, 'x')), 3);
   t.equal(await bellwetherEval('run', '--suite', SUITE, '--split', 'regression', '--fresh', '5', '--out', join(tmp, 'y')), 3, '--fresh needs --split full');
+  // A baseline that has nothing for the variant being run gated nothing, silently: exit 0.
+  const champOnly = join(tmp, 'champion-baseline.json');
+  writeFileSync(champOnly, JSON.stringify({ kind: 'bellwether-eval-baseline', schemaVersion: 1, approvedAt: '', runId: 'r0', suite: 'demo-extraction', split: 'regression', variants: { champion: { passRate: 1, passed: {} } } }));
+  t.equal(await bellwetherEval('run', '--suite', SUITE, '--variant', 'challenger', '--baseline', champOnly, '--url', 'http://127.0.0.1:9', '--out', join(tmp, 'z'), '--no-progress'), 3, 'a baseline without the variant is a config error');
   // A run that crashes (here: the run directory cannot be created) has no verdict. Node's default
   // exit code for an uncaught error is 1, which CI reads as "regression".
   const notADir = join(tmp, 'a-file');
