@@ -79,7 +79,8 @@ export function parseJudgement(spec: JudgeCheckSpec, content: string): JudgeOutc
     return { result: 'invalid', score: null, reason: `judge answer is not JSON: ${JSON.stringify(content.slice(0, 80))}` };
   }
   const label = parsed !== null && typeof parsed === 'object' && 'label' in parsed ? (parsed as { label: unknown }).label : undefined;
-  if (typeof label !== 'string' || !(label in spec.labels)) {
+  // Own keys only: `in` would accept "constructor" or "toString" and score the answer with a function.
+  if (typeof label !== 'string' || !Object.hasOwn(spec.labels, label)) {
     return { result: 'invalid', score: null, reason: `judge label ${JSON.stringify(label)} is not one of ${Object.keys(spec.labels).join(', ')}` };
   }
   const score = spec.labels[label] as number;

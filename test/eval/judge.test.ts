@@ -96,3 +96,14 @@ t.test('runner: judge invalids are counted, and too many make the run incomplete
   const lenient = await runEval({ suite: suite(0.5), cases, split: 'regression', url: gw.url, outDir: mkdtempSync(join(tmpdir(), 'bw-judge-')), progress: false });
   t.equal(lenient.status, 'complete');
 });
+
+t.test('a label that is only an inherited object property is invalid', (t) => {
+  // `label in spec.labels` accepted "constructor" and "toString": the score became a function
+  // and the check a silent "fail" instead of an invalid judgement.
+  for (const label of ['constructor', 'toString', '__proto__']) {
+    const o = parseJudgement(spec, JSON.stringify({ label, reason: 'x' }));
+    t.equal(o.result, 'invalid', label);
+    t.equal(o.score, null, label);
+  }
+  t.end();
+});
