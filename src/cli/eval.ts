@@ -241,7 +241,7 @@ export function evalCommand(): Command {
         } catch (err) {
           throw new UsageError([(err as Error).message]);
         }
-        const c = compare({ champion: { results: a, variant: picked.champion }, challenger: { results: b ?? a, variant: picked.challenger }, decision: a.suite.decision });
+        const c = compare({ champion: { results: a, variant: picked.champion }, challenger: { results: b ?? a, variant: picked.challenger }, decision: a.suite.decision, ...(a.suite.seed !== undefined ? { seed: a.suite.seed } : {}) });
         const outDir = flags.out ?? runDir(runB ?? runA);
         const md = writeComparison(c, a.suite.name, outDir);
         process.stdout.write(flags.json ? `${JSON.stringify(c, null, 2)}\n` : `verdict: ${c.verdict}\n${c.reasons.map((r) => `  - ${r}`).join('\n')}\nreport: ${md}\n`);

@@ -99,7 +99,8 @@ export interface VariantSummary {
 export interface RunResults {
   schemaVersion: 1;
   runId: string;
-  suite: { name: string; file: string; passThreshold: number; decision: Suite['decision'] };
+  /** `seed` seeds the bootstrap; absent in files written before it was recorded (then 42). */
+  suite: { name: string; file: string; passThreshold: number; decision: Suite['decision']; seed?: number };
   split: Split;
   startedAt: string;
   finishedAt: string;

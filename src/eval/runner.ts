@@ -228,7 +228,7 @@ export async function runEval(opts: RunOptions): Promise<RunResults> {
   const results: RunResults = {
     schemaVersion: 1,
     runId: state.runId,
-    suite: { name: suite.name, file: suite.file, passThreshold: suite.passThreshold, decision: suite.decision },
+    suite: { name: suite.name, file: suite.file, passThreshold: suite.passThreshold, decision: suite.decision, seed: suite.run.seed },
     split: opts.split,
     startedAt,
     finishedAt: new Date().toISOString(),

@@ -92,6 +92,10 @@ t.test('the worked example: a model-switch report with verdict, regressions and 
   t.ok([0, 1, 2].includes(code));
   t.ok(existsSync(join(tmp, 'cmp', 'comparison.json')));
   t.ok(existsSync(join(tmp, 'cmp', 'comparison-junit.xml')));
+  // Same run, same numbers: `eval compare` bootstraps with the suite's seed, as `eval run` did.
+  const own = JSON.parse(readFileSync(join(out, 'comparison.json'), 'utf8')) as { stats: unknown; verdict: string };
+  const again = JSON.parse(readFileSync(join(tmp, 'cmp', 'comparison.json'), 'utf8')) as { stats: unknown; verdict: string };
+  t.same(again.stats, own.stats, 'eval compare reproduces the statistics of the run\'s own report');
 
   // blind review round trip
   const review = join(tmp, 'review');
