@@ -3,6 +3,7 @@
 // the audit actor. Validation happens before a handler runs, so a rejected request never reaches the
 // store or the audit log.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { RouteConfig } from '../config/types.js';
 import type { GatewayContext } from '../gateway/context.js';
 import { GatewayError } from '../gateway/errors.js';
 import { ConflictError, StoreUnavailableError, effectivePercent, type RolloutChange, type RolloutMode, type RolloutState } from '../rollout/state.js';
@@ -49,7 +50,7 @@ export function viewOf(ctx: GatewayContext, state: RolloutState): RouteView {
     version: state.version,
     updatedAt: state.updatedAt,
     updatedBy: state.updatedBy,
-    shadowAllowed: ctx.config.routes[state.route]?.shadow.allowed ?? false,
+    shadowAllowed: routeConfig(ctx, state.route)?.shadow.allowed ?? false,
   };
 }
 
@@ -70,8 +71,9 @@ export async function rolloutAdminRoutes(app: FastifyInstance, ctx: GatewayConte
     { schema: { params: routeParams, body: setRolloutBody, headers: ifMatchHeaders, response: { 200: routeView } } },
     async (req, reply) => {
       const { percent, mode, reason } = req.body;
-      const route = ctx.config.routes[req.params.route];
-      if ((mode ?? stateOf(ctx, req.params.route).mode) === 'shadow' && route && !route.shadow.allowed) {
+      const current = stateOf(ctx, req.params.route);
+      const route = routeConfig(ctx, current.route);
+      if ((mode ?? current.mode) === 'shadow' && route && !route.shadow.allowed) {
         throw invalid(`Route "${route.name}" does not allow shadow mode (shadow.allowed: false in the config).`, 'shadow_not_allowed');
       }
       return change(ctx, req, reply, { action: 'set', percent, ...(mode ? { mode } : {}), reason, actor: req.adminActor });
@@ -122,8 +124,13 @@ function conflict(ctx: GatewayContext, reply: FastifyReply, current: RolloutStat
     .send({ error: { message, type: 'conflict_error', code }, current: viewOf(ctx, current) });
 }
 
+/** Own keys only: a path like /routes/constructor must not find what every JS object inherits. */
+function routeConfig(ctx: GatewayContext, name: string): RouteConfig | undefined {
+  return Object.hasOwn(ctx.config.routes, name) ? ctx.config.routes[name] : undefined;
+}
+
 function stateOf(ctx: GatewayContext, name: string): RolloutState {
-  const state = ctx.config.routes[name] ? ctx.rollouts.current(name) : undefined;
+  const state = routeConfig(ctx, name) ? ctx.rollouts.current(name) : undefined;
   if (!state) {
     throw new GatewayError({ status: 404, errorClass: 'bad_request', message: `Unknown route "${name.slice(0, 200)}". Known routes: ${Object.keys(ctx.config.routes).join(', ')}.`, type: 'not_found_error', code: 'unknown_route' });
   }

@@ -96,6 +96,9 @@ t.test('bad input matrix: exact 4xx, state unchanged, nothing audited', async (t
     { name: 'bad If-Match', method: 'POST', path: '/routes/demo/pause', body: { reason: 'r' }, headers: { 'if-match': 'yesterday' }, status: 400, code: 'invalid_request' },
     { name: 'unknown route', method: 'PUT', path: '/routes/nope/rollout', body: { percent: 20, reason: 'r' }, status: 404, code: 'unknown_route' },
     { name: 'unknown route (read)', method: 'GET', path: '/routes/nope', status: 404, code: 'unknown_route' },
+    // Names every JS object inherits must not be mistaken for configured routes.
+    { name: 'route "constructor" (shadow)', method: 'PUT', path: '/routes/constructor/rollout', body: { percent: 20, reason: 'r', mode: 'shadow' }, status: 404, code: 'unknown_route' },
+    { name: 'route "toString"', method: 'POST', path: '/routes/toString/pause', body: { reason: 'r' }, status: 404, code: 'unknown_route' },
     { name: 'no challenger', method: 'PUT', path: '/routes/solo/rollout', body: { percent: 20, reason: 'r' }, status: 409, code: 'no_challenger' },
     { name: 'no token', method: 'PUT', path: '/routes/demo/rollout', body: { percent: 20, reason: 'r' }, token: null, status: 401, code: 'missing_admin_token' },
     { name: 'wrong token', method: 'PUT', path: '/routes/demo/rollout', body: { percent: 20, reason: 'r' }, token: 'alice-admin-token-0002', status: 401, code: 'invalid_admin_token' },
