@@ -205,13 +205,16 @@ export class RedisRolloutStore implements RolloutStore {
   }
 
   private async read(route: string): Promise<RolloutState | undefined> {
-    let text: string | null;
+    const text = await this.readText(route);
+    return text === null ? undefined : parseRolloutState(text);
+  }
+
+  private async readText(route: string): Promise<string | null> {
     try {
-      text = await this.redis.get(this.stateKey(route));
+      return await this.redis.get(this.stateKey(route));
     } catch (err) {
       throw new StoreUnavailableError(err);
     }
-    return text === null ? undefined : parseRolloutState(text);
   }
 
   /** Runs WRITE_SCRIPT; undefined when written, else the state that won. */
@@ -272,7 +275,14 @@ export class RedisRolloutStore implements RolloutStore {
   private async reconcileRoute(route: RouteConfig, actor: string): Promise<void> {
     for (let attempt = 0; attempt < RECONCILE_ATTEMPTS; attempt++) {
       const now = new Date();
-      const stored = await this.read(route.name);
+      const text = await this.readText(route.name);
+      const stored = text === null ? undefined : parseRolloutState(text);
+      if (text !== null && !stored) {
+        // Not ours to overwrite (a newer version's state, a hand edit), and not a reason to fail the
+        // whole sync: that would leave every route champion-only. This route keeps its last known state.
+        this.options.logger.error({ route: route.name }, 'unreadable rollout state in Redis; not reconciled with the config file');
+        return;
+      }
       if (!stored) {
         const initial = fromConfig(route, 1, now);
         const winner = await this.write('create', 0, initial, auditEntry('config', actor, 'initial rollout from the config file', undefined, initial));

@@ -62,3 +62,22 @@ t.test('codec: only well-formed state and audit entries are accepted', async (t)
   t.equal(parseAuditEntry(JSON.stringify({ at: 'x', route: 'r', actor: 'a', action: 'drop table', from: {}, to: {}, reason: 'r' })), undefined);
   t.equal(parseAuditEntry(undefined), undefined);
 });
+
+t.test('one unreadable route in Redis does not make a starting replica champion-only everywhere', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const raw = new Redis(redis.url);
+  t.teardown(() => raw.quit());
+  // Written by something this version can't read (a newer gateway's phase, a hand edit).
+  const garbage = JSON.stringify({ route: 'other', champion: 'a', challenger: 'b', percent: 5, mode: 'split', state: 'canary', version: 4 });
+  await raw.set('mixed:rollout:state:other', garbage);
+  const two = parseConfig(config({ percent: 10, extraRoutes: '  other: { champion: a, challenger: b, rollout: { percent: 20 } }' }), 'test.yaml', {});
+  const store = new RedisRolloutStore(two, { url: redis.url, keyPrefix: 'mixed:', staleAfterSeconds: 30, resyncIntervalMs: 50, logger: silent });
+  await store.start();
+  t.teardown(() => store.close());
+  t.match(store.health(), { reachable: true, stale: false }, 'in sync: the readable route is served as stored');
+  t.match(store.current('demo'), { percent: 10, version: 1 });
+  t.match(store.current('other'), { percent: 20, version: 1 }, 'the unreadable route keeps the file\'s rollout');
+  t.equal(await raw.get('mixed:rollout:state:other'), garbage, 'what we cannot read is not overwritten');
+  t.same((await store.history('demo')).entries.map((e) => e.action), ['config'], 'the readable route was initialised');
+});
