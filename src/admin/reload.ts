@@ -47,7 +47,7 @@ export class ConfigReloader {
     ctx.clients = new ClientAuthenticator(next.auth.clientKeys);
     ctx.config = next;
     this.onConfig(next);
-    await ctx.rollouts.reconfigure(next, actor);
+    await ctx.rollouts.reconfigure(next, actor, reason);
     void Promise.allSettled([...retired.values()].map((p) => p.close()));
     const routes = Object.keys(next.routes);
     ctx.logger.info({ actor, reason, file: next.file, routes, restartRequired }, 'config reloaded');

@@ -55,7 +55,7 @@ export class MemoryRolloutStore implements RolloutStore {
     return next;
   }
 
-  async reconfigure(config: Config, actor: string): Promise<void> {
+  async reconfigure(config: Config, actor: string, reason?: string): Promise<void> {
     const now = new Date();
     for (const name of [...this.states.keys()]) if (!config.routes[name]) this.states.delete(name);
     for (const route of Object.values(config.routes)) {
@@ -63,7 +63,7 @@ export class MemoryRolloutStore implements RolloutStore {
       const next = stored ? reconcile(stored, route, now) : fromConfig(route, 1, now);
       if (!next) continue;
       this.states.set(route.name, next);
-      this.record(auditEntry('config', actor, 'config file reloaded', stored, next));
+      this.record(auditEntry('config', actor, reason ?? 'config file reloaded', stored, next));
     }
   }
 

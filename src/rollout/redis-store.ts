@@ -74,8 +74,8 @@ export class RedisRolloutStore implements RolloutStore {
   private lastSyncMs: number | undefined;
   private syncOk = false;
   private healthView: StoreHealth = { reachable: false, stale: true, lastSyncAt: undefined, backend: 'redis' };
-  /** Actor of a reconcile with the config file still owed to Redis (it was unreachable). */
-  private pendingReconcile: string | undefined = CONFIG_ACTOR;
+  /** Who asked for a reconcile with the config file still owed to Redis (it was unreachable), and why. */
+  private pendingReconcile: { actor: string; reason: string | undefined } | undefined = { actor: CONFIG_ACTOR, reason: undefined };
   private syncing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private outage = false;
@@ -161,7 +161,7 @@ export class RedisRolloutStore implements RolloutStore {
     return next;
   }
 
-  async reconfigure(config: Config, actor: string): Promise<void> {
+  async reconfigure(config: Config, actor: string, reason?: string): Promise<void> {
     this.config = config;
     const now = new Date();
     for (const name of [...this.snapshot.keys()]) if (!config.routes[name]) this.snapshot.delete(name);
@@ -170,7 +170,7 @@ export class RedisRolloutStore implements RolloutStore {
       // Re-check what we hold against the new model list (a model may have been removed).
       this.adopt(known ?? fromConfig(route, 1, now), true);
     }
-    this.pendingReconcile = actor;
+    this.pendingReconcile = { actor, reason };
     await this.sync();
   }
 
@@ -244,9 +244,9 @@ export class RedisRolloutStore implements RolloutStore {
 
   private async syncAll(): Promise<void> {
     try {
-      const actor = this.pendingReconcile;
-      if (actor !== undefined) {
-        for (const route of Object.values(this.config.routes)) await this.reconcileRoute(route, actor);
+      const pending = this.pendingReconcile;
+      if (pending !== undefined) {
+        for (const route of Object.values(this.config.routes)) await this.reconcileRoute(route, pending.actor, pending.reason);
         this.pendingReconcile = undefined;
       }
       const routes = Object.keys(this.config.routes);
@@ -272,7 +272,7 @@ export class RedisRolloutStore implements RolloutStore {
   }
 
   /** Brings one route in Redis in line with the config file (precedence rule in state.ts). */
-  private async reconcileRoute(route: RouteConfig, actor: string): Promise<void> {
+  private async reconcileRoute(route: RouteConfig, actor: string, given: string | undefined): Promise<void> {
     for (let attempt = 0; attempt < RECONCILE_ATTEMPTS; attempt++) {
       const now = new Date();
       const text = await this.readText(route.name);
@@ -285,7 +285,7 @@ export class RedisRolloutStore implements RolloutStore {
       }
       if (!stored) {
         const initial = fromConfig(route, 1, now);
-        const winner = await this.write('create', 0, initial, auditEntry('config', actor, 'initial rollout from the config file', undefined, initial));
+        const winner = await this.write('create', 0, initial, auditEntry('config', actor, given ?? 'initial rollout from the config file', undefined, initial));
         this.adopt(winner ?? initial, true);
         if (!winner) return;
         continue; // another replica created it first: check theirs against our file
@@ -295,7 +295,7 @@ export class RedisRolloutStore implements RolloutStore {
         this.adopt(stored, true);
         return;
       }
-      const reason = stored.origin === next.origin ? 'config file changed the initial rollout' : 'config file changed champion or challenger: new rollout';
+      const reason = given ?? (stored.origin === next.origin ? 'config file changed the initial rollout' : 'config file changed champion or challenger: new rollout');
       const winner = await this.write('cas', stored.version, next, auditEntry('config', actor, reason, stored, next));
       if (!winner) {
         this.adopt(next, true);

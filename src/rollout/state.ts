@@ -76,8 +76,8 @@ export interface RolloutStore {
   current(route: string): RolloutState | undefined;
   all(): RolloutState[];
   apply(route: string, change: RolloutChange): Promise<RolloutState>;
-  /** Adopt a reloaded config file under the precedence rule (see `reconcile`). */
-  reconfigure(config: Config, actor: string): Promise<void>;
+  /** Adopt a reloaded config file under the precedence rule (see `reconcile`); `reason` goes into the audit log. */
+  reconfigure(config: Config, actor: string, reason?: string): Promise<void>;
   history(route: string, limit?: number): Promise<AuditPage>;
   health(): StoreHealth;
   close(): Promise<void>;

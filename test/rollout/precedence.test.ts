@@ -71,6 +71,9 @@ t.test('Redis store: a replica started with a new challenger starts a new rollou
   t.same(entries.map((e) => e.action), ['config', 'set', 'config']);
   await waitFor(() => (first.current('demo')?.version === 3 ? true : undefined));
   t.match(first.current('demo'), { challenger: 'c', version: 3 }, 'the replica already running follows');
+
+  await first.reconfigure(parseConfig(config({ percent: 5, challenger: 'b' }), 'test.yaml', {}), 'bob', 'back to candidate b');
+  t.match((await first.history('demo')).entries[0], { action: 'config', actor: 'bob', reason: 'back to candidate b', to: { challenger: 'b', version: 4 } }, 'a reload\'s reason is audited');
 });
 
 t.test('a replica whose file lacks the new challenger serves its champion only', async (t) => {
@@ -102,7 +105,7 @@ t.test('config reload: valid file applied, invalid file rejected and the old con
   t.match(ok.json, { status: 'reloaded', routes: ['demo'], restartRequired: [] });
   t.match((await admin(gw.url, 'GET', '/routes/demo')).json, { challenger: 'c', version: 2 });
   const history = await admin<{ entries: { action: string; actor: string }[] }>(gw.url, 'GET', '/routes/demo/history');
-  t.match(history.json.entries[0], { action: 'config', actor: 'alice' });
+  t.match(history.json.entries[0], { action: 'config', actor: 'alice', reason: 'new candidate c' }, 'the reason given for the reload is audited');
 
   writeFileSync(file, config({ percent: 10, challenger: 'nope' }));
   const bad = await admin<{ error: { code: string; message: string } }>(gw.url, 'POST', '/config/reload');
