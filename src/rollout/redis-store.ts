@@ -171,6 +171,9 @@ export class RedisRolloutStore implements RolloutStore {
       this.adopt(known ?? fromConfig(route, 1, now), true);
     }
     this.pendingReconcile = { actor, reason };
+    // A sync already in flight began before this file and may not reconcile it: let it finish, then
+    // sync again, so a reload that returns has reached Redis.
+    await this.syncing;
     await this.sync();
   }
 
@@ -247,7 +250,8 @@ export class RedisRolloutStore implements RolloutStore {
       const pending = this.pendingReconcile;
       if (pending !== undefined) {
         for (const route of Object.values(this.config.routes)) await this.reconcileRoute(route, pending.actor, pending.reason);
-        this.pendingReconcile = undefined;
+        // Only the request we served: a reconfigure during our reconcile left a newer one.
+        if (this.pendingReconcile === pending) this.pendingReconcile = undefined;
       }
       const routes = Object.keys(this.config.routes);
       const generations = routes.map((r) => this.touched.get(r) ?? 0);

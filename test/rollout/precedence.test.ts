@@ -76,6 +76,22 @@ t.test('Redis store: a replica started with a new challenger starts a new rollou
   t.match((await first.history('demo')).entries[0], { action: 'config', actor: 'bob', reason: 'back to candidate b', to: { challenger: 'b', version: 4 } }, 'a reload\'s reason is audited');
 });
 
+t.test('Redis store: a reconfigure that overlaps a sync in flight is not lost', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const opts = { url: redis.url, keyPrefix: 'overlap:', staleAfterSeconds: 30, resyncIntervalMs: 60_000, logger: silent };
+  const store = new RedisRolloutStore(parseConfig(config({ percent: 10 }), 'test.yaml', {}), opts);
+  await store.start();
+  t.teardown(() => store.close());
+  // The first reload's sync is still reconciling when the second file arrives (a resync tick or a
+  // reconnect runs the same way); when both settle the newest file must be the one in effect.
+  const first = store.reconfigure(parseConfig(config({ percent: 10, challenger: 'c' }), 'test.yaml', {}), 'alice');
+  const second = store.reconfigure(parseConfig(config({ percent: 30, challenger: 'b' }), 'test.yaml', {}), 'bob', 'b after all');
+  await Promise.all([first, second]);
+  t.match(store.current('demo'), { challenger: 'b', percent: 30 }, 'the newest file was reconciled');
+  t.match((await store.history('demo')).entries[0], { actor: 'bob', reason: 'b after all', to: { challenger: 'b', percent: 30 } });
+});
+
 t.test('a replica whose file lacks the new challenger serves its champion only', async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
