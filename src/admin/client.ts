@@ -59,6 +59,13 @@ export class AdminClient {
       const message = typeof error?.message === 'string' ? error.message : `HTTP ${res.statusCode}: ${text.slice(0, 200)}`;
       throw new AdminApiError(res.statusCode, typeof error?.code === 'string' ? error.code : null, message, json);
     }
+    // Every admin answer is a JSON object. Anything else (a redirect, a login page in front of the
+    // gateway, another service on that port) is said plainly instead of crashing the command later.
+    if (res.statusCode >= 300 || json === null || typeof json !== 'object') {
+      const location = typeof res.headers.location === 'string' ? ` redirecting to ${res.headers.location}` : '';
+      const what = `HTTP ${res.statusCode}${location}${json === undefined && text ? `, ${String(res.headers['content-type'] ?? 'no content type')}` : ''}`;
+      throw new AdminApiError(res.statusCode, 'unexpected_response', `${this.base} answered ${what}: not the Bellwether admin API (check --url or BELLWETHER_URL)`, json);
+    }
     return json as T;
   }
 }

@@ -1,6 +1,8 @@
 // `bellwether rollout …` end to end against a running gateway (real HTTP, real admin API), as an SRE
 // types it: tables by default, --json for scripts, exit code 1 on any failure.
 import t from 'tap';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Command, CommanderError } from 'commander';
 import { rolloutCommand, type CliIO } from '../../src/cli/rollout.js';
 import { startTestGateway } from '../helpers/gateway.js';
@@ -109,4 +111,22 @@ t.test('failures exit non-zero and change nothing', async (t) => {
   t.equal(conflict.code, 1);
   t.match(JSON.parse(conflict.out), { error: { code: 'version_conflict' }, current: { version: 1 } }, '--json prints the API error');
   t.same((await admin(gw.url, 'GET', '/routes/demo')).json, before, 'state unchanged');
+});
+
+t.test('something other than the admin API answering: a clear error and exit 1, not a crash', async (t) => {
+  // An ingress redirecting http to https, or a login page in front of the gateway.
+  const server = createServer((req, res) => {
+    if (req.url?.includes('redirect')) res.writeHead(301, { location: 'https://gateway.example/' }).end();
+    else res.writeHead(200, { 'content-type': 'text/html' }).end('<html>Sign in</html>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  for (const [name, url] of [['redirect', `${base}/redirect`], ['html page', base]] as const) {
+    for (const args of [['status'], ['status', 'demo'], ['set', 'demo', '20', '--reason', 'r'], ['history', 'demo']]) {
+      const run = await cli([...args, '--url', url, '--token', ADMIN_TOKEN]);
+      t.equal(run.code, 1, `${name}, ${args[0]}: exit 1`);
+      t.match(run.err, /not the Bellwether admin API/, `${name}, ${args[0]}: says why`);
+    }
+  }
 });
