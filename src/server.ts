@@ -7,7 +7,7 @@ import type { Config } from './config/types.js';
 import { createProviders } from './providers/registry.js';
 import { Metrics } from './telemetry/metrics.js';
 import { createLogger } from './telemetry/logger.js';
-import { effectivePercent, type RolloutStore } from './rollout/state.js';
+import { assignedPercent, type RolloutStore } from './rollout/state.js';
 import { createRolloutStore, stateAgeSeconds } from './rollout/store.js';
 import { ShadowMirror } from './rollout/shadow.js';
 import { adminApi, type ReloadOutcome } from './admin/plugin.js';
@@ -58,7 +58,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
         challenger: s.challenger ?? '',
         mode: s.mode,
         state: s.state,
-        effectiveRatio: effectivePercent(s, stale) / 100,
+        effectiveRatio: assignedPercent(s, stale) / 100,
       }));
     },
     rolloutStore: () => ({ ageSeconds: stateAgeSeconds(rollouts), stale: rollouts.health().stale }),

@@ -5,7 +5,7 @@ import type { ModelConfig, RouteConfig } from '../config/types.js';
 import type { Operation } from '../providers/types.js';
 import type { Variant } from '../telemetry/metrics.js';
 import { recordRequest } from '../accounting/record.js';
-import { effectivePercent } from '../rollout/state.js';
+import { assignedPercent } from '../rollout/state.js';
 import { assignBucket, isChallenger, unitKey } from '../rollout/assign.js';
 import { GatewayError, asGatewayError, badRequest } from './errors.js';
 import { RequestLedger } from './ledger.js';
@@ -119,8 +119,8 @@ function assignVariant(
     }
     return { variant: forcedHeader, forced: true };
   }
-  if (!state || state.mode === 'shadow') return { variant: 'champion', forced: false };
-  const percent = effectivePercent(state, ctx.rollouts.health().stale);
+  if (!state) return { variant: 'champion', forced: false };
+  const percent = assignedPercent(state, ctx.rollouts.health().stale);
   if (percent <= 0) return { variant: 'champion', forced: false };
   const bucket = assignBucket(route.name, unitKey(route.assignment, req.headers, body));
   return { variant: isChallenger(bucket, percent) ? 'challenger' : 'champion', forced: false };

@@ -138,6 +138,15 @@ export function effectivePercent(state: RolloutState, stale: boolean): number {
   return state.percent;
 }
 
+/**
+ * The share of users assigned to the challenger: the effective percent in split mode, none in shadow
+ * mode (there the percent is the share of champion requests copied to it). One definition for the
+ * request path and bellwether_rollout_challenger_ratio, so the gauge matches what users get.
+ */
+export function assignedPercent(state: RolloutState, stale: boolean): number {
+  return state.mode === 'shadow' ? 0 : effectivePercent(state, stale);
+}
+
 /** Pure transition used by every store, so memory and Redis behave identically. */
 export function transition(current: RolloutState, change: RolloutChange, now: Date): RolloutState {
   const next: RolloutState = { ...current, version: current.version + 1, updatedAt: now.toISOString(), updatedBy: change.actor };

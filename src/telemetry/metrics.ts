@@ -310,7 +310,7 @@ export class Metrics {
     const rollouts = options.rollouts;
     this.rolloutRatio = new Gauge({
       name: 'bellwether_rollout_challenger_ratio',
-      help: 'Configured share of traffic assigned to the challenger right now (0-1).',
+      help: 'Share of traffic assigned to the challenger right now (0-1): 0 while paused, rolled back, stale, or in shadow mode (copies are not assignments).',
       labelNames: ['route'],
       registers,
       collect() {

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { request } from 'undici';
 import { startTestGateway, metricValue } from '../helpers/gateway.js';
-import { chat, config, waitFor } from './support.js';
+import { admin, chat, config, waitFor } from './support.js';
 import { HourlySpend } from '../../src/rollout/shadow.js';
 
 const slowChallenger = (ms: number, errorRate = 0) =>
@@ -94,6 +94,20 @@ t.test('no copies in split mode, for forced requests, or on routes that forbid s
   // Any copy would have been started synchronously after the response; give it time to be counted.
   await new Promise((resolve) => setTimeout(resolve, 200));
   for (const gw of [split, forbidden, forced]) t.equal(shadowRequests(await metrics(gw.url)), 0);
+});
+
+t.test('the challenger share gauge says nobody is assigned to the challenger in shadow mode', async (t) => {
+  const gw = await startTestGateway(config({ mode: 'shadow', percent: 100 }));
+  t.teardown(() => gw.close());
+  const served = await Promise.all(['u1', 'u2', 'u3'].map((u) => chat(gw.url, u)));
+  t.ok(served.every((s) => s.variant === 'champion'), 'every user is on the champion');
+  // The dashboard compares this gauge with the observed challenger share; copies are not assignments.
+  let text = await metrics(gw.url);
+  t.equal(metricValue(text, 'bellwether_rollout_challenger_ratio', { route: 'demo' }), 0, 'share 0 while only copies go to the challenger');
+  t.equal(metricValue(text, 'bellwether_rollout_info', { route: 'demo', mode: 'shadow' }), 1, 'the mode is on the info series');
+  t.equal((await admin(gw.url, 'PUT', '/routes/demo/rollout', { percent: 100, mode: 'split', reason: 'go live' })).status, 200);
+  text = await metrics(gw.url);
+  t.equal(metricValue(text, 'bellwether_rollout_challenger_ratio', { route: 'demo' }), 1, 'split: users assigned');
 });
 
 t.test('HourlySpend forgets spend older than an hour', async (t) => {
