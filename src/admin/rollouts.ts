@@ -142,7 +142,10 @@ async function guardStore<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (err) {
     if (err instanceof StoreUnavailableError) {
-      throw new GatewayError({ status: 503, errorClass: 'internal', message: 'The rollout state store is unreachable; no change was made. Retry when it is back.', type: 'api_error', code: 'state_store_unavailable', cause: err.message });
+      const message = err.outcomeUnknown
+        ? 'The rollout state store did not confirm the change in time; it may have been applied. Check the route (and its history) before retrying.'
+        : 'The rollout state store is unreachable; no change was made. Retry when it is back.';
+      throw new GatewayError({ status: 503, errorClass: 'internal', message, type: 'api_error', code: 'state_store_unavailable', cause: err.message });
     }
     throw err;
   }

@@ -222,6 +222,8 @@ export class RedisRolloutStore implements RolloutStore {
 
   /** Runs WRITE_SCRIPT; undefined when written, else the state that won. */
   private async write(mode: 'cas' | 'create', expected: number, next: RolloutState, entry: AuditEntry): Promise<RolloutState | undefined> {
+    // Not connected: nothing is sent, so the caller knows no change was made.
+    if (this.redis.status !== 'ready') throw new StoreUnavailableError(new Error(`connection ${this.redis.status}`));
     let result: unknown;
     try {
       result = await this.redis.eval(
@@ -229,7 +231,8 @@ export class RedisRolloutStore implements RolloutStore {
         mode, String(expected), JSON.stringify(next), JSON.stringify(entry), this.channel,
       );
     } catch (err) {
-      throw new StoreUnavailableError(err);
+      // Sent and unanswered (timeout, connection lost): Redis may run or have run the script.
+      throw new StoreUnavailableError(err, true);
     }
     if (result === 'OK') return undefined;
     const winner = typeof result === 'string' ? parseRolloutState(result) : undefined;

@@ -64,7 +64,11 @@ export class ConflictError extends Error {
 
 /** The shared store can't be reached: a change can't be made safely, so it is refused (503). */
 export class StoreUnavailableError extends Error {
-  constructor(cause: unknown) {
+  constructor(
+    cause: unknown,
+    /** The write was sent but never confirmed (a timeout): Redis may still have applied it. */
+    readonly outcomeUnknown = false,
+  ) {
     super(`rollout state store unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.name = 'StoreUnavailableError';
   }

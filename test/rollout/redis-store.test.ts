@@ -7,7 +7,8 @@ import { RedisRolloutStore } from '../../src/rollout/redis-store.js';
 import { StoreUnavailableError } from '../../src/rollout/state.js';
 import { parseAuditEntry, parseRolloutState } from '../../src/rollout/codec.js';
 import { startRedis } from '../helpers/redis.js';
-import { config, waitFor } from './support.js';
+import { startTestGateway } from '../helpers/gateway.js';
+import { admin, config, waitFor } from './support.js';
 
 const silent = pino({ level: 'silent' });
 const cfg = parseConfig(config({ percent: 10 }), 'test.yaml', {});
@@ -80,4 +81,25 @@ t.test('one unreadable route in Redis does not make a starting replica champion-
   t.match(store.current('other'), { percent: 20, version: 1 }, 'the unreadable route keeps the file\'s rollout');
   t.equal(await raw.get('mixed:rollout:state:other'), garbage, 'what we cannot read is not overwritten');
   t.same((await store.history('demo')).entries.map((e) => e.action), ['config'], 'the readable route was initialised');
+});
+
+t.test('a change Redis accepted too late for an answer is not reported as "no change was made"', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const gw = await startTestGateway(config({ redis: redis.url, keyPrefix: 'slow:' }));
+  t.teardown(() => gw.close());
+  const raw = new Redis(redis.url);
+  t.teardown(() => raw.quit());
+  // Writes stall longer than the command timeout (2 s); Redis runs the queued write afterwards.
+  await raw.client('PAUSE', '2500', 'WRITE');
+  const res = await admin<{ error: { message: string; code: string } }>(gw.url, 'PUT', '/routes/demo/rollout', { percent: 40, reason: 'slow redis' });
+  t.equal(res.status, 503);
+  t.equal(res.json.error.code, 'state_store_unavailable');
+  const applied = await waitFor(async () => {
+    const view = (await admin<{ percent: number }>(gw.url, 'GET', '/routes/demo')).json;
+    return view.percent === 40 ? view : undefined;
+  });
+  t.match(applied, { percent: 40, version: 2 }, 'the write landed after the timeout');
+  t.notMatch(res.json.error.message, /no change was made/, 'so the 503 must not have said it did not');
+  t.match(res.json.error.message, /may have been applied/, 'it says to check before retrying');
 });
