@@ -1,7 +1,10 @@
 // The attempt loop around one upstream call: retries with backoff (honouring Retry-After), the
 // time-to-first-token guard, the circuit breaker, and fallback from a failing challenger to the
 // champion. Nothing has been written to the client while we are here, so every retryable failure is
-// still safe to retry; once relay.ts has written a byte, nothing is retried.
+// still safe to retry; once relay.ts has written a byte, nothing is retried. A stream is handed to the
+// relay only once its first token (or its end) arrived: the events before it are held back, so a
+// failure between the role chunk and the first token (Anthropic's overloaded_error after
+// message_start, a rate limit reported in the stream) is retried or falls back like its HTTP status.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ModelConfig, Pricing } from '../config/types.js';
 import type { Provider, ProviderResponse, StreamEvent } from '../providers/types.js';
@@ -14,6 +17,7 @@ import type { CircuitBreakers } from './circuit-breaker.js';
 import type { Tracing } from '../telemetry/tracing.js';
 import { providerFor } from './responses-adapter.js';
 import { Cancellation } from '../providers/cancellation.js';
+import { commitsAnswer } from './relay.js';
 
 export interface AttemptContext {
   providers: Map<string, Provider>;
@@ -22,17 +26,18 @@ export interface AttemptContext {
   tracing: Tracing;
 }
 
-/** An upstream answer ready to relay; for streams the first event has already arrived. */
+/** An upstream answer ready to relay; for streams the events up to the first token have arrived. */
 export type UpstreamAnswer =
   | { kind: 'json'; response: Extract<ProviderResponse, { kind: 'json' }>; attempt: AttemptRecord }
   | {
       kind: 'stream';
-      first: StreamEvent;
+      /** The events up to and including the first that commits the answer (see commitsAnswer). */
+      head: StreamEvent[];
       rest: AsyncIterator<StreamEvent>;
       attempt: AttemptRecord;
       /** This attempt's own cancellation (idle and first-token guards end it, not the whole request). */
       cancel: Cancellation;
-      /** Still armed: the first token may come after the first event (a role-only chunk, message_start). */
+      /** Still armed: the head may end without a token (the hold limit, a finish without output). */
       firstToken: NodeJS.Timeout;
       pricing: Pricing | undefined;
     };
@@ -54,6 +59,9 @@ export function guard(cancel: Cancellation, ms: number, cause: string): NodeJS.T
   timer.unref();
   return timer;
 }
+
+/** Events held back while waiting for the first token; past it the stream is relayed anyway. */
+const HOLD_LIMIT = 16;
 
 /** Safe to try again: nothing reached the client, and the failure may be transient. */
 function retryable(error: GatewayError): boolean {
@@ -149,18 +157,25 @@ async function attemptOnce(
       return { kind: 'json', response, attempt: record };
     }
     const rest = response.events[Symbol.asyncIterator]();
-    const first = await rest.next();
-    if (first.done) {
-      // Ended before its first event (an empty body, or only comments): nothing reached the client
-      // yet, so this is a transport failure like a reset — retried, or reported with its status.
-      throw new GatewayError({ status: 502, errorClass: 'stream_interrupted', message: 'upstream stream ended before its first event', type: 'api_error', code: 'stream_interrupted', cause: 'eof_before_first_event' });
-    }
     if (!firstToken) {
       await rest.return?.();
       throw new GatewayError({ status: 502, errorClass: 'internal', message: 'stream answer to a non-stream request', type: 'api_error' });
     }
+    const head: StreamEvent[] = [];
+    for (;;) {
+      const next = await rest.next();
+      if (next.done) {
+        // Ended before its first token (an empty body, only comments, a role chunk and nothing else):
+        // nothing reached the client yet, so this is a transport failure like a reset — retried, or
+        // reported with its status.
+        const cause = head.length === 0 ? 'eof_before_first_event' : 'eof_before_first_token';
+        throw new GatewayError({ status: 502, errorClass: 'stream_interrupted', message: 'upstream stream ended before its first token', type: 'api_error', code: 'stream_interrupted', cause });
+      }
+      head.push(next.value);
+      if (head.length >= HOLD_LIMIT || commitsAnswer(ledger.operation, next.value)) break;
+    }
     handedOver = true;
-    return { kind: 'stream', first: first.value, rest, attempt: record, cancel, firstToken, pricing };
+    return { kind: 'stream', head, rest, attempt: record, cancel, firstToken, pricing };
   } catch (err) {
     const error = cancel.aborted && cancel.reason instanceof GatewayError ? cancel.reason : asGatewayError(err);
     record.durationMs = performance.now() - record.startedAt;

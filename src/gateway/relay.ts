@@ -143,9 +143,30 @@ class ResponsesTracker implements StreamTracker {
   }
 }
 
+/** Responses-API events that come before any output: held back with the role-only chat chunks. */
+const RESPONSES_PRELUDE = new Set(['response.created', 'response.queued', 'response.in_progress', 'response.content_part.added']);
+
 /**
- * Relays an SSE answer. Headers go out with the first event (so a failure before it could still be
- * retried upstream of here). Returns when the stream ended, failed or the client went away.
+ * Whether an event commits the stream's answer: output (content, tool call, reasoning, refusal), a
+ * finish, [DONE]. The attempt loop holds back the events before it (a role-only chunk, the Responses
+ * API's preamble), so a failure before the first token can still be retried or fall back.
+ */
+export function commitsAnswer(operation: string, event: StreamEvent): boolean {
+  if (event.data === '[DONE]') return true;
+  const json = event.json as { type?: unknown; item?: { type?: unknown }; choices?: unknown } | undefined;
+  if (!json) return false; // a keep-alive payload: nothing for the client to see yet
+  if (operation === 'responses') {
+    if (json.type === 'response.output_item.added') return json.item?.type === 'function_call';
+    return !(typeof json.type === 'string' && RESPONSES_PRELUDE.has(json.type));
+  }
+  const choices = json.choices as ChunkChoice[] | undefined;
+  if (!Array.isArray(choices) || choices.length === 0) return true;
+  return choices.some((c) => hasOutput(c.delta) || Boolean(c.finish_reason));
+}
+
+/**
+ * Relays an SSE answer. Headers go out with the held-back head, which ends at the first token (so a
+ * failure before it could still be retried upstream of here). Returns when the stream ended, failed or the client went away.
  */
 export async function relayStream(
   answer: Extract<UpstreamAnswer, { kind: 'stream' }>,
@@ -183,7 +204,7 @@ export async function relayStream(
   idle.unref();
   let upstreamEnded = false;
   try {
-    await handle(answer.first);
+    for (const event of answer.head) await handle(event);
     while (!tracker.ended) {
       waiting = true;
       idle.refresh();

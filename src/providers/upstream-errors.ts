@@ -47,6 +47,49 @@ export function httpError(
   });
 }
 
+/**
+ * The HTTP status an error reported INSIDE a 200 stream stands for, read from its `type` and `code`:
+ * the stream's status says nothing, so without this a rate limit or an invalid prompt would be
+ * classified (and retried, or not) like a 500. OpenAI sends `{"error":{type,code}}` (type `requests` /
+ * `tokens` with code `rate_limit_exceeded` for rate limits); the Responses API `{type:"error",code}`;
+ * vLLM and other OpenAI-compatible servers put the HTTP status itself in `code`.
+ */
+export function streamErrorStatus(type: unknown, code: unknown): number {
+  const numeric = typeof code === 'number' ? code : typeof code === 'string' && /^[45]\d\d$/.test(code) ? Number(code) : undefined;
+  if (numeric !== undefined && numeric >= 400 && numeric <= 599) return numeric;
+  for (const key of [code, type]) {
+    const status = typeof key === 'string' ? STREAM_ERROR_STATUS[key] : undefined;
+    if (status !== undefined) return status;
+  }
+  return 500;
+}
+
+const STREAM_ERROR_STATUS: Record<string, number> = {
+  rate_limit_exceeded: 429,
+  rate_limit_error: 429,
+  requests: 429,
+  tokens: 429,
+  insufficient_quota: 429,
+  server_error: 500,
+  internal_error: 500,
+  api_error: 500,
+  server_overloaded: 503,
+  overloaded: 503,
+  overloaded_error: 503,
+  service_unavailable: 503,
+  timeout: 504,
+  invalid_request_error: 400,
+  invalid_prompt: 400,
+  context_length_exceeded: 400,
+  invalid_value: 400,
+  content_filter: 400,
+  authentication_error: 401,
+  invalid_api_key: 401,
+  permission_error: 403,
+  not_found_error: 404,
+  model_not_found: 404,
+};
+
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',

@@ -14,7 +14,9 @@ export type Fault =
   | { kind: 'slow-headers'; ms: number }
   | { kind: 'cut-stream'; afterChunks: number }
   | { kind: 'stall'; afterChunks: number; ms: number }
-  | { kind: 'no-done' };
+  | { kind: 'no-done' }
+  /** An error inside a 200 stream after `afterChunks` chunks, framed as api.openai.com does: `data: {"error":{...}}`. */
+  | { kind: 'stream-error'; afterChunks: number; error?: { message: string; type: string; code: string | null } };
 
 export interface RecordedRequest {
   method: string;
@@ -147,6 +149,10 @@ export class FakeUpstream {
         return;
       }
       if (fault?.kind === 'stall' && sent === fault.afterChunks) await sleep(fault.ms);
+      if (fault?.kind === 'stream-error' && sent === fault.afterChunks) {
+        const error = fault.error ?? { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error', code: null };
+        return void res.end(`data: ${JSON.stringify({ error: { ...error, param: null } })}\n\n`);
+      }
       res.write(`data: ${JSON.stringify(chunk)}\n\n`);
       sent++;
     }

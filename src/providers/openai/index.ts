@@ -7,7 +7,7 @@ import { fromOpenAIUsage, type OpenAIUsageWire, type Usage } from '../../account
 import type { Operation, PassthroughTarget, Provider, ProviderCall, ProviderResponse, StreamEvent } from '../types.js';
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 import { SseText } from '../sse.js';
-import { httpError, transportError } from '../upstream-errors.js';
+import { httpError, streamErrorStatus, transportError } from '../upstream-errors.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { Cancellation } from '../cancellation.js';
 
@@ -230,7 +230,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     } catch {
       json = undefined;
     }
-    if (json && (('error' in json && json.error) || json.type === 'error' || json.type === 'response.failed')) {
+    if (json && (('error' in json && json.error) || json.type === 'error' || json.type === 'response.failed' || message.event === 'error')) {
       const error = streamError(json, message.data, this.name);
       this.controller?.abort(error);
       this.fail(error);
@@ -286,14 +286,21 @@ function streamUsage(json: Record<string, unknown> | undefined): Usage | undefin
   return undefined;
 }
 
-/** An error reported inside a stream: chat's `{error}` chunk, or the Responses API's error events. */
+/**
+ * An error reported inside a stream: chat's `{error}` chunk, or the Responses API's error events —
+ * classified by its type and code (streamErrorStatus), with the upstream's own body kept for the client.
+ */
 function streamError(json: Record<string, unknown>, data: string, name: string): GatewayError {
   if (json.type === 'error' || json.type === 'response.failed') {
-    const e = (json.type === 'error' ? json : (json.response as { error?: unknown } | undefined)?.error) as { message?: unknown; code?: unknown } | undefined;
+    const e = (json.type === 'error' ? json : (json.response as { error?: unknown } | undefined)?.error) as { message?: unknown; code?: unknown; type?: unknown } | undefined;
     const message = typeof e?.message === 'string' ? e.message : `upstream provider "${name}" reported an error`;
-    return httpError(500, {}, JSON.stringify({ error: { message, type: 'server_error', code: typeof e?.code === 'string' ? e.code : null } }), name);
+    const status = streamErrorStatus(e?.type, e?.code);
+    const type = typeof e?.type === 'string' && e.type !== 'error' ? e.type : status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error';
+    return httpError(status, {}, JSON.stringify({ error: { message, type, code: typeof e?.code === 'string' ? e.code : null } }), name);
   }
-  return httpError(500, {}, data, name);
+  // `{"error":{…}}`, or a bare object under `event: error` (some OpenAI-compatible servers).
+  const e = (typeof json.error === 'object' && json.error !== null ? json.error : json) as { type?: unknown; code?: unknown };
+  return httpError(streamErrorStatus(e.type, e.code), {}, data, name);
 }
 
 /**
