@@ -19,7 +19,7 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
     const model = a.model.name;
     if (a.usage) metrics.addUsage(route, variant, model, a.usage);
     if (a.costUsd !== undefined) metrics.hot.cost.get(route, variant, model).inc(a.costUsd);
-    else if (a.outcome === 'success' || a.usage) metrics.hot.costUnknown.get(route, variant, model).inc();
+    else if (a.outcome === 'success' || a.usage || a.billingUnknown) metrics.hot.costUnknown.get(route, variant, model).inc();
   }
 
   if (ledger.forced) {

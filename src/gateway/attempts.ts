@@ -172,6 +172,7 @@ async function attemptOnce(
         throw new GatewayError({ status: 502, errorClass: 'stream_interrupted', message: 'upstream stream ended before its first token', type: 'api_error', code: 'stream_interrupted', cause });
       }
       head.push(next.value);
+      if (next.value.usage) record.usage = next.value.usage;
       if (head.length >= HOLD_LIMIT || commitsAnswer(ledger.operation, next.value)) break;
     }
     handedOver = true;
@@ -183,6 +184,7 @@ async function attemptOnce(
     record.errorClass = error.errorClass;
     record.status = error.status;
     if (error.cause_) record.cause = error.cause_;
+    priceFailedAttempt(record, error, pricing);
     endAttemptSpan(record);
     if (error.errorClass === 'client_cancelled') ctx.breakers.release(model.name);
     else ctx.breakers.record(model.name, false);
@@ -193,6 +195,24 @@ async function attemptOnce(
     ledger.upstreamWaitMs += performance.now() - waitStart;
     if (firstToken && !handedOver) clearTimeout(firstToken);
   }
+}
+
+/**
+ * What a failed attempt cost. An error the upstream answered with (an HTTP status, an error event) is
+ * not billed. An attempt WE stopped or lost after the request went out (a first-token or total
+ * timeout, a cut stream, the client leaving) may have been billed for the prompt: priced from the
+ * usage it reported before failing (Anthropic's message_start), else its cost is unknown — counted
+ * in bellwether_cost_unknown_total and marking the request's cost partial, never taken as 0.
+ */
+function priceFailedAttempt(record: AttemptRecord, error: GatewayError, pricing: Pricing | undefined): void {
+  const upstreamSaidNo = error.errorClass === 'rate_limited' || error.errorClass === 'upstream_5xx' || error.errorClass === 'upstream_4xx';
+  const lostAfterSending = (error.errorClass === 'timeout' && error.cause_ !== 'connect') || error.errorClass === 'stream_interrupted' || error.errorClass === 'client_cancelled';
+  if (upstreamSaidNo || !lostAfterSending) {
+    record.usage = undefined;
+    return;
+  }
+  if (record.usage) record.costUsd = costUsd(record.usage, pricing);
+  else record.billingUnknown = true;
 }
 
 /** Closes an attempt's CLIENT span with what is known about it (never prompt or completion text). */

@@ -22,6 +22,11 @@ export interface AttemptRecord {
   /** The upstream never reported usage (stream cut or cancelled); `usage` is an estimate. */
   usageEstimated?: boolean;
   costUsd?: number;
+  /**
+   * The upstream may have billed this attempt (it was stopped or cut after the request went out) but
+   * never reported usage: its cost is unknown — counted as such, never taken as 0.
+   */
+  billingUnknown?: boolean;
   span?: UpstreamSpan;
 }
 
@@ -113,7 +118,7 @@ export class RequestLedger {
 
   /** True when some attempt was billed but its cost can't be computed. */
   get costIncomplete(): boolean {
-    return this.attempts.some((a) => a.costUsd === undefined && (a.outcome === 'success' || a.usage !== undefined));
+    return this.attempts.some((a) => a.costUsd === undefined && (a.outcome === 'success' || a.usage !== undefined || a.billingUnknown === true));
   }
 
   elapsedMs(): number {

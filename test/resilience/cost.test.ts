@@ -13,7 +13,8 @@ import { parseConfig } from '../../src/config/load.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { RequestLedger } from '../../src/gateway/ledger.js';
 import { metricValue } from '../helpers/gateway.js';
-import { startLoggedGateway } from './support.js';
+import { FakeAnthropic } from '../../src/simulator/anthropic-server.js';
+import { postJson, startLoggedGateway } from './support.js';
 
 const close = (a: number | undefined, b: number) => a !== undefined && Math.abs(a - b) < 1e-12;
 
@@ -107,4 +108,47 @@ routes: { r: { champion: a, challenger: b } }
   const after = await metrics.registry.metrics();
   t.equal(metricValue(after, 'bellwether_cost_unknown_total', { route: 'r', variant: 'challenger', model: 'b' }), 1);
   t.equal(metricValue(after, 'bellwether_cost_usd_total', { route: 'r', variant: 'challenger', model: 'b' }), 0, 'nothing added as if it were free');
+});
+
+t.test('a stream attempt that times out before its first token: cost unknown (counted), never 0', async (t) => {
+  const upstream = await new FakeUpstream().start();
+  const gw = await startLoggedGateway(`
+providers: { openai: { type: openai, baseUrl: "${upstream.url}/v1" } }
+models: { mini: { provider: openai, upstreamModel: gpt-4o-mini } }
+routes: { chat: { champion: mini, retry: { maxAttempts: 2, baseDelayMs: 1 }, timeouts: { firstTokenMs: 300 } } }
+`);
+  t.teardown(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+  upstream.inject({ kind: 'slow-headers', ms: 3000 });
+  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const stream = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Hello Lisbon' }], stream: true });
+  for await (const _ of stream) void _;
+  const line = await gw.requestLine();
+  t.same(line.attempts?.map((a) => [a.kind, a.error_class]), [['first', 'timeout'], ['retry', 'none']]);
+  t.equal(line.attempts?.[0]?.cost_usd, undefined, 'no cost made up for the timed-out attempt');
+  t.equal(line.cost_provenance, 'partial', 'the total is known to be incomplete');
+  const m = await gw.metrics();
+  t.equal(metricValue(m, 'bellwether_cost_unknown_total', { route: 'chat', variant: 'champion', model: 'mini' }), 1, 'the unpriced attempt is counted');
+});
+
+t.test('Anthropic: an attempt that times out after message_start is priced from the input it reported', async (t) => {
+  const fake = await new FakeAnthropic().start();
+  const gw = await startLoggedGateway(`
+providers: { claude: { type: anthropic, baseUrl: "${fake.url}", apiKey: sk-ant-test } }
+models: { sonnet: { provider: claude, upstreamModel: claude-sonnet-4-5-20250929 } }
+routes: { chat: { champion: sonnet, retry: { maxAttempts: 2, baseDelayMs: 1 }, timeouts: { firstTokenMs: 300 } } }
+`);
+  t.teardown(async () => {
+    await gw.close();
+    await fake.close();
+  });
+  fake.inject({ kind: 'stall', afterEvents: 1, ms: 3000 });
+  const res = await postJson(gw.url, '/v1/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'Hello Porto' }], stream: true });
+  t.equal(res.status, 200);
+  const line = await gw.requestLine();
+  t.same(line.attempts?.map((a) => [a.kind, a.error_class]), [['first', 'timeout'], ['retry', 'none']]);
+  t.ok((line.attempts?.[0]?.cost_usd ?? 0) > 0, 'the billed input of the timed-out attempt is counted');
+  t.equal(line.cost_provenance, 'computed');
 });
