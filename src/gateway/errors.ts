@@ -66,12 +66,14 @@ export class GatewayError extends Error {
   }
 
   get retryable(): boolean {
-    return (
-      this.errorClass === 'connection' ||
-      this.errorClass === 'timeout' ||
-      this.errorClass === 'rate_limited' ||
-      this.errorClass === 'upstream_5xx'
-    );
+    if (this.errorClass === 'rate_limited') {
+      // OpenAI answers an exhausted quota with a 429 too; waiting does not refill it.
+      return this.body?.error.code !== 'insufficient_quota' && this.body?.error.type !== 'insufficient_quota';
+    }
+    // Of the 4xx only these may succeed unchanged: 408 (the upstream gave up waiting for the request)
+    // and 409 (a conflict with a concurrent request, e.g. OpenAI's "Conflict, please retry").
+    if (this.errorClass === 'upstream_4xx') return this.status === 408 || this.status === 409;
+    return this.errorClass === 'connection' || this.errorClass === 'timeout' || this.errorClass === 'upstream_5xx';
   }
 }
 

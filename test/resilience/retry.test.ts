@@ -1,4 +1,4 @@
-// Retries: only retryable classes (connection, timeout, 429, 5xx — never 4xx), backoff honouring
+// Retries: only retryable classes (connection, timeout, 429, 5xx; of the 4xx only 408 and 409), backoff honouring
 // Retry-After in seconds and as an HTTP date (capped), each attempt counted with its `attempt` label.
 import t, { type Test } from 'tap';
 import OpenAI from 'openai';
@@ -89,4 +89,28 @@ t.test('4xx is never retried', async (t) => {
   t.ok(err instanceof OpenAI.BadRequestError);
   t.equal((err as InstanceType<typeof OpenAI.BadRequestError>).param, 'x', 'upstream error body relayed');
   t.equal(upstream.requests.length, 1);
+});
+
+t.test('408 and 409 are the 4xx that are retried (the request never ran, or raced)', async (t) => {
+  const { upstream, client } = await setup(t);
+  upstream.inject({ kind: 'status', status: 408, body: { error: { message: 'Request timed out.', type: 'invalid_request_error', param: null, code: null } } });
+  const first = await ask(client);
+  t.equal(first.response.headers.get('x-bellwether-attempts'), '2', '408 retried');
+  upstream.inject({ kind: 'status', status: 409, body: { error: { message: 'Conflict, please retry.', type: 'invalid_request_error', param: null, code: null } } });
+  const second = await ask(client);
+  t.equal(second.response.headers.get('x-bellwether-attempts'), '2', '409 retried');
+  t.equal(upstream.requests.length, 4);
+});
+
+t.test('a 429 for an exhausted quota is not retried: waiting does not refill it', async (t) => {
+  const { upstream, client, gw } = await setup(t);
+  upstream.inject(
+    { kind: 'status', status: 429, body: { error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } } },
+    3,
+  );
+  const err = await ask(client).catch((e: unknown) => e);
+  t.ok(err instanceof OpenAI.RateLimitError);
+  t.equal(upstream.requests.length, 1);
+  const line = await gw.requestLine();
+  t.equal(line.error_class, 'rate_limited');
 });
