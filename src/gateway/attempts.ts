@@ -102,7 +102,11 @@ export async function callUpstream(
         // A breaker that opened on this failure sends the rest straight to the fallback.
         const more = n + 1 < route.retry.maxAttempts && !(kind === 'primary' && canFallBack && ctx.breakers.state(model.name) === 'open');
         if (!retryable(lastError) || !more) break;
-        await backoff(route.retry, n, lastError.retryAfterMs, request);
+        const delay = backoffDelay(route.retry, n, lastError.retryAfterMs);
+        // A wait the total timeout would cut short ends in a 504 instead of the upstream's answer and
+        // its Retry-After: give up on this model now (the fallback, if any, is still tried).
+        if (delay >= route.timeouts.totalMs - ledger.elapsedMs()) break;
+        await wait(delay, request);
       }
     }
     // Any failure falls back, 4xx included: a challenger that rejects what the champion accepts (an
@@ -241,13 +245,7 @@ export function backoffDelay(
   return retryAfterMs === undefined ? delay : Math.max(delay, Math.min(retryAfterMs, retry.maxRetryAfterMs));
 }
 
-async function backoff(
-  retry: { baseDelayMs: number; maxDelayMs: number; maxRetryAfterMs: number },
-  n: number,
-  retryAfterMs: number | undefined,
-  request: Cancellation,
-): Promise<void> {
-  const delay = backoffDelay(retry, n, retryAfterMs);
+async function wait(delay: number, request: Cancellation): Promise<void> {
   if (delay <= 0) return;
   try {
     await sleep(delay, undefined, { signal: request.signal });

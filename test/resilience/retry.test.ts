@@ -114,3 +114,14 @@ t.test('a 429 for an exhausted quota is not retried: waiting does not refill it'
   const line = await gw.requestLine();
   t.equal(line.error_class, 'rate_limited');
 });
+
+t.test('a Retry-After the request cannot wait out: the 429 and its Retry-After go back at once, not a 504 later', async (t) => {
+  const { upstream, gw } = await setup(t, '{ maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 10 }, timeouts: { totalMs: 1500 }');
+  upstream.inject({ kind: 'status', status: 429, retryAfter: '5' });
+  const started = Date.now();
+  const res = await postJson(gw.url, '/v1/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'x' }] });
+  t.equal(res.status, 429);
+  t.equal(res.headers['retry-after'], '5', 'the client learns when to come back');
+  t.ok(Date.now() - started < 1000, `answered without waiting for the total timeout (${Date.now() - started} ms)`);
+  t.equal(upstream.requests.length, 1);
+});
