@@ -21,15 +21,26 @@ export function isOpenAIErrorBody(v: unknown): v is OpenAIErrorBody {
   return typeof e === 'object' && e !== null && typeof e.message === 'string';
 }
 
+/**
+ * An upstream's error text with the provider's keys taken out: some upstreams echo the key they got
+ * ("Incorrect API key provided: sk-…"), and the message goes on to the client and into the log.
+ */
+export function withoutSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length >= 8 && out.includes(secret)) out = out.replaceAll(secret, '[REDACTED]');
+  return out;
+}
+
 export function httpError(
   status: number,
   headers: Record<string, string | string[] | undefined>,
   text: string,
   providerName: string,
+  secrets: readonly string[] = [],
 ): GatewayError {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(withoutSecrets(text, secrets));
   } catch {
     parsed = undefined;
   }

@@ -125,3 +125,14 @@ t.test('a Retry-After the request cannot wait out: the 429 and its Retry-After g
   t.ok(Date.now() - started < 1000, `answered without waiting for the total timeout (${Date.now() - started} ms)`);
   t.equal(upstream.requests.length, 1);
 });
+
+t.test('an upstream error that echoes the provider key: the key reaches neither the client nor the log', async (t) => {
+  const { upstream, gw } = await setup(t);
+  upstream.inject({ kind: 'status', status: 401, body: { error: { message: 'Incorrect API key provided: sk-upstream-1. You can find your API key at https://platform.openai.com/account/api-keys.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } } });
+  const res = await postJson(gw.url, '/v1/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'x' }] });
+  t.equal(res.status, 401);
+  t.notMatch(res.text, 'sk-upstream-1', 'not in the client’s error');
+  t.match(JSON.parse(res.text), { error: { code: 'invalid_api_key', type: 'invalid_request_error' } });
+  const line = await gw.requestLine();
+  t.notMatch(JSON.stringify(line), 'sk-upstream-1', 'not in the log line');
+});

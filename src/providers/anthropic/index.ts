@@ -6,7 +6,7 @@ import type { ProviderConfig } from '../../config/types.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { Operation, PassthroughTarget, Provider, ProviderCall, ProviderResponse, StreamEvent } from '../types.js';
 import { parseSse } from '../sse.js';
-import { transportError } from '../upstream-errors.js';
+import { transportError, withoutSecrets } from '../upstream-errors.js';
 import { toAnthropicRequest, DEFAULT_MAX_TOKENS } from './request.js';
 import { toChatCompletion } from './response.js';
 import { AnthropicStreamTranslator } from './stream.js';
@@ -75,7 +75,7 @@ export class AnthropicProvider implements Provider {
     }
     if (res.statusCode >= 400) {
       const text = await res.body.text().catch(() => '');
-      throw anthropicError(res.statusCode, safeJson(text), res.headers, this.name);
+      throw anthropicError(res.statusCode, safeJson(withoutSecrets(text, this.secrets())), res.headers, this.name);
     }
     if (call.stream) {
       const includeUsage = (call.body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;

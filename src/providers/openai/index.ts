@@ -50,15 +50,18 @@ export class OpenAICompatibleProvider implements Provider {
   private readonly pool: Pool;
   private readonly origin: string;
   private readonly dialect: Dialect;
+  /** Built once: every exchange takes them along to keep them out of error messages. */
+  private readonly keys: string[];
 
   constructor(
     readonly name: string,
-    private readonly config: OpenAIish,
+    config: OpenAIish,
     connectTimeoutMs = 10_000,
     /** Stream events queued before the upstream is paused (tests lower it). */
     private readonly streamHighWater = HIGH_WATER,
   ) {
     this.type = config.type;
+    this.keys = config.apiKey ? [config.apiKey] : [];
     const url = new URL(config.baseUrl);
     this.origin = url.origin;
     this.dialect = dialectFor(config, url.pathname.replace(/\/+$/, ''));
@@ -82,7 +85,7 @@ export class OpenAICompatibleProvider implements Provider {
   }
 
   secrets(): string[] {
-    return this.config.apiKey ? [this.config.apiKey] : [];
+    return this.keys;
   }
 
   async call(call: ProviderCall): Promise<ProviderResponse> {
@@ -93,7 +96,7 @@ export class OpenAICompatibleProvider implements Provider {
       body: JSON.stringify(call.body),
     };
     return new Promise((resolve, reject) => {
-      const exchange = new Exchange(call.cancel, this.name, call.stream, resolve, reject, this.streamHighWater);
+      const exchange = new Exchange(call.cancel, this.name, call.stream, resolve, reject, this.streamHighWater, this.keys);
       try {
         this.pool.dispatch(request, exchange);
       } catch (err) {
@@ -144,6 +147,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly resolve: (response: ProviderResponse) => void,
     private readonly reject: (error: GatewayError) => void,
     private readonly highWater = HIGH_WATER,
+    /** The provider's keys, kept out of error messages (withoutSecrets). */
+    private readonly secrets: readonly string[] = [],
   ) {
     // A request still queued for a connection fails at once; the dispatcher drops it when it starts.
     this.stopListening = cancel.onAbort((reason) => {
@@ -190,7 +195,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     const bytes = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
     try {
-      if (this.status >= 400) throw httpError(this.status, this.headers, bytes.toString('utf8'), this.name);
+      if (this.status >= 400) throw httpError(this.status, this.headers, bytes.toString('utf8'), this.name, this.secrets);
       // Built before settling: a body that is not a JSON object throws here and must reject the call.
       const answer = jsonAnswer(this.status, bytes, this.headers, this.name);
       this.settled = true;
@@ -231,7 +236,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       json = undefined;
     }
     if (json && (('error' in json && json.error) || json.type === 'error' || json.type === 'response.failed' || message.event === 'error')) {
-      const error = streamError(json, message.data, this.name);
+      const error = streamError(json, message.data, this.name, this.secrets);
       this.controller?.abort(error);
       this.fail(error);
       return;
@@ -290,17 +295,17 @@ function streamUsage(json: Record<string, unknown> | undefined): Usage | undefin
  * An error reported inside a stream: chat's `{error}` chunk, or the Responses API's error events —
  * classified by its type and code (streamErrorStatus), with the upstream's own body kept for the client.
  */
-function streamError(json: Record<string, unknown>, data: string, name: string): GatewayError {
+function streamError(json: Record<string, unknown>, data: string, name: string, secrets: readonly string[]): GatewayError {
   if (json.type === 'error' || json.type === 'response.failed') {
     const e = (json.type === 'error' ? json : (json.response as { error?: unknown } | undefined)?.error) as { message?: unknown; code?: unknown; type?: unknown } | undefined;
     const message = typeof e?.message === 'string' ? e.message : `upstream provider "${name}" reported an error`;
     const status = streamErrorStatus(e?.type, e?.code);
     const type = typeof e?.type === 'string' && e.type !== 'error' ? e.type : status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error';
-    return httpError(status, {}, JSON.stringify({ error: { message, type, code: typeof e?.code === 'string' ? e.code : null } }), name);
+    return httpError(status, {}, JSON.stringify({ error: { message, type, code: typeof e?.code === 'string' ? e.code : null } }), name, secrets);
   }
   // `{"error":{…}}`, or a bare object under `event: error` (some OpenAI-compatible servers).
   const e = (typeof json.error === 'object' && json.error !== null ? json.error : json) as { type?: unknown; code?: unknown };
-  return httpError(streamErrorStatus(e.type, e.code), {}, data, name);
+  return httpError(streamErrorStatus(e.type, e.code), {}, data, name, secrets);
 }
 
 /**
