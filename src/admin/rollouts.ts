@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteConfig } from '../config/types.js';
 import type { GatewayContext } from '../gateway/context.js';
 import { GatewayError } from '../gateway/errors.js';
-import { ConflictError, StoreUnavailableError, effectivePercent, type RolloutChange, type RolloutMode, type RolloutState } from '../rollout/state.js';
+import { ConflictError, RoutePausedError, StoreUnavailableError, effectivePercent, type RolloutChange, type RolloutMode, type RolloutState } from '../rollout/state.js';
 import { actionBody, historyQuery, historyResponse, ifMatchHeaders, routeParams, routeView, routesResponse, setRolloutBody } from './schemas.js';
 
 export interface RouteView {
@@ -111,6 +111,7 @@ async function change(ctx: GatewayContext, req: FastifyRequest<{ Params: RoutePa
     req.log.info({ request_id: req.id, route: next.route, actor: change.actor, action: change.action, version: next.version, reason: change.reason }, 'rollout changed');
     return reply.header('etag', `"${next.version}"`).send(viewOf(ctx, next));
   } catch (err) {
+    if (err instanceof RoutePausedError) return conflict(ctx, reply, err.current, 'route_paused', err.message);
     if (!(err instanceof ConflictError)) throw err;
     return conflict(ctx, reply, err.current, 'version_conflict', `${err.message}; re-read the route and retry if the change still makes sense.`);
   }

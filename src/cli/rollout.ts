@@ -51,7 +51,7 @@ interface HistoryResponse {
 }
 
 const ACTIONS = {
-  pause: 'pause the challenger: everyone gets the champion, the percent is kept',
+  pause: 'pause the challenger: everyone gets the champion, the percent is kept; set is refused until resume',
   resume: 'resume a paused rollout at its percent',
   promote: 'make the challenger the champion for everyone (100 %)',
   rollback: 'send the challenger 0 % of traffic',

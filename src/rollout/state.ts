@@ -62,6 +62,20 @@ export class ConflictError extends Error {
   }
 }
 
+/**
+ * `set` on a paused route. Setting a percent used to resume it silently, undoing a colleague's pause
+ * during an incident; resuming is its own, deliberate action.
+ */
+export class RoutePausedError extends Error {
+  constructor(readonly current: RolloutState) {
+    super(
+      `Route "${current.route}" is paused (by ${current.updatedBy} at ${current.updatedAt}); setting a percent would resume it. ` +
+        `If the pause is over, run \`bellwether rollout resume ${current.route}\` (POST /admin/v1/routes/${current.route}/resume) first, then set the percent.`,
+    );
+    this.name = 'RoutePausedError';
+  }
+}
+
 /** The shared store can't be reached: a change can't be made safely, so it is refused (503). */
 export class StoreUnavailableError extends Error {
   constructor(
@@ -151,11 +165,15 @@ export function assignedPercent(state: RolloutState, stale: boolean): number {
   return state.mode === 'shadow' ? 0 : effectivePercent(state, stale);
 }
 
-/** Pure transition used by every store, so memory and Redis behave identically. */
+/**
+ * Pure transition used by every store, so memory and Redis behave identically. Throws
+ * RoutePausedError for `set` on a paused route (after `rollback`, `set` starts a new rollout).
+ */
 export function transition(current: RolloutState, change: RolloutChange, now: Date): RolloutState {
   const next: RolloutState = { ...current, version: current.version + 1, updatedAt: now.toISOString(), updatedBy: change.actor };
   switch (change.action) {
     case 'set':
+      if (current.state === 'paused') throw new RoutePausedError(current);
       if (change.percent !== undefined) next.percent = change.percent;
       if (change.mode !== undefined) next.mode = change.mode;
       next.state = 'active';

@@ -73,6 +73,27 @@ t.test('compare-and-set: a stale expectedVersion or If-Match gets 409 and change
   t.equal(history.json.entries.length, 2, 'only the successful change was audited');
 });
 
+t.test('set on a paused route is refused (409): resuming is a deliberate action of its own', async (t) => {
+  const gw = await startTestGateway(config({ percent: 10 }));
+  t.teardown(() => gw.close());
+  await admin(gw.url, 'PUT', '/routes/demo/rollout', { percent: 20, reason: 'ramp' });
+  const paused = await admin<View>(gw.url, 'POST', '/routes/demo/pause', { reason: 'incident 42' }, OTHER_TOKEN);
+  t.match(paused.json, { state: 'paused', effectivePercent: 0, version: 3 });
+  const auditBefore = await admin<{ entries: unknown[] }>(gw.url, 'GET', '/routes/demo/history');
+
+  const set = await admin<ErrorBody & { current: View }>(gw.url, 'PUT', '/routes/demo/rollout', { percent: 25, reason: 'ramp on' });
+  t.equal(set.status, 409);
+  t.match(set.json, { error: { type: 'conflict_error', code: 'route_paused' }, current: { state: 'paused', version: 3 } });
+  t.match(set.json.error.message, /paused.*by bob.*resume/);
+  t.match((await admin<View>(gw.url, 'GET', '/routes/demo')).json, { state: 'paused', percent: 20, effectivePercent: 0, version: 3 }, 'still paused');
+  t.same((await admin<{ entries: unknown[] }>(gw.url, 'GET', '/routes/demo/history')).json.entries, auditBefore.json.entries, 'nothing audited');
+
+  await admin(gw.url, 'POST', '/routes/demo/resume', { reason: 'incident 42 over' });
+  t.match((await admin<View>(gw.url, 'PUT', '/routes/demo/rollout', { percent: 25, reason: 'ramp on' })).json, { state: 'active', percent: 25, effectivePercent: 25 }, 'after resume, set works');
+  await admin(gw.url, 'POST', '/routes/demo/rollback', { reason: 'worse' });
+  t.match((await admin<View>(gw.url, 'PUT', '/routes/demo/rollout', { percent: 5, reason: 'fixed, try again' })).json, { state: 'active', percent: 5 }, 'after rollback, set starts a new rollout');
+});
+
 t.test('bad input matrix: exact 4xx, state unchanged, nothing audited', async (t) => {
   const gw = await startTestGateway(config({ shadow: '{ allowed: false }', extraRoutes: '  solo: { champion: a }' }));
   t.teardown(() => gw.close());

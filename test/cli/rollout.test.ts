@@ -113,6 +113,20 @@ t.test('failures exit non-zero and change nothing', async (t) => {
   t.same((await admin(gw.url, 'GET', '/routes/demo')).json, before, 'state unchanged');
 });
 
+t.test('set on a paused route: refused with the way out, exit 1, still paused', async (t) => {
+  const gw = await startTestGateway(config());
+  t.teardown(() => gw.close());
+  const auth = ['--url', gw.url, '--token', ADMIN_TOKEN];
+  t.equal((await cli(['pause', 'demo', '--reason', 'incident 42', '--url', gw.url, '--token', OTHER_TOKEN])).code, 0);
+  const set = await cli(['set', 'demo', '25', '--reason', 'ramp', ...auth]);
+  t.equal(set.code, 1);
+  t.match(set.err, /paused \(by bob.*bellwether rollout resume demo/);
+  const json = await cli(['set', 'demo', '25', '--reason', 'ramp', '--json', ...auth]);
+  t.equal(json.code, 1);
+  t.match(JSON.parse(json.out), { error: { code: 'route_paused' }, current: { state: 'paused' } });
+  t.match((await admin(gw.url, 'GET', '/routes/demo')).json, { state: 'paused', percent: 10, version: 2 });
+});
+
 t.test('something other than the admin API answering: a clear error and exit 1, not a crash', async (t) => {
   // An ingress redirecting http to https, or a login page in front of the gateway.
   const server = createServer((req, res) => {
