@@ -100,12 +100,24 @@ export async function rolloutAdminRoutes(app: FastifyInstance, ctx: GatewayConte
   );
 }
 
+/** The version a change is conditional on: the body's `expectedVersion` or `If-Match`, which must agree. */
+function expectedVersionOf(req: FastifyRequest<{ Body: Mutation }>): number | undefined {
+  const body = req.body.expectedVersion;
+  const header = ifMatch(req.headers['if-match']);
+  // A client sending both and getting them out of step is a bug on its side; guessing which one it
+  // meant could apply a change on top of a state it never saw.
+  if (body !== undefined && header !== undefined && body !== header) {
+    throw invalid(`expectedVersion ${body} and If-Match "${header}" disagree; send one version (or the same in both).`, 'conflicting_versions');
+  }
+  return body ?? header;
+}
+
 async function change(ctx: GatewayContext, req: FastifyRequest<{ Params: RouteParams; Body: Mutation }>, reply: FastifyReply, change: RolloutChange): Promise<FastifyReply> {
   const current = stateOf(ctx, req.params.route);
   if (!current.challenger) {
     return conflict(ctx, reply, current, 'no_challenger', `Route "${current.route}" has no challenger (the rollout is over). Name a new challenger in the config file to start another.`);
   }
-  const expectedVersion = req.body.expectedVersion ?? ifMatch(req.headers['if-match']);
+  const expectedVersion = expectedVersionOf(req);
   try {
     const next = await guardStore(() => ctx.rollouts.apply(current.route, { ...change, ...(expectedVersion !== undefined ? { expectedVersion } : {}) }));
     req.log.info({ request_id: req.id, route: next.route, actor: change.actor, action: change.action, version: next.version, reason: change.reason }, 'rollout changed');

@@ -71,6 +71,17 @@ t.test('compare-and-set: a stale expectedVersion or If-Match gets 409 and change
   t.equal(good.json.version, 2);
   const history = await admin<{ entries: unknown[] }>(gw.url, 'GET', '/routes/demo/history');
   t.equal(history.json.entries.length, 2, 'only the successful change was audited');
+
+  // Body and header naming different versions: which one the client meant is unknowable.
+  for (const [body, header] of [[2, '"1"'], [1, '"2"']] as const) {
+    const both = await admin<ErrorBody>(gw.url, 'PUT', '/routes/demo/rollout', { percent: 30, reason: 'r', expectedVersion: body }, ADMIN_TOKEN, { 'if-match': header });
+    t.equal(both.status, 400, `expectedVersion ${body}, If-Match ${header}: 400`);
+    t.match(both.json.error, { type: 'invalid_request_error', code: 'conflicting_versions', message: /expectedVersion.*If-Match/ });
+  }
+  t.match((await admin<View>(gw.url, 'GET', '/routes/demo')).json, { version: 2, percent: 10, state: 'paused' }, 'state unchanged');
+  t.equal((await admin<{ entries: unknown[] }>(gw.url, 'GET', '/routes/demo/history')).json.entries.length, 2, 'nothing audited');
+  const agreeing = await admin<View>(gw.url, 'POST', '/routes/demo/resume', { reason: 'r', expectedVersion: 2 }, ADMIN_TOKEN, { 'if-match': 'W/"2"' });
+  t.equal(agreeing.status, 200, 'the same version in both is fine');
 });
 
 t.test('set on a paused route is refused (409): resuming is a deliberate action of its own', async (t) => {
