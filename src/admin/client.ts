@@ -15,14 +15,58 @@ export class AdminApiError extends Error {
   }
 }
 
+/**
+ * The gateway URL as it may be printed: no user:password@, no query string or fragment (a token
+ * pasted there). Shell history aside, CLI output ends up in CI logs and incident channels.
+ */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    u.hash = '';
+    return u.href.replace(/\/+$/, '');
+  } catch {
+    // Not a URL at all: still drop anything that looks like userinfo or a query.
+    return url.replace(/\/\/[^/?#]*@/, '//').replace(/[?#].*$/, '');
+  }
+}
+
+/** Removes every secret the caller handed us (URL userinfo and query, the admin token) from a message. */
+export function redactor(url: string, token: string | undefined): (text: string) => string {
+  const secrets = [url];
+  try {
+    const u = new URL(url);
+    for (const part of [u.username && `${u.username}:${u.password}@`, u.password, u.search, u.hash]) {
+      if (part) secrets.push(part, safeDecode(part));
+    }
+  } catch {
+    // displayUrl already strips what it can from an unparsable URL.
+  }
+  if (token) secrets.push(token);
+  const shown = displayUrl(url);
+  return (text) => secrets.reduce((acc, secret, i) => acc.replaceAll(secret, i === 0 ? shown : '***'), text);
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 export class AdminClient {
   private readonly base: string;
+  private readonly redact: (text: string) => string;
 
   constructor(
     baseUrl: string,
     private readonly token: string | undefined,
   ) {
     this.base = baseUrl.replace(/\/+$/, '');
+    this.redact = redactor(this.base, token);
   }
 
   get<T>(path: string): Promise<T> {
@@ -45,7 +89,7 @@ export class AdminClient {
     try {
       res = await request(`${this.base}/admin/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), headersTimeout: 15_000, bodyTimeout: 15_000 });
     } catch (err) {
-      throw new AdminApiError(0, 'connection', `cannot reach the gateway at ${this.base}: ${(err as Error).message}`, undefined);
+      throw new AdminApiError(0, 'connection', this.redact(`cannot reach the gateway at ${this.base}: ${(err as Error).message}`), undefined);
     }
     const text = await res.body.text();
     let json: unknown;
@@ -56,16 +100,27 @@ export class AdminClient {
     }
     if (res.statusCode >= 400) {
       const error = (json as { error?: { message?: unknown; code?: unknown } } | undefined)?.error;
+      // Whatever answered may echo the request (a debug proxy echoing headers): redact it too.
       const message = typeof error?.message === 'string' ? error.message : `HTTP ${res.statusCode}: ${text.slice(0, 200)}`;
-      throw new AdminApiError(res.statusCode, typeof error?.code === 'string' ? error.code : null, message, json);
+      throw new AdminApiError(res.statusCode, typeof error?.code === 'string' ? error.code : null, this.redact(message), this.redactJson(json));
     }
     // Every admin answer is a JSON object. Anything else (a redirect, a login page in front of the
     // gateway, another service on that port) is said plainly instead of crashing the command later.
     if (res.statusCode >= 300 || json === null || typeof json !== 'object') {
-      const location = typeof res.headers.location === 'string' ? ` redirecting to ${res.headers.location}` : '';
+      const location = typeof res.headers.location === 'string' ? ` redirecting to ${displayUrl(res.headers.location)}` : '';
       const what = `HTTP ${res.statusCode}${location}${json === undefined && text ? `, ${String(res.headers['content-type'] ?? 'no content type')}` : ''}`;
-      throw new AdminApiError(res.statusCode, 'unexpected_response', `${this.base} answered ${what}: not the Bellwether admin API (check --url or BELLWETHER_URL)`, json);
+      throw new AdminApiError(res.statusCode, 'unexpected_response', this.redact(`${this.base} answered ${what}: not the Bellwether admin API (check --url or BELLWETHER_URL)`), this.redactJson(json));
     }
     return json as T;
+  }
+
+  /** An error body is printed as is by `--json`: the same secrets come out of it. */
+  private redactJson(json: unknown): unknown {
+    if (json === undefined) return undefined;
+    try {
+      return JSON.parse(this.redact(JSON.stringify(json))) as unknown;
+    } catch {
+      return undefined;
+    }
   }
 }

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { request } from 'undici';
-import { AdminApiError } from '../admin/client.js';
+import { AdminApiError, redactor } from '../admin/client.js';
 import { adminClient, resolveConnection, withConnection, type ConnectionOptions } from './admin-connection.js';
 import type { DatasetInfo } from '../sampling/dataset-store.js';
 
@@ -58,7 +58,7 @@ export function datasetCommand(): Command {
         const { url: base, token } = resolveConnection(opts);
         const url = `${base}/admin/v1/datasets/${encodeURIComponent(name)}/export${query.size > 0 ? `?${query}` : ''}`;
         const res = await request(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }).catch((err: unknown) => {
-          throw new AdminApiError(0, null, `cannot reach the gateway at ${base}: ${(err as Error).message}`, null);
+          throw new AdminApiError(0, null, redactor(base, token)(`cannot reach the gateway at ${base}: ${(err as Error).message}`), null);
         });
         if (res.statusCode !== 200) {
           const body = (await res.body.json().catch(() => null)) as { error?: { message?: string; code?: string } } | null;

@@ -144,3 +144,36 @@ t.test('something other than the admin API answering: a clear error and exit 1, 
     }
   }
 });
+
+t.test('credentials in --url and the admin token are never printed', async (t) => {
+  // A proxy in front of the gateway that echoes the request, as debugging proxies do.
+  const server = createServer((req, res) => {
+    if (req.url?.includes('echo')) res.writeHead(502, { 'content-type': 'text/plain' }).end(JSON.stringify(req.headers));
+    else res.writeHead(302, { location: `http://sre:hunter2-pass@gateway.example/login?sig=qs-secret-9` }).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const port = (server.address() as AddressInfo).port;
+  const token = 'env-admin-token-secret-77';
+  const saved = process.env.BELLWETHER_ADMIN_TOKEN;
+  process.env.BELLWETHER_ADMIN_TOKEN = token;
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.BELLWETHER_ADMIN_TOKEN;
+    else process.env.BELLWETHER_ADMIN_TOKEN = saved;
+  });
+  const secrets = ['hunter2-pass', 'sre:', 'qs-secret-9', token];
+  const cases: [string, string, RegExp][] = [
+    ['unreachable', 'http://sre:hunter2-pass@127.0.0.1:9/?sig=qs-secret-9', /cannot reach the gateway at http:\/\/127\.0\.0\.1:9\b/],
+    ['redirect', `http://sre:hunter2-pass@127.0.0.1:${port}/?sig=qs-secret-9`, /http:\/\/127\.0\.0\.1:\d+ answered HTTP 302 redirecting to https?:\/\/gateway\.example\/login: not the Bellwether admin API/],
+    // --json prints the body as received, with the token masked.
+    ['echoing proxy', `http://sre:hunter2-pass@127.0.0.1:${port}/echo`, /HTTP 502|"Bearer \*\*\*"/],
+  ];
+  for (const [name, url, message] of cases) {
+    for (const json of [false, true]) {
+      const run = await cli(['status', 'demo', '--url', url, ...(json ? ['--json'] : [])]);
+      t.equal(run.code, 1, `${name}${json ? ' --json' : ''}: exit 1`);
+      t.match(json ? run.out : run.err, message, `${name}${json ? ' --json' : ''}: still says where and why`);
+      for (const secret of secrets) t.notOk(`${run.out}${run.err}`.includes(secret), `${name}${json ? ' --json' : ''}: ${secret} not printed`);
+    }
+  }
+});
