@@ -141,11 +141,23 @@ function run<A extends unknown[]>(io: CliIO, action: (...args: A) => Promise<voi
       await action(...args);
     } catch (err) {
       if (!(err instanceof AdminApiError)) throw err;
-      if (opts?.json) io.out(`${JSON.stringify(err.body ?? { error: { message: err.message, type: 'connection_error', code: err.code } }, null, 2)}\n`);
+      if (opts?.json) io.out(`${JSON.stringify(jsonError(err), null, 2)}\n`);
       else io.err(`bellwether rollout: ${err.message}${hint(err)}\n`);
       io.fail(1);
     }
   };
+}
+
+/**
+ * What `--json` prints for a failure: the admin API's own error body when there is one, else one in
+ * the same shape saying what actually happened — a script must not read "connection_error" when the
+ * gateway answered with a redirect, an HTML page or someone else's JSON.
+ */
+function jsonError(err: AdminApiError): unknown {
+  const body = err.body as { error?: unknown } | undefined;
+  if (typeof body === 'object' && body !== null && typeof body.error === 'object' && body.error !== null) return body;
+  const type = err.status === 0 ? 'connection_error' : 'api_error';
+  return { error: { message: err.message, type, code: err.code ?? `http_${err.status}`, status: err.status } };
 }
 
 function hint(err: AdminApiError): string {
