@@ -147,7 +147,8 @@ export function resolveConfig(raw: RawConfig, file: string, env: NodeJS.ProcessE
       redis,
       keyPrefix: raw.state?.keyPrefix ?? 'bellwether:',
       staleAfterSeconds: raw.state?.staleAfterSeconds ?? 30,
-      resyncIntervalMs: raw.state?.resyncIntervalMs ?? 5000,
+      // A lost pub/sub message still reaches every replica within PRODUCT.md's 1 s (one MGET each tick).
+      resyncIntervalMs: raw.state?.resyncIntervalMs ?? 500,
     },
     datasets: {
       // Several replicas can't share JSONL files: with Redis configured, datasets live there too.

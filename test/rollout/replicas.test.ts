@@ -3,6 +3,7 @@
 // outage leaves both serving (last known state, then champion-only), and a restart resyncs them.
 import t from 'tap';
 import { request } from 'undici';
+import { Redis } from 'ioredis';
 import { startRedis } from '../helpers/redis.js';
 import { startTestGateway, metricValue, type TestGateway } from '../helpers/gateway.js';
 import { OTHER_TOKEN, admin, chat, config, waitFor } from './support.js';
@@ -147,4 +148,33 @@ t.test('two replicas share one rollout through Redis', async (t) => {
     await waitFor(async () => ((await admin<View>(a.url, 'GET', '/routes/demo')).json.percent === 100 ? true : undefined));
     t.same(new Set(await variants(a.url)), new Set(['challenger']), 'A follows a change made through B');
   });
+});
+
+t.test('a replica that missed the pub/sub message still applies the change within about a second', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const prefix = `lost-${process.pid}:`;
+  // The default resync interval, as a fleet runs it: the test config's 100 ms override removed.
+  const yaml = config({ redis: redis.url, keyPrefix: prefix, percent: 10 }).replace(/, resyncIntervalMs: \d+/, '');
+  t.notMatch(yaml, /resyncIntervalMs/);
+  const gw = await startTestGateway(yaml);
+  t.teardown(() => gw.close());
+  const raw = new Redis(redis.url);
+  t.teardown(() => raw.quit());
+
+  // A change whose message never arrived (dropped publish, subscriber reconnecting): the state key
+  // moves on in Redis, and nothing is published.
+  const key = `${prefix}rollout:state:demo`;
+  const stored = JSON.parse((await raw.get(key)) ?? 'null') as { version: number; percent: number; updatedBy: string };
+  t.match(stored, { version: 1, percent: 10 });
+  const started = performance.now();
+  await raw.set(key, JSON.stringify({ ...stored, percent: 50, version: 2, updatedBy: 'alice', updatedAt: new Date().toISOString() }));
+  const view = await waitFor(async () => {
+    const v = (await admin<View>(gw.url, 'GET', '/routes/demo')).json;
+    return v.version === 2 ? v : undefined;
+  }, 10_000, 20);
+  const lag = performance.now() - started;
+  t.match(view, { percent: 50, effectivePercent: 50 });
+  // Generous bound against a loaded machine; a 5 s resync interval would miss it every time.
+  t.ok(lag < 3000, `applied by resync after ${Math.round(lag)} ms`);
 });
