@@ -68,6 +68,12 @@ export class RedisRolloutStore implements RolloutStore {
   /** A subscribed ioredis connection can't run other commands, hence a second one. */
   private readonly sub: Redis;
   private readonly snapshot = new Map<string, RolloutState>();
+  /**
+   * Each route's state as Redis last had it, before adopt() made it safe for this replica's config.
+   * What this replica writes back (reseed, a change while the key is gone) builds on this, so an old
+   * replica never writes its champion-only view over a rollout it merely can't serve.
+   */
+  private readonly remote = new Map<string, RolloutState>();
   /** The JSON a resync last adopted per route: unchanged text is skipped (no parse, no repeated warnings). */
   private readonly resyncedText = new Map<string, string>();
   /** Bumped whenever a route's snapshot changes outside a resync, so an older resync read can't undo it. */
@@ -156,7 +162,7 @@ export class RedisRolloutStore implements RolloutStore {
     const local = this.snapshot.get(route);
     if (!local) throw new Error(`unknown route "${route}"`);
     // Decide on Redis's copy, not the snapshot: the snapshot may be a resync interval behind.
-    const base = (await this.read(route)) ?? local;
+    const base = (await this.read(route)) ?? this.remote.get(route) ?? local;
     if (change.expectedVersion !== undefined && change.expectedVersion !== base.version) throw new ConflictError(base);
     const next = transition(base, change, new Date());
     const stored = await this.write('cas', base.version, next, auditEntry(change.action, change.actor, change.reason, base, next));
@@ -170,9 +176,13 @@ export class RedisRolloutStore implements RolloutStore {
     const now = new Date();
     // The same JSON may now adopt differently (a model was added or removed): read everything afresh.
     this.resyncedText.clear();
-    for (const name of [...this.snapshot.keys()]) if (!config.routes[name]) this.snapshot.delete(name);
+    for (const name of [...this.snapshot.keys()]) {
+      if (config.routes[name]) continue;
+      this.snapshot.delete(name);
+      this.remote.delete(name);
+    }
     for (const route of Object.values(config.routes)) {
-      const known = this.snapshot.get(route.name);
+      const known = this.remote.get(route.name) ?? this.snapshot.get(route.name);
       // Re-check what we hold against the new model list (a model may have been removed).
       this.adopt(known ?? fromConfig(route, 1, now), true);
     }
@@ -321,9 +331,12 @@ export class RedisRolloutStore implements RolloutStore {
     this.options.logger.warn({ route: route.name }, 'could not reconcile the rollout with the config file (concurrent changes); keeping the stored state');
   }
 
-  /** The route's key vanished (Redis restarted without persistence): restore this replica's last known state. */
+  /**
+   * The route's key vanished (Redis restarted without persistence): restore the last state this
+   * replica read from Redis — not its own view, which lacks a challenger it doesn't know (old config).
+   */
   private async reseed(route: string): Promise<void> {
-    const known = this.snapshot.get(route);
+    const known = this.remote.get(route) ?? this.snapshot.get(route);
     if (!known) return;
     const entry = auditEntry('reseed', 'gateway', 'rollout state was missing in Redis; restored from a replica\'s last known state', undefined, known);
     const winner = await this.write('create', 0, known, entry);
@@ -354,6 +367,7 @@ export class RedisRolloutStore implements RolloutStore {
       safe = { ...state, champion: known(state.champion) ? state.champion : route.champion, challenger: undefined };
     }
     const previous = this.snapshot.get(state.route);
+    this.remote.set(state.route, state);
     this.snapshot.set(state.route, safe);
     if (outsideResync) this.touched.set(state.route, (this.touched.get(state.route) ?? 0) + 1);
     if (previous && previous.version !== safe.version) {

@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { Redis } from 'ioredis';
 import { loadConfigFile, parseConfig } from '../../src/config/load.js';
 import { startGateway } from '../../src/server.js';
 import { MemoryRolloutStore } from '../../src/rollout/memory-store.js';
@@ -106,6 +107,34 @@ t.test('a replica whose file lacks the new challenger serves its champion only',
   t.teardown(() => fresh.close());
   await waitFor(() => (old.current('demo')?.version === 2 ? true : undefined));
   t.match(old.current('demo'), { champion: 'a', challenger: undefined, version: 2 }, 'no challenger it cannot call');
+});
+
+t.test('Redis losing its data: a replica with the old file restores the rollout it could not serve, not its champion-only view', async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const opts = { url: redis.url, keyPrefix: 'reseed:', staleAfterSeconds: 30, resyncIntervalMs: 100, logger: silent };
+  const newFile = () => parseConfig(config({ challenger: 'c', percent: 50 }), 'test.yaml', {});
+  const old = new RedisRolloutStore(parseConfig(config().replace(/\n  c: .*\n/, '\n'), 'test.yaml', {}), opts);
+  await old.start();
+  t.teardown(() => old.close());
+  const fresh = new RedisRolloutStore(newFile(), opts);
+  await fresh.start();
+  await waitFor(() => (old.current('demo')?.version === 2 ? true : undefined));
+  t.match(old.current('demo'), { challenger: undefined }, 'the old replica serves its champion only');
+  // The new replica is away (restarting) when Redis comes back empty: the old one reseeds first.
+  await fresh.close();
+
+  const raw = new Redis(redis.url);
+  t.teardown(() => raw.quit());
+  await raw.flushall();
+  const reseeded = await waitFor(async () => (await raw.get('reseed:rollout:state:demo')) ?? undefined);
+  t.match(JSON.parse(reseeded), { champion: 'a', challenger: 'c', percent: 50, version: 2 }, 'Redis gets the rollout back, challenger included');
+  t.match(old.current('demo'), { challenger: undefined }, 'the old replica still serves only what it knows');
+
+  const back = new RedisRolloutStore(newFile(), opts);
+  await back.start();
+  t.teardown(() => back.close());
+  t.match(back.current('demo'), { champion: 'a', challenger: 'c', percent: 50, state: 'active' }, 'a new replica carries on with the rollout');
 });
 
 t.test('config reload: valid file applied, invalid file rejected and the old config keeps serving', async (t) => {
