@@ -160,7 +160,7 @@ async function runAction(flags: RunFlags): Promise<ExitCode> {
   }
 
   // The regression gate is for CI: the regression split, or any run held against a baseline. A full
-  // run is an evaluation — its verdict is in the report — and fails only when incomplete.
+  // run is an evaluation: it fails when incomplete, or (below) when its verdict is DON'T SWITCH.
   const gated = flags.split === 'regression' || baseline !== undefined;
   const gate = gated
     ? regressionGate(results, baseline, suite.decision.minPassRate)
@@ -178,21 +178,25 @@ async function runAction(flags: RunFlags): Promise<ExitCode> {
     });
     comparisonPath = writeComparison(comparison, suite.name, outDir);
   }
+  // A full (or holdout) run answers "should we switch?": DON'T SWITCH is a failed check, not a pass
+  // hidden in a report nobody opens. Switch and inconclusive exit 0; inconclusive says why below.
+  const verdictFails = flags.split !== 'regression' && comparison?.verdict === 'dont-switch';
+  const exitCode: ExitCode = gate.exitCode === EXIT.pass && verdictFails ? EXIT.regression : gate.exitCode;
 
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ runId: results.runId, status: results.status, exitCode: gate.exitCode, findings: gate.findings, summary: results.summary, verdict: comparison?.verdict, outDir }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ runId: results.runId, status: results.status, exitCode, findings: gate.findings, summary: results.summary, verdict: comparison?.verdict, outDir }, null, 2)}\n`);
   } else {
     const lines = [
       `run ${results.runId}: ${cases.length} cases × ${results.variants.length} variant(s), ${results.status}`,
       summaryTable(results),
       ...results.incompleteReasons.map((r) => `INCOMPLETE: ${r}`),
       ...gate.findings.filter((f) => f.kind !== 'incomplete').map((f) => `REGRESSION: ${f.message}`),
-      ...(comparison ? [`verdict: ${comparison.verdict} — ${comparison.reasons[0] ?? ''}`, `model-switch report: ${comparisonPath}`] : []),
+      ...(comparison ? [`verdict: ${comparison.verdict}`, ...comparison.reasons.map((r) => `  - ${r}`), `model-switch report: ${comparisonPath}`] : []),
       `results: ${join(outDir, 'results.json')}  report: ${join(outDir, 'report.md')}  junit: ${join(outDir, 'junit.xml')}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   }
-  return gate.exitCode;
+  return exitCode;
 }
 
 function loadBaselineFile(file: string) {
@@ -208,7 +212,7 @@ export function evalCommand(): Command {
 
   cmd
     .command('run')
-    .description('replay a suite through the gateway and score it (exit 0 pass, 1 regression, 2 incomplete, 3 config error)')
+    .description('replay a suite through the gateway and score it (exit 0 pass, 1 regression or a full run\'s DON\'T SWITCH, 2 incomplete, 3 config error)')
     .requiredOption('-s, --suite <file>', 'suite file (YAML)')
     .option('--split <split>', 'regression | full | holdout', parseSplit, 'regression' as Split)
     .option('--baseline <file>', 'approved baseline: fail when a case that passed there now fails')

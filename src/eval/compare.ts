@@ -3,7 +3,7 @@
  * must read, breakdowns, economics — and a verdict with its reasons, so the report can lead with it.
  */
 import type { CaseRun, CheckRecord, RunResults, VariantSummary } from './results.js';
-import { mcnemarExact, minimumDetectableDifference, nonInferiority, pairedBootstrapCI, pairedDifferenceCI, wilson, type NonInferiority } from './stats.js';
+import { casesToDetect, mcnemarExact, minimumDetectableDifference, nonInferiority, pairedBootstrapCI, pairedDifferenceCI, wilson, type NonInferiority } from './stats.js';
 import type { Difficulty, Suite } from './suite.js';
 
 export type Verdict = 'switch' | 'dont-switch' | 'inconclusive';
@@ -156,7 +156,8 @@ export function compare(input: CompareInput): Comparison {
 
   const blocks: string[] = [];
   const notes: string[] = [];
-  const incomplete = [input.champion.results, input.challenger.results].filter((r) => r.status !== 'complete');
+  // Both sides may be the same run (`eval run --split full`): name it once.
+  const incomplete = [...new Set([input.champion.results, input.challenger.results])].filter((r) => r.status !== 'complete');
   for (const r of incomplete) notes.push(`run ${r.runId} is incomplete: ${r.incompleteReasons.join('; ')}`);
   const criticalRegs = regressions.filter((r) => r.critical);
   if (decision.block.criticalRegression && criticalRegs.length > 0) {
@@ -197,6 +198,8 @@ export function compare(input: CompareInput): Comparison {
         ? `${n} paired cases are too few to detect any difference reliably; add cases`
         : `with ${n} paired cases only differences of ${pts(mdd)} or more are detected reliably (80 % power); add cases to narrow it`,
     );
+    const needed = casesToDetect(decision.nonInferiorityMargin, discordantUpper, decision.alpha, 0.8);
+    if (Number.isFinite(needed)) reasons.push(`about ${needed} paired cases would detect a drop of ${pts(decision.nonInferiorityMargin)} (80 % power, at this run's share of discordant cases)`);
   }
 
   return {

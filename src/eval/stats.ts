@@ -255,6 +255,19 @@ export function minimumDetectableDifference(
 }
 
 /**
+ * Paired cases needed for the McNemar test to detect a pass-rate difference `delta` with the given
+ * power: pairedPower solved for n, ⌈((z₁₋α/₂·√ψ + z_power·√(ψ − δ²)) / δ)²⌉. NaN when it cannot be
+ * said (no difference, or no estimate of the discordant share).
+ */
+export function casesToDetect(delta: number, discordant: number, alpha = 0.05, power = 0.8): number {
+  const d = Math.abs(delta);
+  if (!(d > 0) || !(discordant > 0)) return Number.NaN;
+  const psi = Math.max(discordant, d);
+  const root = (normalQuantile(1 - alpha / 2) * Math.sqrt(psi) + normalQuantile(power) * Math.sqrt(Math.max(psi - d * d, 0))) / d;
+  return Math.ceil(root * root);
+}
+
+/**
  * Cohen's kappa for two raters labelling the same items with categorical labels: agreement
  * corrected for the agreement expected by chance from each rater's label frequencies.
  */

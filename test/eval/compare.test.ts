@@ -47,6 +47,7 @@ t.test('identical models on many cases: switch; on few cases: inconclusive with 
   const small = run(results(many(10, [{ id: 'x', champ: true, chall: false }, { id: 'y', champ: false, chall: true }])));
   t.equal(small.verdict, 'inconclusive');
   t.match(small.reasons.join('\n'), /too few|only differences of/);
+  t.match(small.reasons.join('\n'), /about \d+ paired cases would detect a drop of 5\.0 points/, 'says what sample size would decide');
   t.end();
 });
 

@@ -20,6 +20,21 @@ async function bellwetherEval(...args: string[]): Promise<number> {
   return code;
 }
 
+/** Like bellwetherEval, and also returns what the command printed on stdout. */
+async function bellwetherEvalOutput(...args: string[]): Promise<{ code: number; stdout: string }> {
+  const write = process.stdout.write.bind(process.stdout);
+  let stdout = '';
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    return { code: await bellwetherEval(...args), stdout };
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
 const readRun = (dir: string) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as RunResults;
 
 t.test('regression suite: approve a baseline, then a planted regression fails the build', async (t) => {
@@ -73,9 +88,13 @@ t.test('an unreachable gateway makes the run incomplete (exit 2); a bad suite is
 
 t.test('the worked example: a model-switch report with verdict, regressions and statistics', async (t) => {
   const out = join(tmp, 'full');
-  t.equal(await bellwetherEval('run', '--suite', SUITE, '--split', 'full', '--out', out, '--no-progress'), 0, 'a complete full run exits 0; the verdict is in the report');
+  // The demo challenger fails a critical case the champion passes: DON'T SWITCH, and a full run whose
+  // verdict is "don't switch" fails the build like a regression (exit 1), saying why on the terminal.
+  const full = await bellwetherEvalOutput('run', '--suite', SUITE, '--split', 'full', '--out', out, '--no-progress');
+  t.equal(full.code, 1, 'a full run whose verdict is DON\'T SWITCH exits 1');
+  t.match(full.stdout, /verdict: dont-switch\n {2}- challenger fails \d+ critical case\(s\)/);
   const md = readFileSync(join(out, 'comparison.md'), 'utf8');
-  t.match(md, /^# Model-switch report: demo-extraction\n\n## Verdict: (SWITCH|DON'T SWITCH|INCONCLUSIVE)/);
+  t.match(md, /^# Model-switch report: demo-extraction\n\n## Verdict: DON'T SWITCH/);
   t.match(md, /## Regressions: challenger fails, champion passes \([1-9]\d*\)/);
   t.match(md, /## Wins: challenger passes, champion fails/);
   t.match(md, /exact McNemar/);
