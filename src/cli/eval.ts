@@ -13,6 +13,7 @@ import { comparisonJunit, comparisonMarkdown, junitXml, runMarkdown } from '../e
 import { readResults, writeJson, type RunResults } from '../eval/results.js';
 import { exportReview, importReview, reviewMarkdown } from '../eval/review.js';
 import { runEval } from '../eval/runner.js';
+import { identityFromConfig, identityFromGateway, type ServingIdentity } from '../eval/serving.js';
 import { validateWithChecksLibrary } from '../eval/score.js';
 import { loadCases, loadSuite, selectSplit, SuiteError, type Split, type Suite } from '../eval/suite.js';
 
@@ -143,7 +144,10 @@ async function runAction(flags: RunFlags): Promise<ExitCode> {
   if (url === undefined) gateway = await inProcessGateway(defaultConfigPath(flags.config));
   let results: RunResults;
   try {
+    const serving: ServingIdentity | undefined = gateway ? identityFromConfig(gateway.config) : await identityFromGateway(url as string, process.env.BELLWETHER_ADMIN_TOKEN);
+    if (!serving && flags.cache) process.stderr.write(`bellwether eval: cannot read which models serve the routes at ${url} (admin API; set BELLWETHER_ADMIN_TOKEN): cached answers are not replayed\n`);
     results = await runEval({
+      ...(serving ? { serving } : {}),
       suite,
       cases,
       split: flags.split,

@@ -1,5 +1,5 @@
 /**
- * Response cache in the run directory, keyed by (model target, request, attempt). It lets a
+ * Response cache in the run directory, keyed by (model target, the model serving it, request, attempt). It lets a
  * scoring change re-score without re-calling models, and lets an interrupted run resume.
  * An entry written by the *current* run is a live measurement (resume); an entry from an earlier
  * run is a replay, and replays never supply cost or latency.
@@ -26,7 +26,8 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function cacheKey(target: { model: string; forceVariant?: string }, body: unknown, attempt: number): string {
+/** `serving` is the model behind the target (serving.ts): the route and arm alone don't say which model answered. */
+export function cacheKey(target: { model: string; forceVariant?: string; serving: string }, body: unknown, attempt: number): string {
   return createHash('sha256').update(canonical({ target, body, attempt })).digest('hex');
 }
 

@@ -4,11 +4,14 @@
  * eval's own output is the report.
  */
 import { loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/types.js';
 import { startGateway } from '../server.js';
 import { createLogger } from '../telemetry/logger.js';
 
 export interface GatewayHandle {
   url: string;
+  /** The config it serves: which model answers each route and arm (the cache key needs it). */
+  config: Config;
   close(): Promise<void>;
 }
 
@@ -20,5 +23,5 @@ export function defaultConfigPath(explicit?: string): string {
 export async function inProcessGateway(configFile: string): Promise<GatewayHandle> {
   const config = loadConfigFile(configFile);
   const gw = await startGateway({ config, port: 0, host: '127.0.0.1', logger: createLogger('warn') });
-  return { url: gw.url, close: () => gw.close() };
+  return { url: gw.url, config, close: () => gw.close() };
 }

@@ -10,6 +10,7 @@ import cliProgress from 'cli-progress';
 import { evaluate, type CheckInput } from '../checks/index.js';
 import { cacheKey, ResponseCache } from './cache.js';
 import { chatAnswer, postChat, type ChatCallResult } from './http.js';
+import type { ServingIdentity } from './serving.js';
 import { judgeRequest, parseJudgement } from './judge.js';
 import type { CallRecord, CaseRun, RunResults } from './results.js';
 import { writeJson } from './results.js';
@@ -29,6 +30,8 @@ export interface RunOptions {
   apiKey?: string;
   progress?: boolean;
   concurrency?: number;
+  /** Which model serves each target (serving.ts). Without it, or when it can't tell, answers are never replayed. */
+  serving?: ServingIdentity;
 }
 
 interface RunState {
@@ -111,13 +114,15 @@ class Caller {
   constructor(
     private readonly cache: ResponseCache,
     private readonly runId: string,
-    private readonly opts: { url: string; apiKey?: string; timeoutMs: number; useCache: boolean },
+    private readonly opts: { url: string; apiKey?: string; timeoutMs: number; useCache: boolean; serving?: ServingIdentity },
   ) {}
 
   /** One call, through the cache. `live` is false when the answer is a replay from an earlier run. */
   async call(target: { model: string; forceVariant?: 'champion' | 'challenger' }, body: Record<string, unknown>, attempt: number): Promise<{ result: ChatCallResult; live: boolean }> {
-    const key = cacheKey(target, body, attempt);
-    const hit = this.opts.useCache ? this.cache.get(key) : undefined;
+    // The key names the model that serves the target, so another model never replays this one's answers.
+    const serving = this.opts.serving?.(target);
+    const key = serving === undefined ? undefined : cacheKey({ ...target, serving }, body, attempt);
+    const hit = this.opts.useCache && key !== undefined ? this.cache.get(key) : undefined;
     if (hit) return { result: hit.result, live: hit.runId === this.runId };
     const result = await postChat({
       url: this.opts.url,
@@ -128,7 +133,7 @@ class Caller {
     });
     // Only an unreachable gateway makes the run incomplete; a timeout fails the case like a 504 would.
     if (result.status === null && !result.timedOut) this.transportErrors++;
-    this.cache.put({ key, runId: this.runId, at: new Date().toISOString(), result });
+    if (key !== undefined) this.cache.put({ key, runId: this.runId, at: new Date().toISOString(), result });
     return { result, live: true };
   }
 }
@@ -194,6 +199,7 @@ export async function runEval(opts: RunOptions): Promise<RunResults> {
     timeoutMs: suite.run.timeoutMs,
     useCache: opts.useCache ?? true,
     ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
+    ...(opts.serving ? { serving: opts.serving } : {}),
   });
   const scorer = buildScorer(suite);
   const tasks = targets.flatMap((t) => opts.cases.map((c) => ({ t, c })));

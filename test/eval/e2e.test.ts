@@ -61,8 +61,18 @@ t.test('regression suite: approve a baseline, then a planted regression fails th
   t.match(report, /passed in baseline .* and now fails/);
   t.match(readFileSync(join(bad, 'junit.xml'), 'utf8'), /<failure message="\d+ finding\(s\)"/);
 
-  // Re-scoring the same run directory replays the cache: no calls, so no cost or latency.
-  t.equal(await bellwetherEval('run', '--suite', SUITE, '--split', 'regression', '--variant', 'champion', '--out', good, '--no-progress', '--url', 'http://127.0.0.1:9'), 0, 'cached answers need no gateway');
+  // The champion's model changes in the config, the run directory stays: the answers cached for
+  // sim-large must not be replayed as the new model's (they passed the gate for a model not serving).
+  const swapped = join(tmp, 'swapped.yaml');
+  t.match(config, /champion: sim-large/);
+  t.match(config, /challenger: sim-small/);
+  writeFileSync(swapped, config.replace('champion: sim-large', 'champion: sim-SMALL').replace('challenger: sim-small', 'challenger: sim-large').replace('sim-SMALL', 'sim-small'));
+  t.equal(await bellwetherEval('run', '--suite', SUITE, '--split', 'regression', '--variant', 'champion', '--baseline', baseline, '--config', swapped, '--out', good, '--no-progress'), 1, 'the new model is measured: exit 1');
+  const remeasured = readRun(good);
+  t.ok(remeasured.cases.every((c) => c.calls.every((k) => !k.cached && k.model === 'sim-small')), 'every answer comes from the model now serving, none from the cache');
+
+  // Re-scoring the same run directory with the unchanged config replays the cache: no calls, so no cost or latency.
+  t.equal(await bellwetherEval('run', '--suite', SUITE, '--split', 'regression', '--variant', 'champion', '--out', good, '--no-progress'), 0, 'unchanged config: cached answers replayed');
   const rescored = readRun(good);
   t.ok(rescored.cases.every((c) => c.calls.every((k) => k.cached && k.costUsd === null && k.latencyS === null)), 'replays carry no cost or latency');
   t.equal(rescored.summary.champion?.economics.costPerSuccessUsd, null);

@@ -38,6 +38,8 @@ const suite: Suite = {
   decision: { nonInferiorityMargin: 0.05, alpha: 0.05, block: { criticalRegression: true } },
   run: { concurrency: 2, timeoutMs: 5000, seed: 1 },
 };
+/** The fake gateway always answers with model m-1. */
+const serving = () => 'm-1';
 const cases: EvalCase[] = ['one', 'two', 'bad'].map((id) => ({
   id, difficulty: 'easy', tags: [], critical: false, split: 'regression', sources: { input: id },
   request: { messages: [{ role: 'user', content: id }], params: { temperature: 0 } }, origin: 'handwritten', file: 'x',
@@ -47,7 +49,7 @@ t.test('headers → cost and attempts; retries count; an interrupted run resumes
   const gw = await gateway();
   t.teardown(gw.close);
   const out = mkdtempSync(join(tmpdir(), 'bw-runner-'));
-  const first = await runEval({ suite, cases, split: 'regression', url: gw.url, outDir: out, progress: false });
+  const first = await runEval({ suite, cases, split: 'regression', url: gw.url, outDir: out, progress: false, serving });
   t.equal(first.status, 'incomplete', 'a call that never reached the gateway makes the run incomplete');
   t.equal(gw.state.headers[0], 'champion', 'forced variant header sent');
   t.match(gw.state.bodies[0], { model: 'demo', temperature: 0, stream: false });
@@ -59,7 +61,7 @@ t.test('headers → cost and attempts; retries count; an interrupted run resumes
 
   gw.state.flaky = false;
   const callsBefore = gw.state.calls;
-  const resumed = await runEval({ suite, cases, split: 'regression', url: gw.url, outDir: out, progress: false });
+  const resumed = await runEval({ suite, cases, split: 'regression', url: gw.url, outDir: out, progress: false, serving });
   t.equal(resumed.runId, first.runId, 'same run, resumed');
   t.equal(resumed.status, 'complete');
   t.equal(gw.state.calls - callsBefore, 1, 'only the missing call is made');
@@ -69,7 +71,7 @@ t.test('headers → cost and attempts; retries count; an interrupted run resumes
   // spend: one + two = 0.002 each, bad = 3 × 0.002; two successes
   t.ok(Math.abs((s?.economics.costPerSuccessUsd ?? 0) - 0.005) < 1e-12, 'all spend, retries included, over passing cases');
 
-  const next = await runEval({ suite, cases, split: 'regression', url: gw.url, outDir: out, progress: false });
+  const next = await runEval({ suite, cases, split: 'regression', url: gw.url, outDir: out, progress: false, serving });
   t.not(next.runId, first.runId, 'a finished run is not resumed');
   t.ok(next.cases.every((c) => c.calls.every((k) => k.cached)), 'a new run replays earlier answers as cached');
 });
