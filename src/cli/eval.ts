@@ -194,7 +194,8 @@ async function runAction(flags: RunFlags): Promise<ExitCode> {
       `run ${results.runId}: ${cases.length} cases × ${results.variants.length} variant(s), ${results.status}`,
       summaryTable(results),
       ...results.incompleteReasons.map((r) => `INCOMPLETE: ${r}`),
-      ...gate.findings.filter((f) => f.kind !== 'incomplete').map((f) => `REGRESSION: ${f.message}`),
+      ...gate.findings.filter((f) => f.kind === 'baseline-uncovered').map((f) => `NOT COVERED: ${f.message}`),
+      ...gate.findings.filter((f) => f.kind !== 'incomplete' && f.kind !== 'baseline-uncovered').map((f) => `REGRESSION: ${f.message}`),
       ...(comparison ? [`verdict: ${comparison.verdict}`, ...comparison.reasons.map((r) => `  - ${r}`), `model-switch report: ${comparisonPath}`] : []),
       `results: ${join(outDir, 'results.json')}  report: ${join(outDir, 'report.md')}  junit: ${join(outDir, 'junit.xml')}`,
     ];

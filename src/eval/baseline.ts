@@ -52,11 +52,21 @@ export function regressionGate(
     const cases = r.cases.filter((c) => c.variant === v);
     const base = baseline?.variants[v];
     for (const c of cases) {
+      if (c.score.passed === null && base?.passed[c.caseId] === true) {
+        findings.push({ variant: v, caseId: c.caseId, kind: 'baseline-uncovered', message: `${v}: case ${c.caseId} passed in baseline ${baseline?.runId} and is now unscored` });
+      }
       if (c.score.passed !== false) continue;
       if (base?.passed[c.caseId] === true) {
         findings.push({ variant: v, caseId: c.caseId, kind: 'baseline-regression', message: `${v}: case ${c.caseId} passed in baseline ${baseline?.runId} and now fails` });
       } else if (c.critical) {
         findings.push({ variant: v, caseId: c.caseId, kind: 'critical-failure', message: `${v}: critical case ${c.caseId} fails` });
+      }
+    }
+    // A protected case that silently left the suite (or the split) is protected no more.
+    const ran = new Set(cases.map((c) => c.caseId));
+    for (const [caseId, passed] of Object.entries(base?.passed ?? {})) {
+      if (passed && !ran.has(caseId)) {
+        findings.push({ variant: v, caseId, kind: 'baseline-uncovered', message: `${v}: case ${caseId} passed in baseline ${baseline?.runId} and is missing from this run (run the baseline's split "${baseline?.split}", or approve a new baseline if it was removed on purpose)` });
       }
     }
     const rate = r.summary[v]?.passRate.rate;
@@ -71,5 +81,7 @@ export function regressionGate(
     const incomplete = r.incompleteReasons.map((m): RegressionFinding => ({ variant: '', caseId: '', kind: 'incomplete', message: `incomplete: ${m}` }));
     return { exitCode: EXIT.incomplete, findings: [...incomplete, ...findings] };
   }
-  return { exitCode: findings.length > 0 ? EXIT.regression : EXIT.pass, findings };
+  // A known regression outranks missing data; missing data alone holds the gate (exit 2), never passes it.
+  const regressed = findings.some((f) => f.kind !== 'baseline-uncovered');
+  return { exitCode: regressed ? EXIT.regression : findings.length > 0 ? EXIT.incomplete : EXIT.pass, findings };
 }

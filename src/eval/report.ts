@@ -126,7 +126,8 @@ export function comparisonMarkdown(c: Comparison, suiteName: string): string {
 export interface RegressionFinding {
   variant: string;
   caseId: string;
-  kind: 'baseline-regression' | 'critical-failure' | 'pass-rate' | 'incomplete';
+  /** `baseline-uncovered`: a case that passed in the baseline has no verdict in this run (unscored or not run) — missing data holds the gate (exit 2). */
+  kind: 'baseline-regression' | 'critical-failure' | 'pass-rate' | 'incomplete' | 'baseline-uncovered';
   message: string;
 }
 

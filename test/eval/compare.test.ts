@@ -111,6 +111,25 @@ t.test('regression gate: baseline, critical cases, threshold, incomplete', (t) =
   t.end();
 });
 
+t.test('a case that passed in the baseline and is now unscored, or no longer run, holds the gate', (t) => {
+  const baseline = approveBaseline(results(many(4), { variants: ['champion'] }), new Date(0));
+  // same-1 is unscored now (every judge answer invalid); same-3 was dropped from the suite.
+  const now = results(many(3), { variants: ['champion'] });
+  const unscored = now.cases.find((c) => c.caseId === 'same-1');
+  if (unscored) unscored.score = { ...unscored.score, quality: null, passed: null };
+  const gate = regressionGate(now, baseline, undefined);
+  t.equal(gate.exitCode, 2, 'missing data is neither a pass nor a regression: exit 2');
+  t.same(gate.findings.map((f) => [f.kind, f.caseId]), [['baseline-uncovered', 'same-1'], ['baseline-uncovered', 'same-3']]);
+  t.match(gate.findings[0]?.message, /same-1 passed in baseline run-1 and is now unscored/);
+  t.match(gate.findings[1]?.message, /same-3 passed in baseline run-1 and is missing from this run/);
+  t.match(runMarkdown(now, gate.findings), /same-3 passed in baseline/);
+
+  // A real regression alongside still exits 1.
+  const worse = results(many(3).map((c) => (c.id === 'same-0' ? { ...c, champ: false } : c)), { variants: ['champion'] });
+  t.equal(regressionGate(worse, baseline, undefined).exitCode, 1);
+  t.end();
+});
+
 t.test('JUnit escapes model output', (t) => {
   const r = results([{ id: 'a<&>"', champ: false, chall: false }], { variants: ['champion'] });
   const xml = junitXml(r);
