@@ -172,7 +172,12 @@ export function compare(input: CompareInput): Comparison {
   const champCost = champSummary.economics.costPerSuccessUsd;
   const challCost = challSummary.economics.costPerSuccessUsd;
   if (decision.block.maxCostIncrease !== undefined && champCost !== null && challCost !== null && challCost > champCost * (1 + decision.block.maxCostIncrease)) {
-    blocks.push(`cost per successful output rises ${pct(challCost / champCost - 1)} (allowed ${pct(decision.block.maxCostIncrease)})`);
+    // From a free champion any spend is an unbounded rise: say the amounts, not "Infinity %".
+    blocks.push(
+      champCost === 0
+        ? `cost per successful output rises from $0 (champion) to $${challCost.toFixed(5)}; no percentage increase (allowed ${pct(decision.block.maxCostIncrease)}) covers a rise from $0`
+        : `cost per successful output rises ${pct(challCost / champCost - 1)} (allowed ${pct(decision.block.maxCostIncrease)})`,
+    );
   }
   if (ni === 'inferior') {
     blocks.push(`challenger is worse than the champion by more than the ${pts(decision.nonInferiorityMargin)} margin (pass-rate delta CI ${pts(passCi.low)} to ${pts(passCi.high)})`);

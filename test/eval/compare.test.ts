@@ -130,6 +130,18 @@ t.test('a case that passed in the baseline and is now unscored, or no longer run
   t.end();
 });
 
+t.test('maxCostIncrease over a champion that cost $0 says the amounts, not "Infinity %"', (t) => {
+  const r = results(many(400));
+  const champ = r.summary.champion;
+  if (champ) champ.economics = { ...champ.economics, costPerSuccessUsd: 0 };
+  const c = compare({ champion: { results: r, variant: 'champion' }, challenger: { results: r, variant: 'challenger' }, decision: { ...r.suite.decision, block: { criticalRegression: true, maxCostIncrease: 0.3 } } });
+  t.equal(c.verdict, 'dont-switch');
+  const reason = c.reasons.join('\n');
+  t.notMatch(reason, /Infinity|NaN/);
+  t.match(reason, /cost per successful output rises from \$0 \(champion\) to \$0\.00\d+; no percentage increase \(allowed 30\.0 %\) covers a rise from \$0/);
+  t.end();
+});
+
 t.test('JUnit escapes model output', (t) => {
   const r = results([{ id: 'a<&>"', champ: false, chall: false }], { variants: ['champion'] });
   const xml = junitXml(r);
