@@ -46,7 +46,8 @@ export interface Comparison {
     challengerPassRate: number;
     mcnemar: { championOnly: number; challengerOnly: number; pValue: number };
     passRateDelta: { mean: number; low: number; high: number; level: number };
-    qualityDelta: { mean: number; low: number; high: number; level: number };
+    /** Over pairs with a quality on both sides; `missing` pairs had none on one side and are left out. */
+    qualityDelta: { mean: number; low: number; high: number; level: number; pairs: number; missing: number };
     nonInferiority: NonInferiority;
     margin: number;
     alpha: number;
@@ -137,7 +138,8 @@ export function compare(input: CompareInput): Comparison {
 
   const n = pairs.length;
   const seed = input.seed ?? 42;
-  const qualityDeltas = pairs.map((p) => (p.chall.score.quality ?? 0) - (p.champ.score.quality ?? 0));
+  // A missing quality is no measurement, not 0: such pairs are left out of the delta (and counted).
+  const qualityDeltas = pairs.flatMap((p) => (p.chall.score.quality !== null && p.champ.score.quality !== null ? [p.chall.score.quality - p.champ.score.quality] : []));
   // One-sided non-inferiority at alpha = two-sided CI at 1 − 2·alpha. A score interval, not the
   // bootstrap: with no discordant pair the bootstrap is [0, 0] whatever n is.
   const niLevel = 1 - 2 * decision.alpha;
@@ -225,7 +227,7 @@ export function compare(input: CompareInput): Comparison {
       challengerPassRate,
       mcnemar: { championOnly: mc.b, challengerOnly: mc.c, pValue: mc.pValue },
       passRateDelta: { mean: passCi.mean, low: passCi.low, high: passCi.high, level: niLevel },
-      qualityDelta: { mean: qualityCi.mean, low: qualityCi.low, high: qualityCi.high, level: 0.95 },
+      qualityDelta: { mean: qualityCi.mean, low: qualityCi.low, high: qualityCi.high, level: 0.95, pairs: qualityDeltas.length, missing: n - qualityDeltas.length },
       nonInferiority: ni,
       margin: decision.nonInferiorityMargin,
       alpha: decision.alpha,

@@ -116,7 +116,7 @@ export function comparisonMarkdown(c: Comparison, suiteName: string): string {
     `- pass rate on paired cases: champion ${pct(s.championPassRate)}, challenger ${pct(s.challengerPassRate)}`,
     `- exact McNemar: champion-only passes ${s.mcnemar.championOnly}, challenger-only passes ${s.mcnemar.challengerOnly}, p = ${num(s.mcnemar.pValue, 4)}`,
     `- pass-rate delta (challenger − champion): ${pts(s.passRateDelta.mean)} points, ${(s.passRateDelta.level * 100).toFixed(0)} % Newcombe score CI ${pts(s.passRateDelta.low)} to ${pts(s.passRateDelta.high)}`,
-    `- quality delta: ${num(s.qualityDelta.mean)}, 95 % paired bootstrap CI ${num(s.qualityDelta.low)} to ${num(s.qualityDelta.high)}`,
+    `- quality delta: ${num(s.qualityDelta.mean)}, 95 % paired bootstrap CI ${num(s.qualityDelta.low)} to ${num(s.qualityDelta.high)} over ${s.qualityDelta.pairs} pairs${s.qualityDelta.missing > 0 ? ` (${s.qualityDelta.missing} left out: no quality score on one side)` : ''}`,
     `- non-inferiority at a ${(s.margin * 100).toFixed(1)}-point margin (alpha ${s.alpha}): **${s.nonInferiority}**`,
     `- minimum detectable difference (80 % power, alpha ${s.alpha}, discordant share ≤ ${pct(s.discordantRateUpper)}): ${Number.isNaN(s.minimumDetectableDifference) ? 'none at this sample size' : `${(s.minimumDetectableDifference * 100).toFixed(1)} points`} — "no significant difference" is not "no difference"`,
     '',

@@ -142,6 +142,19 @@ t.test('maxCostIncrease over a champion that cost $0 says the amounts, not "Infi
   t.end();
 });
 
+t.test('a pair without a quality score on both sides is left out of the quality delta, and counted', (t) => {
+  // Both pass, quality 1 on both sides, except one case whose challenger quality is missing.
+  const r = results(many(20));
+  const gap = r.cases.find((c) => c.variant === 'challenger' && c.caseId === 'same-0');
+  if (gap) gap.score = { ...gap.score, quality: null };
+  const c = run(r);
+  t.equal(c.stats.qualityDelta.mean, 0, 'a missing quality is not a drop to 0');
+  t.equal(c.stats.qualityDelta.pairs, 19);
+  t.equal(c.stats.qualityDelta.missing, 1);
+  t.match(comparisonMarkdown(c, 'demo'), /quality delta: .* over 19 pairs \(1 left out: no quality score on one side\)/);
+  t.end();
+});
+
 t.test('JUnit escapes model output', (t) => {
   const r = results([{ id: 'a<&>"', champ: false, chall: false }], { variants: ['champion'] });
   const xml = junitXml(r);
