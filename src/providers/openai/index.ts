@@ -45,12 +45,34 @@ function dialectFor(config: OpenAIish, basePath: string): Dialect {
   };
 }
 
+/** A header whose name says it carries a credential: `api-key`, `x-api-key`, `authorization`, `x-auth-token`… */
+const CREDENTIAL_HEADER = /key|token|secret|auth|passw|credential|cookie|signature/i;
+const AUTH_SCHEME = /^(?:bearer|basic|token|key|api-?key)\s+(\S+)$/i;
+
+/**
+ * Every credential this provider sends: its `apiKey`, and the values of credential-like headers set
+ * through `headers` (a server behind an API gateway often wants `api-key` or `x-api-key` instead of a
+ * bearer token). A scheme-prefixed value (`Bearer …`, `Basic …`) also contributes its bare token,
+ * which is what an upstream echoes back. They feed withoutSecrets and the sampling redactor.
+ */
+function credentials(config: OpenAIish): string[] {
+  const out = config.apiKey ? [config.apiKey] : [];
+  const headers = config.type === 'azure-openai' ? {} : (config.headers ?? {});
+  for (const [name, value] of Object.entries(headers)) {
+    if (!CREDENTIAL_HEADER.test(name) || !value) continue;
+    out.push(value);
+    const token = AUTH_SCHEME.exec(value.trim())?.[1];
+    if (token) out.push(token);
+  }
+  return [...new Set(out)];
+}
+
 export class OpenAICompatibleProvider implements Provider {
   readonly type: OpenAIish['type'];
   private readonly pool: Pool;
   private readonly origin: string;
   private readonly dialect: Dialect;
-  /** Built once: every exchange takes them along to keep them out of error messages. */
+  /** Built once (credentials()): every exchange takes them along to keep them out of error messages. */
   private readonly keys: string[];
 
   constructor(
@@ -61,7 +83,7 @@ export class OpenAICompatibleProvider implements Provider {
     private readonly streamHighWater = HIGH_WATER,
   ) {
     this.type = config.type;
-    this.keys = config.apiKey ? [config.apiKey] : [];
+    this.keys = credentials(config);
     const url = new URL(config.baseUrl);
     this.origin = url.origin;
     this.dialect = dialectFor(config, url.pathname.replace(/\/+$/, ''));
