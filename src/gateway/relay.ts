@@ -231,10 +231,14 @@ export async function relayStream(
     const error = cancel.aborted && cancel.reason instanceof GatewayError ? cancel.reason : asGatewayError(err);
     attempt.outcome = 'error';
     attempt.errorClass = error.errorClass;
+    // The attempt keeps the status the failure stands for (a 429 in-band); the request's status is
+    // what the client got: the 200 already on the wire, with error_class and cause saying what went
+    // wrong. A client that left keeps 499 (client closed request): it did not get the rest.
+    attempt.status = error.status;
     if (error.cause_) attempt.cause = error.cause_;
     if (error.errorClass === 'client_cancelled') breakers.release(attempt.model.name);
     else breakers.record(attempt.model.name, false);
-    ledger.fail(error.errorClass, error.status, error.message, error.cause_);
+    ledger.fail(error.errorClass, error.errorClass === 'client_cancelled' ? error.status : res.statusCode, error.message, error.cause_);
     // Stops the upstream request at once: no orphan stream generating tokens nobody reads.
     cancel.abort(error);
     if (res.writableNeedDrain) {

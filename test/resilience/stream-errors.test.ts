@@ -91,8 +91,13 @@ t.test('OpenAI: a rate-limit error after output started is in-band, with its typ
   t.equal(upstream.requests.length, 1, 'bytes reached the client: no retry');
   const line = await gw.requestLine();
   t.equal(line.error_class, 'rate_limited');
+  t.equal(line.status, 200, 'the log line has the status the client got, not the in-band error’s');
+  t.equal(line.outcome, 'error');
+  t.match(line.error, /Rate limit reached/);
+  t.match(line.attempts, [{ outcome: 'error', error_class: 'rate_limited', status: 429 }], 'the attempt keeps the status the error stands for');
   const m = await gw.metrics();
   t.equal(metricValue(m, 'bellwether_requests_total', { route: 'chat', variant: 'champion', model: 'mini', stream: 'true', outcome: 'error', error_class: 'rate_limited' }), 1);
+  t.equal(metricValue(m, 'bellwether_upstream_requests_total', { route: 'chat', model: 'mini', attempt: 'first', outcome: 'error', error_class: 'rate_limited' }), 1);
 });
 
 t.test('Anthropic: overloaded_error right after message_start is retried', async (t) => {
