@@ -40,6 +40,7 @@ export interface ChatRequest {
   messages: ChatMessage[];
   max_tokens?: number | null;
   max_completion_tokens?: number | null;
+  n?: number | null;
   temperature?: number | null;
   top_p?: number | null;
   stop?: string | string[] | null;

@@ -35,6 +35,8 @@ export interface FakeAnthropicOptions {
   cache?: { read?: number; write?: number };
   /** Text Claude typically says before a tool call ("Let me check that."); '' for none. */
   toolPreamble?: string;
+  /** Ends every answer with this stop_reason (`pause_turn`, `refusal`…) instead of the planned one. */
+  stopReason?: AnthropicStopReason;
 }
 
 export interface RecordedAnthropicRequest {
@@ -140,6 +142,7 @@ export class FakeAnthropic {
         stopSequence = stop;
       }
     }
+    if (this.options.stopReason) stopReason = this.options.stopReason;
     const preamble = this.options.toolPreamble ?? 'Let me check that.';
     if (plan.toolCalls.length > 0 && preamble) content.push({ type: 'text', text: preamble });
     else if (plan.toolCalls.length === 0) content.push({ type: 'text', text });
@@ -250,6 +253,8 @@ function validate(body: AnthropicRequest | undefined): string | undefined {
     if (i > 0 && body.messages[i - 1]?.role === m.role && hasToolResult(m)) return `messages.${i}: tool_result blocks must follow the assistant turn with the tool_use`;
   }
   if (typeof body.temperature === 'number' && (body.temperature < 0 || body.temperature > 1)) return 'temperature: range: 0..1';
+  // As the current models (Claude 4.5 and later) answer; older ones accepted both.
+  if (body.temperature !== undefined && body.top_p !== undefined) return '`temperature` and `top_p` cannot both be specified for this model. Please use only one.';
   return undefined;
 }
 

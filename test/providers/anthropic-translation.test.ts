@@ -42,7 +42,7 @@ t.test('request: system, multi-turn, images, tools both ways, stop, limits', asy
   t.equal(out.max_tokens, DEFAULT_MAX_TOKENS, 'max_tokens is required upstream: defaulted');
   t.same(out.stop_sequences, ['END']);
   t.equal(out.temperature, 1, 'OpenAI temperature range clamped to Anthropic 0..1');
-  t.equal(out.top_p, 0.9);
+  t.equal(out.top_p, undefined, 'with temperature set, top_p is dropped: current models reject both');
   t.same(out.metadata, { user_id: 'u-1' });
   t.same(out.tool_choice, { type: 'any', disable_parallel_tool_use: true });
   t.same(out.tools, [{ name: 'lookup', description: 'Look up', input_schema: { type: 'object', properties: { q: { type: 'string' } } } }]);
@@ -117,7 +117,14 @@ t.test('response: text and tool_use blocks, stop reasons, usage buckets', async 
   t.equal(json.usage?.prompt_tokens, 1300, 'OpenAI-style prompt_tokens include cached tokens');
   t.equal(json.usage?.prompt_tokens_details?.cached_tokens, 1000);
 
-  const stops: [string, string][] = [['end_turn', 'stop'], ['stop_sequence', 'stop'], ['max_tokens', 'length'], ['refusal', 'content_filter']];
+  const stops: [string, string][] = [
+    ['end_turn', 'stop'],
+    ['stop_sequence', 'stop'],
+    ['max_tokens', 'length'],
+    ['model_context_window_exceeded', 'length'],
+    ['pause_turn', 'length'],
+    ['refusal', 'content_filter'],
+  ];
   for (const [stop, finish] of stops) {
     const r = toChatCompletion({ id: 'm', type: 'message', role: 'assistant', model: 'x', content: [{ type: 'text', text: 'a' }], stop_reason: stop as 'end_turn', stop_sequence: null, usage: {} });
     t.equal(r.json.choices[0]?.finish_reason, finish, `${stop} → ${finish}`);

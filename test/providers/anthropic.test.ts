@@ -153,3 +153,45 @@ t.test('an error event mid-stream is reported in-band and classified', async (t)
   t.equal(line.attempts?.length, 1, 'bytes reached the client: no retry');
   t.ok((line.tokens?.input ?? 0) > 0, 'input billed from message_start');
 });
+
+t.test('n > 1 is refused with a 400 naming n: Anthropic answers with one choice', async (t) => {
+  const { fake, client } = await setup(t);
+  const err = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Name a city.' }], n: 3 }).catch((e: unknown) => e);
+  t.ok(err instanceof OpenAI.BadRequestError, 'not one choice passed off as three');
+  t.equal((err as InstanceType<typeof OpenAI.BadRequestError>).type, 'invalid_request_error');
+  t.equal((err as InstanceType<typeof OpenAI.BadRequestError>).param, 'n');
+  t.equal(fake.requests.length, 0, 'nothing sent upstream');
+
+  const one = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Name a city.' }], n: 1 });
+  t.equal(one.choices.length, 1, 'n: 1 is fine');
+});
+
+t.test('temperature and top_p together: temperature is sent, top_p dropped (current models reject both)', async (t) => {
+  const { fake, client } = await setup(t);
+  const res = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Describe Bergen.' }], temperature: 0.3, top_p: 0.9 });
+  t.ok(res.choices[0]?.message.content, 'answered, not a 400');
+  t.equal(fake.requests[0]?.body?.temperature, 0.3);
+  t.equal(fake.requests[0]?.body?.top_p, undefined);
+
+  await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Describe Bergen.' }], top_p: 0.9 });
+  t.equal(fake.requests[1]?.body?.top_p, 0.9, 'top_p alone is forwarded');
+  t.equal(fake.requests[1]?.body?.temperature, undefined);
+});
+
+t.test('stop reasons: a paused turn or a full context window is not a finished answer', async (t) => {
+  const cases: [string, string][] = [
+    ['pause_turn', 'length'],
+    ['model_context_window_exceeded', 'length'],
+    ['refusal', 'content_filter'],
+  ];
+  for (const [stopReason, finish] of cases) {
+    const { client } = await setup(t, { stopReason: stopReason as 'pause_turn' });
+    const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Search the news about Turku.' }];
+    const full = await client.chat.completions.create({ model: 'chat', messages });
+    t.equal(full.choices[0]?.finish_reason, finish, `${stopReason} → ${finish}`);
+    const stream = await client.chat.completions.create({ model: 'chat', messages, stream: true });
+    let streamed: string | null = null;
+    for await (const chunk of stream) streamed = chunk.choices[0]?.finish_reason ?? streamed;
+    t.equal(streamed, finish, `${stopReason} → ${finish} (stream)`);
+  }
+});

@@ -20,6 +20,9 @@ export const DEFAULT_MAX_TOKENS = 4096;
 export function toAnthropicRequest(body: Record<string, unknown>, defaultMaxTokens = DEFAULT_MAX_TOKENS): AnthropicRequest {
   const req = body as unknown as ChatRequest;
   if (!Array.isArray(req.messages) || req.messages.length === 0) throw badRequest('messages must be a non-empty array.', 'invalid_messages', 'messages');
+  // Anthropic answers with one message: n > 1 would silently return one choice where the client
+  // counts on several.
+  if (typeof req.n === 'number' && req.n !== 1) throw badRequest(`n: this model returns one choice per request; n=${req.n} is not supported.`, 'unsupported_parameter', 'n');
 
   const system: string[] = [];
   const messages: AnthropicMessage[] = [];
@@ -50,7 +53,9 @@ export function toAnthropicRequest(body: Record<string, unknown>, defaultMaxToke
   if (stop.length > 0) out.stop_sequences = stop;
   // OpenAI's range is 0–2, Anthropic's 0–1: clamp rather than reject a request that worked before.
   if (typeof req.temperature === 'number') out.temperature = Math.min(1, Math.max(0, req.temperature));
-  if (typeof req.top_p === 'number') out.top_p = req.top_p;
+  // Current Claude models reject a request that sets both ("temperature and top_p cannot both be
+  // specified for this model"), which OpenAI accepts: temperature wins, top_p is dropped.
+  else if (typeof req.top_p === 'number') out.top_p = req.top_p;
   if (req.stream === true) out.stream = true;
   if (typeof req.user === 'string') out.metadata = { user_id: req.user };
   if (Array.isArray(req.tools) && req.tools.length > 0) {

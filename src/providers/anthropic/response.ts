@@ -5,13 +5,21 @@ import { fromAnthropicUsage, type Usage } from '../../accounting/usage.js';
 import type { ChatCompletion, ChatToolCall, ChatUsageWire, FinishReason } from '../chat-wire.js';
 import type { AnthropicResponse, AnthropicStopReason } from './wire.js';
 
+/**
+ * Anthropic's stop_reason as the closest OpenAI finish_reason (docs.anthropic.com "Handling stop
+ * reasons"). OpenAI has no "paused": `pause_turn` (a server-tool loop paused mid-turn; the client
+ * must send the conversation back to continue) is `length`, the only finish_reason that says the
+ * answer is not finished — `stop` would tell the client it was. `model_context_window_exceeded`
+ * (generation hit the context window, not max_tokens) is a truncation too.
+ */
 export function finishReason(stop: AnthropicStopReason | null | undefined): FinishReason | null {
   switch (stop) {
     case 'end_turn':
     case 'stop_sequence':
-    case 'pause_turn':
       return 'stop';
     case 'max_tokens':
+    case 'model_context_window_exceeded':
+    case 'pause_turn':
       return 'length';
     case 'tool_use':
       return 'tool_calls';

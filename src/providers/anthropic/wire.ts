@@ -67,7 +67,7 @@ export interface AnthropicRequest {
   metadata?: { user_id?: string };
 }
 
-export type AnthropicStopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal';
+export type AnthropicStopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal' | 'model_context_window_exceeded';
 
 /** `input_tokens` EXCLUDES cache reads and cache writes (NOTES.md). */
 export interface AnthropicUsage {
