@@ -27,8 +27,17 @@ const PATHS: Record<Operation, string> = { chat: '/chat/completions', embeddings
 function dialectFor(config: OpenAIish, basePath: string): Dialect {
   if (config.type === 'azure-openai') {
     const version = encodeURIComponent(config.apiVersion);
+    // The resource endpoint, whether the base URL was given with the `/openai` (or `/openai/v1`)
+    // suffix that Azure's portal and SDK samples show, or without.
+    const resource = basePath.replace(/\/openai(?:\/v1)?$/, '');
     return {
-      path: (op, deployment) => `${basePath}/openai/deployments/${encodeURIComponent(deployment)}${PATHS[op]}?api-version=${version}`,
+      // Chat and embeddings live under the deployment, with a dated api-version. The Responses API
+      // is only served by the v1 API: /openai/v1/responses, no api-version, the deployment in the
+      // body's `model` (learn.microsoft.com/azure/ai-foundry/openai/how-to/responses).
+      path: (op, deployment) =>
+        op === 'responses'
+          ? `${resource}/openai/v1/responses`
+          : `${resource}/openai/deployments/${encodeURIComponent(deployment)}${PATHS[op]}?api-version=${version}`,
       headers: { 'api-key': config.apiKey },
       operations: new Set(['chat', 'embeddings', 'responses']),
       passthroughPrefix: undefined,
