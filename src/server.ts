@@ -78,17 +78,22 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   ctx.listeners.push(new ShadowMirror(ctx).listener);
   let adminTokens = resolveAdminTokens(config, env);
   // Every secret the gateway holds is redacted from samples, whatever shape it turns up in.
-  const secrets = [
+  const secretsHeld = (c: Config): string[] => [
     ...[...ctx.providers.values()].flatMap((p) => p.secrets()),
-    ...config.auth.clientKeys.map((k) => k.key),
+    ...c.auth.clientKeys.map((k) => k.key),
     ...adminTokens.tokens.map((t) => t.token),
   ];
+  let secrets = secretsHeld(config);
   const sampling = createSamplingPipeline(config, metrics, logger, secrets);
   ctx.listeners.push(sampling.listener);
   let adminAuth = new AdminAuthenticator(adminTokens.tokens);
   const reloader = new ConfigReloader(ctx, env, (next) => {
     adminTokens = resolveAdminTokens(next, env, adminTokens.generated);
     adminAuth = new AdminAuthenticator(adminTokens.tokens);
+    // Old secrets stay redacted too: requests taken before the reload may still be on their way to a
+    // dataset, and a rotated key is still a key.
+    secrets = [...new Set([...secrets, ...secretsHeld(next)])];
+    sampling.reconfigure(next, secrets);
   });
 
   const app = Fastify({

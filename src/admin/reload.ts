@@ -8,8 +8,8 @@ import { RouteTable } from '../gateway/route-table.js';
 import { ClientAuthenticator } from '../gateway/authenticate.js';
 import type { ReloadOutcome } from './plugin.js';
 
-/** Sections a running gateway can't swap (listening socket, state backend): reported, not applied. */
-const RESTART_SECTIONS = ['server', 'state'] as const;
+/** Sections a running gateway can't swap (listening socket, state backend, dataset store): reported, not applied. */
+const RESTART_SECTIONS = ['server', 'state', 'datasets'] as const;
 
 export class ConfigReloader {
   private queue: Promise<unknown> = Promise.resolve();

@@ -21,6 +21,8 @@ export interface SamplingPipeline {
   store: DatasetStore;
   recent: RecentResponses;
   sampler: Sampler;
+  /** A reloaded config: sampling, redaction and checks per route as they are now; `secrets` to redact. */
+  reconfigure(config: Config, secrets: string[]): void;
   /** Flush accepted samples (graceful shutdown), then release resources. */
   close(flushTimeoutMs: number): Promise<void>;
 }
@@ -30,15 +32,22 @@ export function createSamplingPipeline(config: Config, metrics: Metrics, logger:
   redis?.on('error', () => {}); // reported by the stores that use it, once per outage
   // Writes happen in the sampling worker; this store instance only serves reads (admin export/list).
   const store = openDatasetStore(config, logger, redis);
-  const writer: SampleWriter = Object.values(config.routes).some((r) => r.sampling)
-    ? new WorkerSampleWriter(config, secrets, (route, variant, result, n) => {
-        if (result !== 'duplicate') metrics.samples.inc({ route, variant, result }, n);
-      }, logger)
-    : { offer: () => false, close: async () => {} };
+  // No worker thread until some route samples (a reload may turn sampling on).
+  const startWriter = (c: Config, s: string[]): SampleWriter | undefined =>
+    Object.values(c.routes).some((r) => r.sampling)
+      ? new WorkerSampleWriter(c, s, (route, variant, result, n) => {
+          if (result !== 'duplicate') metrics.samples.inc({ route, variant, result }, n);
+        }, logger)
+      : undefined;
+  let writer = startWriter(config, secrets);
   const memory = new MemoryRecentResponses(config.feedback.ttlSeconds * 1000, config.feedback.maxEntries);
   const recent: RecentResponses = redis ? new RedisRecentResponses(redis, config.state.keyPrefix, config.feedback.ttlSeconds, memory, logger) : memory;
-  const checks = new OnlineChecks(config, metrics);
-  const sampler = new Sampler(writer);
+  let checks = new OnlineChecks(config, metrics);
+  const sampler = new Sampler({
+    offer: (source) => writer?.offer(source) ?? false,
+    close: async (ms) => writer?.close(ms),
+    reconfigure: () => {},
+  });
 
   const backlog: RequestLedger[] = [];
   let scheduled = false;
@@ -93,9 +102,14 @@ export function createSamplingPipeline(config: Config, metrics: Metrics, logger:
     store,
     recent,
     sampler,
+    reconfigure(next: Config, nextSecrets: string[]) {
+      checks = new OnlineChecks(next, metrics);
+      if (writer) writer.reconfigure(next, nextSecrets);
+      else writer = startWriter(next, nextSecrets);
+    },
     async close(flushTimeoutMs: number) {
       while (backlog.length > 0) process();
-      await writer.close(flushTimeoutMs);
+      await writer?.close(flushTimeoutMs);
       await recent.close();
       await store.close();
       redis?.disconnect();

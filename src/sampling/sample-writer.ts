@@ -22,6 +22,11 @@ export interface SampleWriter {
   offer(source: SampleSource): boolean;
   /** Writes what was accepted (bounded by `timeoutMs`), then releases everything. */
   close(timeoutMs: number): Promise<void>;
+  /**
+   * A reloaded config: routes' sampling and redaction settings, and the secrets to redact, as they are
+   * now. Where datasets are stored is not changed (a restart is).
+   */
+  reconfigure(config: Config, secrets: string[]): void;
 }
 
 /** The dataset store a config describes; `redis` may be shared with the caller. */
@@ -51,9 +56,7 @@ export class InlineSampleWriter implements SampleWriter {
 
   constructor(config: Config, secrets: string[], onResult: ResultListener, logger: SamplingLogger) {
     this.onResult = onResult;
-    for (const route of Object.values(config.routes)) {
-      if (route.sampling) this.redactors.set(route.name, createRedactor({ secrets, patterns: route.sampling.redact ?? [] }));
-    }
+    this.reconfigure(config, secrets);
     this.store = openDatasetStore(config, logger);
     this.queue = new WriteQueue({
       store: this.store,
@@ -63,9 +66,20 @@ export class InlineSampleWriter implements SampleWriter {
     });
   }
 
+  reconfigure(config: Config, secrets: string[]): void {
+    this.redactors.clear();
+    for (const route of Object.values(config.routes)) {
+      if (route.sampling) this.redactors.set(route.name, createRedactor({ secrets, patterns: route.sampling.redact ?? [] }));
+    }
+  }
+
   offer(source: SampleSource): boolean {
     const redactor = this.redactors.get(source.route);
-    if (!redactor) return false;
+    if (!redactor) {
+      // Its route stopped sampling (a reload) while the sample was on its way: counted, not lost silently.
+      this.onResult(source.route, source.variant, 'dropped', 1);
+      return false;
+    }
     // Redaction is deterministic, so the same raw input always gives the same stored input: a
     // repeat is a duplicate the store would refuse anyway — skip redacting and hashing it again.
     const raw = rawInputKey(source);
@@ -99,7 +113,10 @@ export function rawInputKey(source: SampleSource): string {
  * strings per message cost more than the rest of sampling on the request thread. `count` is the
  * number of samples in `bytes`, so a batch that cannot be read is still accounted for.
  */
-export type ToWorker = { type: 'samples'; bytes: Uint8Array; count: number } | { type: 'close'; timeoutMs: number };
+export type ToWorker =
+  | { type: 'samples'; bytes: Uint8Array; count: number }
+  | { type: 'reconfigure'; config: Config; secrets: string[] }
+  | { type: 'close'; timeoutMs: number };
 export type FromWorker =
   | { type: 'results'; processed: number; counts: [route: string, variant: string, result: SampleResult, n: number][] }
   | { type: 'closed' };
@@ -260,6 +277,14 @@ export class WorkerSampleWriter implements SampleWriter {
     const count = this.batch.length;
     this.batch = [];
     this.worker.postMessage({ type: 'samples', bytes, count } satisfies ToWorker, [bytes.buffer]);
+  }
+
+  reconfigure(config: Config, secrets: string[]): void {
+    if (this.dead || this.closed) return;
+    // Samples still batched here were taken under the old config but are redacted under the new one,
+    // which is why the caller passes the old secrets along with the new.
+    this.send();
+    this.worker.postMessage({ type: 'reconfigure', config, secrets } satisfies ToWorker);
   }
 
   close(timeoutMs: number): Promise<void> {

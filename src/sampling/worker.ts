@@ -59,6 +59,7 @@ port.on('message', (message: ToWorker) => {
     timer ??= setTimeout(report, 200);
     return;
   }
+  if (message.type === 'reconfigure') return writer.reconfigure(message.config, message.secrets);
   void writer.close(message.timeoutMs).finally(() => {
     if (timer) clearTimeout(timer);
     report();
