@@ -81,7 +81,10 @@ function summaryTable(r: RunResults): string {
       v,
       `${s.passed}/${s.scored} = ${fmt(s.passRate.rate * 100, 1)} % (${fmt(s.passRate.low * 100, 1)}–${fmt(s.passRate.high * 100, 1)})`,
       fmt(s.meanQuality, 3),
-      fmt(s.economics.costPerSuccessUsd, 6, '$'),
+      // Known spend only when some calls' cost is unknown: a lower bound, never those calls at $0.
+      s.economics.unpricedCalls > 0 && s.economics.costPerSuccessUsd !== null
+        ? `≥ ${fmt(s.economics.costPerSuccessUsd, 6, '$')} (${s.economics.unpricedCalls} call(s) cost unknown)`
+        : fmt(s.economics.costPerSuccessUsd, 6, '$'),
       `${fmt(s.latency.p50S, 2)} / ${fmt(s.latency.p95S, 2)} s`,
       `${s.invalidJudgements}/${s.judgements}`,
     ]);

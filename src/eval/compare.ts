@@ -173,7 +173,10 @@ export function compare(input: CompareInput): Comparison {
   }
   const champCost = champSummary.economics.costPerSuccessUsd;
   const challCost = challSummary.economics.costPerSuccessUsd;
-  if (decision.block.maxCostIncrease !== undefined && champCost !== null && challCost !== null && challCost > champCost * (1 + decision.block.maxCostIncrease)) {
+  // Costs with unknown-cost calls are lower bounds: a challenger's lower bound over the limit is proof,
+  // a champion's lower bound is not a base to measure a rise from.
+  const champCostKnown = champSummary.economics.unpricedCalls === 0;
+  if (decision.block.maxCostIncrease !== undefined && champCost !== null && champCostKnown && challCost !== null && challCost > champCost * (1 + decision.block.maxCostIncrease)) {
     // From a free champion any spend is an unbounded rise: say the amounts, not "Infinity %".
     blocks.push(
       champCost === 0
@@ -196,7 +199,8 @@ export function compare(input: CompareInput): Comparison {
   } else if (ni === 'non-inferior') {
     verdict = 'switch';
     reasons.push(`challenger is non-inferior at a ${pts(decision.nonInferiorityMargin)} margin (pass-rate delta CI ${pts(passCi.low)} to ${pts(passCi.high)}, ${n} paired cases)`);
-    if (champCost !== null && challCost !== null) reasons.push(`cost per successful output: $${challCost.toFixed(5)} vs $${champCost.toFixed(5)}`);
+    const atLeast = (v: VariantSummary) => (v.economics.unpricedCalls > 0 ? `at least ` : '');
+    if (champCost !== null && challCost !== null) reasons.push(`cost per successful output: ${atLeast(challSummary)}$${challCost.toFixed(5)} vs ${atLeast(champSummary)}$${champCost.toFixed(5)}`);
   } else {
     verdict = 'inconclusive';
     reasons.push(`cannot rule out a drop larger than the ${pts(decision.nonInferiorityMargin)} margin (pass-rate delta CI ${pts(passCi.low)} to ${pts(passCi.high)}, ${n} paired cases)`);

@@ -30,6 +30,9 @@ function table(header: string[], rows: string[][]): string {
   ].join('\n');
 }
 
+/** A cost figure over known spend only, when some calls' cost is unknown, is a bound, not a value. */
+const bound = (v: VariantSummary, sign: string, text: string) => (v.economics.unpricedCalls > 0 && text !== 'n/a' ? `${sign}${text}` : text);
+
 function summaryRows(s: VariantSummary[]): string[][] {
   const row = (label: string, f: (v: VariantSummary) => string) => [label, ...s.map(f)];
   return [
@@ -38,11 +41,13 @@ function summaryRows(s: VariantSummary[]): string[][] {
     row('mean quality', (v) => num(v.meanQuality)),
     row('invalid judge answers', (v) => `${v.invalidJudgements} / ${v.judgements}`),
     row('call errors', (v) => String(v.callErrors)),
-    row('cost per successful output', (v) => usd(v.economics.costPerSuccessUsd)),
-    row('successes per $1,000', (v) => num(v.economics.successesPer1000Usd, 0)),
-    row('monthly cost', (v) => `${usd(v.economics.monthlyCostUsd, 2)} at ${v.economics.monthlyVolume.toLocaleString('en-US')} req`),
+    // Unknown-cost calls make the known spend a lower bound: say so next to every figure built on it.
+    row('cost per successful output', (v) => bound(v, '≥ ', usd(v.economics.costPerSuccessUsd))),
+    row('successes per $1,000', (v) => bound(v, '≤ ', num(v.economics.successesPer1000Usd, 0))),
+    row('monthly cost', (v) => `${bound(v, '≥ ', usd(v.economics.monthlyCostUsd, 2))} at ${v.economics.monthlyVolume.toLocaleString('en-US')} req`),
     row('retries per case', (v) => num(v.economics.retriesPerCase, 2)),
     row('priced cases (live, uncached)', (v) => `${v.economics.pricedCases} of ${v.cases}${v.economics.cachedCalls > 0 ? `, ${v.economics.cachedCalls} cached calls` : ''}`),
+    row('calls with unknown cost', (v) => (v.economics.unpricedCalls > 0 ? `${v.economics.unpricedCalls} (not counted as $0: cost figures are lower bounds)` : '0')),
     row('latency p50 / p95 (offline)', (v) => `${secs(v.latency.p50S)} / ${secs(v.latency.p95S)}`),
   ];
 }

@@ -67,8 +67,9 @@ export interface Economics {
   /** Calls measured live in this run (cached replays excluded). */
   liveCalls: number;
   cachedCalls: number;
+  /** Live calls of the cases below whose cost is unknown (no cost header): the cost figures are then lower bounds. */
   unpricedCalls: number;
-  /** Cases whose every call was live and priced: the basis of every number below. */
+  /** Cases whose every call was live (uncached), priced or not: the basis of every number below. */
   pricedCases: number;
   totalCostUsd: number | null;
   costPerCaseUsd: number | null;

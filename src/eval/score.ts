@@ -5,7 +5,7 @@
  * different things: a case passes when it clears the gates, the floors and the threshold.
  */
 import { compileCheck, evaluate, validateCheckSpec, type CheckInput, type CompiledCheck } from '../checks/index.js';
-import type { CallRecord, CaseRun, CaseScore, CheckRecord, CheckVerdict, Economics, VariantSummary } from './results.js';
+import type { CaseRun, CaseScore, CheckRecord, CheckVerdict, Economics, VariantSummary } from './results.js';
 import { coverage, precision, type CoverageSpec, type PrecisionSpec } from './coverage.js';
 import { mean, percentile, wilson } from './stats.js';
 import type { CheckEntry, CheckValidator, JudgeCheckSpec, Suite } from './suite.js';
@@ -133,29 +133,33 @@ export function scoreCase(scorer: Scorer, input: CheckInput, judged: ReadonlyMap
   return { quality, passed, gateFailures, floorFailures, dimensions, checks, invalidJudgements };
 }
 
-const isLivePriced = (c: CallRecord) => !c.cached && c.costUsd !== null;
-
 /**
  * Cost per successful output counts every call a case needed (retries and failed attempts
- * included) against the cases that passed. Only cases measured live and priced count: cached
- * replays have no cost, and an unpriced call must not price a case at 0.
+ * included) against the cases that passed. The basis is every case measured live: cached replays
+ * have no cost. A call whose cost is unknown (the gateway sends no cost header on an error, or the
+ * model is unpriced) is never taken as 0 and never drops its case: it is counted in
+ * `unpricedCalls`, and the known spend is then a lower bound (cost figures read "at least").
+ * With no known cost at all, the figures are unknown (null).
  */
 export function economics(runs: readonly CaseRun[], monthlyVolume: number): Economics {
   const calls = runs.flatMap((r) => r.calls);
-  const priced = runs.filter((r) => r.calls.length > 0 && r.calls.every(isLivePriced));
-  const total = priced.reduce((s, r) => s + r.calls.reduce((x, c) => x + (c.costUsd ?? 0), 0), 0);
-  const successes = priced.filter((r) => r.score.passed === true).length;
-  const n = priced.length;
-  const costPerCase = n > 0 ? total / n : null;
+  const live = runs.filter((r) => r.calls.length > 0 && r.calls.every((c) => !c.cached));
+  const liveCalls = live.flatMap((r) => r.calls);
+  const known = liveCalls.filter((c) => c.costUsd !== null);
+  const total = known.reduce((s, c) => s + (c.costUsd ?? 0), 0);
+  const successes = live.filter((r) => r.score.passed === true).length;
+  const n = live.length;
+  const priced = n > 0 && known.length > 0;
+  const costPerCase = priced ? total / n : null;
   return {
     liveCalls: calls.filter((c) => !c.cached).length,
     cachedCalls: calls.filter((c) => c.cached).length,
-    unpricedCalls: calls.filter((c) => !c.cached && c.costUsd === null).length,
+    unpricedCalls: liveCalls.length - known.length,
     pricedCases: n,
-    totalCostUsd: n > 0 ? total : null,
+    totalCostUsd: priced ? total : null,
     costPerCaseUsd: costPerCase,
-    costPerSuccessUsd: successes > 0 ? total / successes : null,
-    successesPer1000Usd: total > 0 ? (successes / total) * 1000 : null,
+    costPerSuccessUsd: priced && successes > 0 ? total / successes : null,
+    successesPer1000Usd: priced && total > 0 ? (successes / total) * 1000 : null,
     monthlyVolume,
     monthlyCostUsd: costPerCase === null ? null : costPerCase * monthlyVolume,
     retriesPerCase: runs.length > 0 ? calls.length / runs.length - 1 : 0,

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { buildScorer, scoreCase, summarise, economics, failedCallScore, validateWithChecksLibrary, type JudgeOutcome } from '../../src/eval/score.js';
 import type { Suite } from '../../src/eval/suite.js';
-import type { CallRecord, CaseRun } from '../../src/eval/results.js';
+import type { CallRecord, CaseRun, RunResults } from '../../src/eval/results.js';
+import { runMarkdown } from '../../src/eval/report.js';
 
 const suite = {
   gates: [{ name: 'valid_json', type: 'is-json' }],
@@ -119,5 +120,33 @@ t.test('latency percentiles are over answers, not over errors', (t) => {
   t.equal(s.latency.samples, 2);
   t.equal(s.latency.p50S, 2);
   t.equal(s.callErrors, 3, 'errors are counted, separately');
+  t.end();
+});
+
+t.test('a case that errored and recovered on retry still counts in cost per success; unknown cost is counted, not $0', (t) => {
+  // The gateway sends no cost header on an error: the first attempt's cost is unknown. The case used
+  // to drop out of the priced cases, so its success and its known spend were missing from the figures.
+  const runs = [
+    run('a', true, [call({ costUsd: 0.01 })]),
+    run('b', true, [call({ status: 500, costUsd: null, error: 'HTTP 500: boom' }), call({ attempt: 2, costUsd: 0.03 })]),
+  ];
+  const e = economics(runs, 1000);
+  t.equal(e.pricedCases, 2, 'the recovered case is measured');
+  t.equal(e.unpricedCalls, 1, 'the errored call is counted as unknown cost');
+  t.ok(Math.abs((e.totalCostUsd ?? 0) - 0.04) < 1e-12, 'known spend, retry included');
+  t.ok(Math.abs((e.costPerSuccessUsd ?? 0) - 0.02) < 1e-12, '$0.04 known for 2 successes');
+  const results = {
+    schemaVersion: 1, runId: 'r1', suite: { name: 's', file: 's.yaml', passThreshold: 0.7, decision: { nonInferiorityMargin: 0.05, alpha: 0.05, block: { criticalRegression: true } } },
+    split: 'full', startedAt: '', finishedAt: '', gatewayUrl: 'http://x', status: 'complete', incompleteReasons: [], variants: ['v'],
+    cases: runs, summary: { v: summarise('v', runs, 1000) },
+  } as RunResults;
+  const md = runMarkdown(results);
+  t.match(md, /\| cost per successful output \| ≥ \$0\.02000 \|/, 'the figure is a lower bound');
+  t.match(md, /\| successes per \$1,000 \| ≤ 50000 \|/);
+  t.match(md, /\| calls with unknown cost \| 1 \(not counted as \$0/);
+  t.match(md, /\| priced cases \(live, uncached\) \| 2 of 2 \|/);
+  const allUnknown = economics([run('x', true, [call({ status: 500, costUsd: null, error: 'HTTP 500' }), call({ attempt: 2, costUsd: null })])], 10);
+  t.equal(allUnknown.costPerSuccessUsd, null, 'no known cost at all: unknown, not $0');
+  t.equal(allUnknown.unpricedCalls, 2);
   t.end();
 });
