@@ -222,7 +222,7 @@ export function evalCommand(): Command {
     .command('run')
     .description('replay a suite through the gateway and score it (exit 0 pass, 1 regression or a full run\'s DON\'T SWITCH, 2 incomplete, 3 config error)')
     .requiredOption('-s, --suite <file>', 'suite file (YAML)')
-    .option('--split <split>', 'regression | full | holdout', parseSplit, 'regression' as Split)
+    .option('--split <split>', 'regression (the CI gate) | full (the model-switch verdict) | holdout', parseSplit, 'regression' as Split)
     .option('--baseline <file>', 'approved baseline: fail when a case that passed there now fails')
     .option('--url <url>', 'gateway URL (default: $BELLWETHER_URL, else an in-process gateway)')
     .option('-c, --config <file>', 'config for the in-process gateway (default: $BELLWETHER_CONFIG or config/default.yaml)')
@@ -234,6 +234,22 @@ export function evalCommand(): Command {
     .option('--no-progress', 'no progress bar')
     .option('--concurrency <n>', 'parallel requests (default: suite run.concurrency or 8)', positiveInt)
     .option('--json', 'machine-readable summary on stdout')
+    // The regression gate is documented (evals/demo/README.md) as baseline, critical-case and pass-rate
+    // rules; it does not compare the arms. Say so where a CI author looks, so it is not assumed.
+    .addHelpText(
+      'after',
+      [
+        '',
+        'What fails the build:',
+        '  --split regression  exit 1 when a case that passed in the --baseline now fails, a critical case',
+        '                      fails, or a variant\'s pass rate is under decision.minPassRate. The arms are',
+        '                      not compared with each other: without --baseline, a non-critical case the',
+        '                      champion passes and the challenger fails is listed in comparison.md but does',
+        '                      not fail the build. Gate each arm against an approved baseline for that.',
+        '  --split full        exit 1 when the model-switch verdict is DON\'T SWITCH.',
+        '  any split           exit 2 when the run is incomplete, 3 on a config error.',
+      ].join('\n'),
+    )
     .action((flags: RunFlags) => withExit(() => runAction(flags)));
 
   cmd
