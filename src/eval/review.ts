@@ -49,6 +49,11 @@ function scrub(text: string, names: readonly string[]): string {
 }
 
 const lastOutput = (r: CaseRun) => r.calls[r.calls.length - 1]?.output ?? '';
+/** The case has a final answer: its last call succeeded, whatever earlier attempts did (a retry that recovered). */
+const answered = (r: CaseRun) => {
+  const last = r.calls[r.calls.length - 1];
+  return last !== undefined && last.error === undefined;
+};
 
 export function exportReview(
   results: RunResults,
@@ -63,7 +68,7 @@ export function exportReview(
   const ids = [...champ.keys()].filter((id) => {
     const a = champ.get(id);
     const b = chall.get(id);
-    return a && b && !a.calls.some((k) => k.error) && !b.calls.some((k) => k.error);
+    return a !== undefined && b !== undefined && answered(a) && answered(b);
   });
   // Fisher–Yates: reviewers must not see cases in suite order (difficulty often follows it).
   for (let i = ids.length - 1; i > 0; i--) {

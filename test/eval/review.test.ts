@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportReview, importReview, neutralise, parseCsv } from '../../src/eval/review.js';
 import { results, many } from './fixtures.js';
+import type { CallRecord } from '../../src/eval/results.js';
 
 t.test('tell-tale formatting and names are removed', (t) => {
   t.equal(neutralise('```json\n{"a":1}\n```', []), '{\n  "a": 1\n}', 'fences gone, JSON laid out uniformly');
@@ -46,5 +47,26 @@ t.test('export is seeded and blind; import reports win/tie/loss, sign test and k
   t.equal(s.agreement[0]?.items, 12);
   t.ok((s.agreement[0]?.observed ?? 0) > 0.8);
   t.match(s.problems[0], /unknown item "r999"/);
+  t.end();
+});
+
+t.test('a case whose call errored and then recovered on retry is exported with its final answer', (t) => {
+  // Any errored attempt used to drop the case from the review, so the cases where a model needed a
+  // retry — often the hard ones — were never seen by reviewers.
+  const r = results(many(2, [{ id: 'recovered', champ: true, chall: true }]));
+  const c = r.cases.find((x) => x.variant === 'challenger' && x.caseId === 'recovered');
+  if (!c) throw new Error('fixture has no recovered case');
+  const ok = c.calls[0] as CallRecord;
+  c.calls = [{ ...ok, status: 503, output: '', costUsd: null, error: 'HTTP 503: overloaded' }, { ...ok, attempt: 2, output: 'the answer after a retry' }];
+  const failed = r.cases.find((x) => x.variant === 'challenger' && x.caseId === 'same-0');
+  if (!failed) throw new Error('fixture has no same-0 case');
+  failed.calls = [{ ...(failed.calls[0] as CallRecord), status: 500, output: '', error: 'HTTP 500: boom' }];
+  const dir = mkdtempSync(join(tmpdir(), 'bw-review-'));
+  const written = exportReview(r, { champion: 'champion', challenger: 'challenger' }, dir, 1);
+  t.equal(written.items, 2, 'the recovered case is reviewed; the case with no final answer is not');
+  const items = readFileSync(written.itemsFile, 'utf8');
+  t.match(items, /the answer after a retry/);
+  const key = JSON.parse(readFileSync(written.keyFile, 'utf8')) as { items: Record<string, { caseId: string }> };
+  t.same(Object.values(key.items).map((k) => k.caseId).sort(), ['recovered', 'same-1']);
   t.end();
 });
