@@ -284,7 +284,8 @@ export function evalCommand(): Command {
     .description('approve a run as the baseline (explicit, never automatic)')
     .argument('<run>', 'run directory or results.json')
     .option('-o, --out <file>', 'baseline file (default: baseline.json next to the suite file)')
-    .action((run: string, flags: { out?: string }) =>
+    .option('--json', 'print what was approved as JSON')
+    .action((run: string, flags: { out?: string; json?: boolean }) =>
       withExit(() => {
         const r = readRun(run);
         let baseline;
@@ -295,6 +296,13 @@ export function evalCommand(): Command {
         }
         const out = flags.out ?? join(dirname(resolve(r.suite.file)), 'baseline.json');
         writeJson(out, baseline);
+        if (flags.json) {
+          const variants = Object.fromEntries(
+            Object.entries(baseline.variants).map(([v, b]) => [v, { passRate: b.passRate, cases: Object.keys(b.passed).length, passedCases: Object.values(b.passed).filter(Boolean).length }]),
+          );
+          process.stdout.write(`${JSON.stringify({ baseline: out, runId: r.runId, suite: baseline.suite, split: baseline.split, approvedAt: baseline.approvedAt, variants }, null, 2)}\n`);
+          return EXIT.pass;
+        }
         const rates = Object.entries(baseline.variants).map(([v, b]) => `${v} ${(b.passRate * 100).toFixed(1)} %`).join(', ');
         process.stdout.write(`baseline ${out} approved from run ${r.runId} (${rates})\n`);
         return EXIT.pass;
@@ -308,12 +316,18 @@ export function evalCommand(): Command {
     .requiredOption('-o, --out <dir>', 'directory for review.jsonl, ratings.csv and key.json')
     .option('--run <dir>', 'run to take outputs from (default: the suite\'s run directory)')
     .option('--seed <n>', 'shuffle seed', positiveInt)
-    .action((flags: { suite: string; out: string; run?: string; seed?: number }) =>
+    .option('--json', 'print the written files and item count as JSON')
+    .action((flags: { suite: string; out: string; run?: string; seed?: number; json?: boolean }) =>
       withExit(() => {
         const suite = loadSuiteFile(flags.suite);
         const r = readRun(flags.run ?? defaultRunDir(suite));
         if (!r.compare) throw new UsageError([`run ${r.runId} has no champion/challenger pair to review`]);
-        const written = exportReview(r, r.compare, flags.out, flags.seed ?? suite.run.seed);
+        const seed = flags.seed ?? suite.run.seed;
+        const written = exportReview(r, r.compare, flags.out, seed);
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify({ runId: r.runId, seed, ...written }, null, 2)}\n`);
+          return EXIT.pass;
+        }
         process.stdout.write(`${written.items} items → ${written.itemsFile}\nrate them in ${written.ratingsFile}; keep ${written.keyFile} away from reviewers\n`);
         return EXIT.pass;
       }),

@@ -60,7 +60,7 @@ export function exportReview(
   pair: { champion: string; challenger: string },
   outDir: string,
   seed: number,
-): { items: number; itemsFile: string; ratingsFile: string; keyFile: string } {
+): { items: number; itemsFile: string; reviewFile: string; ratingsFile: string; keyFile: string } {
   const champ = new Map(results.cases.filter((c) => c.variant === pair.champion).map((c) => [c.caseId, c]));
   const chall = new Map(results.cases.filter((c) => c.variant === pair.challenger).map((c) => [c.caseId, c]));
   const names = [pair.champion, pair.challenger, ...results.cases.flatMap((c) => c.calls.flatMap((k) => (k.model ? [k.model] : [])))];
@@ -94,10 +94,11 @@ export function exportReview(
   const ratingsFile = join(outDir, 'ratings.csv');
   const keyFile = join(outDir, 'key.json');
   writeFileSync(itemsFile, lines.length ? `${lines.join('\n')}\n` : '');
-  writeFileSync(join(outDir, 'review.md'), sheet.join('\n'));
+  const reviewFile = join(outDir, 'review.md');
+  writeFileSync(reviewFile, sheet.join('\n'));
   writeFileSync(ratingsFile, `item,reviewer,preference,comment\n${Object.keys(key.items).map((item) => `${item},,,`).join('\n')}\n`);
   writeJson(keyFile, key);
-  return { items: ids.length, itemsFile, ratingsFile, keyFile };
+  return { items: ids.length, itemsFile, reviewFile, ratingsFile, keyFile };
 }
 
 /** Minimal RFC 4180 CSV: quoted fields, doubled quotes, commas and newlines inside quotes. */
