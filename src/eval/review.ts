@@ -103,10 +103,20 @@ export function exportReview(
 
 /** Minimal RFC 4180 CSV: quoted fields, doubled quotes, commas and newlines inside quotes. */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
+  return parseCsvRecords(text).map((r) => r.fields);
+}
+
+/**
+ * As parseCsv, with the 1-based file line each record starts on, so a message can point at the
+ * right line after blank lines and quoted fields that span lines.
+ */
+export function parseCsvRecords(text: string): { line: number; fields: string[] }[] {
+  const records: { line: number; fields: string[] }[] = [];
   let row: string[] = [];
   let field = '';
   let quoted = false;
+  let line = 1;
+  let start = 1;
   for (let i = 0; i < text.length; i++) {
     const ch = text[i] as string;
     if (quoted) {
@@ -114,7 +124,10 @@ export function parseCsv(text: string): string[][] {
         field += '"';
         i++;
       } else if (ch === '"') quoted = false;
-      else field += ch;
+      else {
+        field += ch;
+        if (ch === '\n' || (ch === '\r' && text[i + 1] !== '\n')) line++;
+      }
     } else if (ch === '"') quoted = true;
     else if (ch === ',') {
       row.push(field);
@@ -122,16 +135,18 @@ export function parseCsv(text: string): string[][] {
     } else if (ch === '\n' || ch === '\r') {
       if (ch === '\r' && text[i + 1] === '\n') i++;
       row.push(field);
-      rows.push(row);
+      records.push({ line: start, fields: row });
       row = [];
       field = '';
+      line++;
+      start = line;
     } else field += ch;
   }
   if (field !== '' || row.length > 0) {
     row.push(field);
-    rows.push(row);
+    records.push({ line: start, fields: row });
   }
-  return rows;
+  return records;
 }
 
 export type Preference = 'win' | 'tie' | 'loss';
@@ -153,30 +168,50 @@ export interface ReviewSummary {
 export function importReview(ratingsFile: string, keyFile: string): ReviewSummary {
   const key = JSON.parse(readFileSync(keyFile, 'utf8')) as ReviewKey;
   if (key.kind !== 'bellwether-review-key') throw new Error(`${keyFile}: not a review key file`);
-  const rows = parseCsv(readFileSync(ratingsFile, 'utf8')).filter((r) => r.some((f) => f.trim() !== ''));
-  const header = (rows.shift() ?? []).map((h) => h.trim().toLowerCase());
+  const records = parseCsvRecords(readFileSync(ratingsFile, 'utf8')).filter((r) => r.fields.some((f) => f.trim() !== ''));
+  const header = (records.shift()?.fields ?? []).map((h) => h.trim().toLowerCase());
   const col = (name: string) => header.indexOf(name);
   const [iItem, iReviewer, iPref] = [col('item'), col('reviewer'), col('preference')];
   if (iItem < 0 || iReviewer < 0 || iPref < 0) throw new Error(`${ratingsFile}: header must have item, reviewer and preference columns`);
   const problems: string[] = [];
-  // reviewer → item → preference (challenger's view)
+  const duplicates: string[] = [];
+  // reviewer → item → preference (challenger's view), and the line it came from
   const byReviewer = new Map<string, Map<string, Preference>>();
-  rows.forEach((r, i) => {
+  const ratedAt = new Map<string, number>();
+  for (const { line, fields: r } of records) {
+    const at = `${ratingsFile}:${line}`;
     const item = (r[iItem] ?? '').trim();
     const reviewer = (r[iReviewer] ?? '').trim();
     const pref = (r[iPref] ?? '').trim().toUpperCase();
-    if (pref === '' && reviewer === '') return; // unrated template row
+    if (pref === '' && reviewer === '') continue; // unrated template row
     const k = key.items[item];
-    if (!k) return void problems.push(`${ratingsFile}:${i + 2}: unknown item "${item}"`);
-    if (reviewer === '') return void problems.push(`${ratingsFile}:${i + 2}: reviewer missing`);
+    if (!k) {
+      problems.push(`${at}: unknown item "${item}"`);
+      continue;
+    }
+    if (reviewer === '') {
+      problems.push(`${at}: reviewer missing`);
+      continue;
+    }
     let p: Preference;
     if (pref === 'TIE') p = 'tie';
     else if (pref === 'A' || pref === 'B') p = k[pref] === key.challenger ? 'win' : 'loss';
-    else return void problems.push(`${ratingsFile}:${i + 2}: preference must be A, B or tie, got "${r[iPref] ?? ''}"`);
+    else {
+      problems.push(`${at}: preference must be A, B or tie, got "${r[iPref] ?? ''}"`);
+      continue;
+    }
+    // Two ratings of one item by one reviewer: which one they meant is theirs to say, not ours to guess.
+    const first = ratedAt.get(`${reviewer}\u0000${item}`);
+    if (first !== undefined) {
+      duplicates.push(`${at}: ${reviewer} rated ${item} again (first at line ${first}); keep one rating`);
+      continue;
+    }
+    ratedAt.set(`${reviewer}\u0000${item}`, line);
     const m = byReviewer.get(reviewer) ?? new Map<string, Preference>();
     m.set(item, p);
     byReviewer.set(reviewer, m);
-  });
+  }
+  if (duplicates.length > 0) throw new Error(duplicates.join('\n'));
   const perItem = new Map<string, Preference[]>();
   for (const m of byReviewer.values()) for (const [item, p] of m) perItem.set(item, [...(perItem.get(item) ?? []), p]);
   let wins = 0;

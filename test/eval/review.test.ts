@@ -70,3 +70,29 @@ t.test('a case whose call errored and then recovered on retry is exported with i
   t.same(Object.values(key.items).map((k) => k.caseId).sort(), ['recovered', 'same-1']);
   t.end();
 });
+
+t.test('ratings import: messages name the right line; one reviewer rating an item twice is an error naming both lines', (t) => {
+  // Line numbers were the record index + 2: wrong after a blank line or a comment spanning lines.
+  // A second rating of the same item by the same reviewer silently replaced the first.
+  const r = results(many(3));
+  const dir = mkdtempSync(join(tmpdir(), 'bw-review-'));
+  const a = exportReview(r, { champion: 'champion', challenger: 'challenger' }, dir, 3);
+  const [i1, i2] = Object.keys((JSON.parse(readFileSync(a.keyFile, 'utf8')) as { items: Record<string, unknown> }).items);
+  const lines = [
+    'item,reviewer,preference,comment', // 1
+    `${i1},ann,A,"first line`, // 2
+    'second line of the comment"', // 3
+    '', // 4
+    `${i2},ann,B,`, // 5
+    'r999,ann,A,', // 6
+    `${i2},bob,maybe,`, // 7
+  ];
+  writeFileSync(a.ratingsFile, `${lines.join('\r\n')}\r\n`);
+  const s = importReview(a.ratingsFile, a.keyFile);
+  t.same(s.problems, [`${a.ratingsFile}:6: unknown item "r999"`, `${a.ratingsFile}:7: preference must be A, B or tie, got "maybe"`]);
+  t.equal(s.ratings, 2);
+
+  writeFileSync(a.ratingsFile, [...lines.slice(0, 5), '', `${i1},ann,B,changed my mind`, ''].join('\n'));
+  t.throws(() => importReview(a.ratingsFile, a.keyFile), { message: `${a.ratingsFile}:7: ann rated ${i1} again (first at line 2); keep one rating` });
+  t.end();
+});
