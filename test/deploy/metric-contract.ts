@@ -34,6 +34,8 @@ export const metricContract: Readonly<Record<string, MetricSpec>> = {
   bellwether_rollout_challenger_ratio: { type: 'gauge', labels: ['route'] },
   bellwether_rollout_info: { type: 'gauge', labels: ['route', 'champion', 'challenger', 'mode', 'state'] },
   bellwether_inflight_requests: { type: 'gauge', labels: ['route', 'variant'] },
+  // beyond section 7: the freshness of this replica's rollout state (BellwetherRolloutStateStale)
+  bellwether_rollout_state_stale: { type: 'gauge', labels: [] },
   // prom-client collectDefaultMetrics(), registered without a prefix
   nodejs_eventloop_lag_p99_seconds: { type: 'gauge', labels: [] },
 };

@@ -25,8 +25,12 @@ t.test('the alerts the rollout needs exist, each tested both ways', async (t) =>
     'BellwetherChallengerCostRegression',
     'BellwetherChallengerErrorRateRegression',
     'BellwetherChallengerLatencyRegression',
+    'BellwetherChallengerNoTraffic',
     'BellwetherChallengerQualityDrop',
     'BellwetherChallengerTTFTRegression',
+    'BellwetherNoTraffic',
+    'BellwetherRolloutStateStale',
+    'BellwetherSamplesDropped',
     'BellwetherUserVisibleErrors',
   ]);
 
@@ -44,8 +48,13 @@ t.test('the alerts the rollout needs exist, each tested both ways', async (t) =>
   }
 });
 
+t.test('every alert waits before firing', async (t) => {
+  // A one-scrape blip must not page: every rule has a pending period.
+  for (const a of alerts) t.ok(/^[1-9]\d*[smh]$/.test(String(a.for ?? '')), `${a.name} has a for: duration`);
+});
+
 t.test('rollout comparisons are guarded and relative to the champion', async (t) => {
-  for (const a of alerts.filter((x) => x.name.startsWith('BellwetherChallenger'))) {
+  for (const a of alerts.filter((x) => x.name.startsWith('BellwetherChallenger') && x.name !== 'BellwetherChallengerNoTraffic')) {
     t.match(a.expr, /variant="champion"/, `${a.name} compares with the concurrent champion`);
     const guards = a.expr.match(/\* \d+ >= \d+\)/g) ?? [];
     t.equal(guards.length, 2, `${a.name} has a minimum-sample guard on each arm`);

@@ -126,6 +126,8 @@ export interface Rule {
   expr: string;
   labels: Record<string, unknown>;
   annotations: Record<string, unknown>;
+  /** the alert's pending period (`for:`), if any */
+  for?: string;
 }
 
 export function rulesOf(file: string): Rule[] {
@@ -140,6 +142,7 @@ export function rulesOf(file: string): Rule[] {
         expr: asString(r['expr']) ?? '',
         labels: isRecord(r['labels']) ? r['labels'] : {},
         annotations: isRecord(r['annotations']) ? r['annotations'] : {},
+        ...(asString(r['for']) === undefined ? {} : { for: asString(r['for']) }),
       };
     }),
   );
