@@ -5,14 +5,10 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { isoClock } from './iso-time.js';
 
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers["api-key"]',
-  'req.headers["x-api-key"]',
-  'headers.authorization',
-  'headers["api-key"]',
-  'headers["x-api-key"]',
-];
+/** Headers that carry credentials: client keys, provider keys, proxy credentials, sessions. */
+const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'api-key', 'x-api-key', 'cookie', 'set-cookie'];
+
+export const REDACT_PATHS = ['req.headers', 'res.headers', 'headers'].flatMap((at) => SECRET_HEADERS.map((h) => `${at}["${h}"]`));
 
 export function createLogger(level: string, destination: number | string = 1): Logger {
   drainBatchersOnExit();

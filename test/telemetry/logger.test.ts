@@ -1,9 +1,12 @@
 // The wide line is written by writeMembers (pre-serialised fields) instead of pino's per-key loop. It must
 // be byte for byte what pino would have written, and take pino's own path whenever pino would change
 // the line (mixins, hooks, formatters).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import pino, { type Logger } from 'pino';
-import { writeMembers } from '../../src/telemetry/logger.js';
+import { createLogger, writeMembers } from '../../src/telemetry/logger.js';
 
 /** What the wide line's writer gets: the fields as JSON members, without braces. */
 const members = (fields: Record<string, unknown>): string => JSON.stringify(fields).slice(1, -1);
@@ -65,4 +68,30 @@ t.test('no members, and members parsed back for pino\'s own path', async (t) => 
   const mixin = capture({ mixin: () => ({ extra: 'from-mixin' }) });
   writeMembers(mixin.logger, 'info', '"a":1,"b":"x\\ny"', 'm');
   t.match(JSON.parse(mixin.lines[0] as string), { a: 1, b: 'x\ny', extra: 'from-mixin', msg: 'm' });
+});
+
+t.test('credential-carrying headers are redacted wherever a request or its headers are logged', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bw-logger-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'log.jsonl');
+  const logger = createLogger('info', file);
+  const secrets = {
+    authorization: 'Bearer sk-client-secret',
+    'proxy-authorization': 'Basic cHJveHk6c2VjcmV0',
+    'api-key': 'azure-secret',
+    'x-api-key': 'anthropic-secret',
+    cookie: 'session=cookie-secret',
+    'set-cookie': 'session=set-cookie-secret',
+  };
+  logger.info({ req: { method: 'POST', url: '/v1/chat/completions', headers: { ...secrets, 'content-type': 'application/json' } } }, 'incoming');
+  logger.warn({ headers: { ...secrets } }, 'upstream refused');
+  await new Promise<void>((resolve, reject) => logger.flush((err) => (err ? reject(err) : resolve())));
+  const text = readFileSync(file, 'utf8');
+  const [incoming, refused] = text.trim().split('\n').map((l) => JSON.parse(l) as { req?: { headers: Record<string, string> }; headers?: Record<string, string> });
+  for (const name of Object.keys(secrets)) {
+    t.equal(incoming?.req?.headers[name], '[REDACTED]', `req.headers.${name}`);
+    t.equal(refused?.headers?.[name], '[REDACTED]', `headers.${name}`);
+  }
+  t.equal(incoming?.req?.headers['content-type'], 'application/json', 'other headers stay');
+  t.notMatch(text, /secret/, 'no credential anywhere in the log');
 });
