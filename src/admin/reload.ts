@@ -43,6 +43,8 @@ export class ConfigReloader {
     // Requests already talking to an old provider finish on it (close() is graceful); new attempts
     // pick up the new providers, routes and keys.
     ctx.providers = createProviders(next);
+    // New routes, arms and checks are on /metrics at 0 before their first request (PRODUCT.md section 7).
+    ctx.metrics.reconfigure(next);
     ctx.routes = new RouteTable(next);
     ctx.clients = new ClientAuthenticator(next.auth.clientKeys);
     ctx.config = next;

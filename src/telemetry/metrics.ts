@@ -175,6 +175,38 @@ function histogramCache<const N extends readonly string[]>(metric: Histogram<N[n
   return new SeriesCache<N, HistogramChild>(names, (labels) => histogramChild(metric, labels, buckets));
 }
 
+type ZeroMissing = <L extends string>(metric: Histogram<L>, labels: Record<L, string>) => void;
+
+/**
+ * Histogram.zero() for series that don't exist yet. zero() on an existing series would wipe its
+ * observations (a counter reset to Prometheus), so each histogram's existing series are read once per
+ * pass. Should prom-client stop exposing its series map, existing series can't be told apart: then
+ * only the start-up pass (nothing observed yet) zeroes.
+ */
+function zeroMissing(startUp: boolean): ZeroMissing {
+  const known = new Map<object, Set<string> | undefined>();
+  const key = (labels: Record<string, string | number>): string =>
+    Object.keys(labels)
+      .sort()
+      .map((k) => `${k}=${String(labels[k])}`)
+      .join('\u0000');
+  return (metric, labels) => {
+    if (!known.has(metric)) {
+      const map = (metric as { hashMap?: Record<string, SeriesEntry> }).hashMap;
+      known.set(metric, map && typeof map === 'object' ? new Set(Object.values(map).map((e) => key(e.labels))) : undefined);
+    }
+    const keys = known.get(metric);
+    if (keys === undefined) {
+      if (startUp) metric.zero(labels);
+      return;
+    }
+    const k = key(labels);
+    if (keys.has(k)) return;
+    metric.zero(labels);
+    keys.add(k);
+  };
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'variant' | 'model' | 'stream' | 'outcome' | 'error_class'>;
@@ -199,6 +231,7 @@ export class Metrics {
   readonly hot;
   readonly circuitBreakerState: Gauge<'model'>;
   private breakerStates: () => Record<string, 'closed' | 'open' | 'half_open'> = () => ({});
+  private readonly breakerModels = new Set<string>();
   readonly rolloutStateAge: Gauge;
   readonly rolloutStateStale: Gauge;
   readonly shadowSkipped: Counter<'route' | 'reason'>;
@@ -354,7 +387,7 @@ export class Metrics {
       registers,
     });
     const breakerStates = () => this.breakerStates();
-    const breakerModels = Object.values(config.routes).flatMap((r) => (r.challenger && r.fallback === 'champion' ? [r.challenger] : []));
+    const breakerModels = () => this.breakerModels;
     this.circuitBreakerState = new Gauge({
       name: 'bellwether_circuit_breaker_state',
       help: 'Circuit breaker state per model: 0 closed, 1 half-open, 2 open (open: its traffic goes to the champion).',
@@ -362,7 +395,7 @@ export class Metrics {
       registers,
       collect() {
         const states = breakerStates();
-        for (const model of new Set([...breakerModels, ...Object.keys(states)])) {
+        for (const model of new Set([...breakerModels(), ...Object.keys(states)])) {
           const state = states[model] ?? 'closed';
           this.set({ model }, state === 'open' ? 2 : state === 'half_open' ? 1 : 0);
         }
@@ -381,7 +414,19 @@ export class Metrics {
       overhead: histogramCache(this.overhead, ['route', 'stream'], OVERHEAD_BUCKETS),
       inflight: new SeriesCache(['route', 'variant'] as const, (labels) => gaugeChild(this.inflight, labels)),
     };
-    this.preinitialise(config);
+    this.reconfigure(config, true);
+  }
+
+  /**
+   * Creates at 0 every series of the config's routes that doesn't exist yet: at start-up, and again on
+   * a config reload, so a route, challenger or check it adds is on /metrics before its first request.
+   * Never touches a series that exists: counters and histograms must not go back to 0 on a reload.
+   */
+  reconfigure(config: Config, startUp = false): void {
+    for (const route of Object.values(config.routes)) {
+      if (route.challenger && route.fallback === 'champion') this.breakerModels.add(route.challenger);
+    }
+    this.preinitialise(config, startUp);
   }
 
   /** The gateway's circuit breakers, read at scrape time. */
@@ -389,42 +434,43 @@ export class Metrics {
     this.breakerStates = states;
   }
 
-  private preinitialise(config: Config): void {
+  private preinitialise(config: Config, startUp: boolean): void {
+    const zero = zeroMissing(startUp);
     for (const route of Object.values(config.routes)) {
       const models = [route.champion, ...(route.challenger ? [route.challenger] : [])];
       const variants: Variant[] = route.challenger ? ['champion', 'challenger'] : ['champion'];
       for (const variant of variants) {
-        this.inflight.set({ route: route.name, variant }, 0);
+        this.inflight.inc({ route: route.name, variant }, 0);
         this.feedback.inc({ route: route.name, variant, rating: 'positive' }, 0);
         this.feedback.inc({ route: route.name, variant, rating: 'negative' }, 0);
         for (const result of ['stored', 'dropped'] as const) this.samples.inc({ route: route.name, variant, result }, 0);
-        for (const model of models) this.preinitArm(route.name, variant, model, config.models[model]?.provider ?? 'unknown', route.checks.map((c) => c.spec.name));
+        for (const model of models) this.preinitArm(zero, route.name, variant, model, config.models[model]?.provider ?? 'unknown', route.checks.map((c) => c.spec.name));
       }
       if (route.challenger) {
         const challenger = route.challenger;
-        this.preinitArm(route.name, 'shadow', challenger, config.models[challenger]?.provider ?? 'unknown', route.checks.map((c) => c.spec.name));
+        this.preinitArm(zero, route.name, 'shadow', challenger, config.models[challenger]?.provider ?? 'unknown', route.checks.map((c) => c.spec.name));
         this.fallbacks.inc({ route: route.name, variant: 'challenger', from_model: challenger, to_model: route.champion, reason: 'error' }, 0);
         this.fallbacks.inc({ route: route.name, variant: 'challenger', from_model: challenger, to_model: route.champion, reason: 'circuit_open' }, 0);
         for (const reason of SHADOW_SKIP_REASONS) this.shadowSkipped.inc({ route: route.name, reason }, 0);
       }
-      for (const stream of ['true', 'false']) this.overhead.zero({ route: route.name, stream });
+      for (const stream of ['true', 'false']) zero(this.overhead, { route: route.name, stream });
     }
   }
 
-  private preinitArm(route: string, variant: Variant, model: string, provider: string, checks: string[]): void {
+  private preinitArm(zero: ZeroMissing, route: string, variant: Variant, model: string, provider: string, checks: string[]): void {
     for (const stream of ['true', 'false']) {
       for (const errorClass of ERROR_CLASSES) {
         const outcome = errorClass === 'none' ? 'success' : 'error';
         this.requests.inc({ route, variant, model, stream, outcome, error_class: errorClass }, 0);
       }
-      for (const outcome of ['success', 'error']) this.requestDuration.zero({ route, variant, model, stream, outcome });
+      for (const outcome of ['success', 'error']) zero(this.requestDuration, { route, variant, model, stream, outcome });
     }
-    this.ttft.zero({ route, variant, model });
-    this.timePerOutputToken.zero({ route, variant, model });
+    zero(this.ttft, { route, variant, model });
+    zero(this.timePerOutputToken, { route, variant, model });
     for (const attempt of ['first', 'retry', 'fallback'] as const) {
       this.upstreamRequests.inc({ route, variant, model, provider, attempt, outcome: 'success', error_class: 'none' }, 0);
     }
-    for (const outcome of ['success', 'error']) this.upstreamDuration.zero({ route, variant, model, provider, outcome });
+    for (const outcome of ['success', 'error']) zero(this.upstreamDuration, { route, variant, model, provider, outcome });
     for (const type of TOKEN_TYPES) this.tokens.inc({ route, variant, model, type }, 0);
     this.cost.inc({ route, variant, model }, 0);
     this.costUnknown.inc({ route, variant, model }, 0);
