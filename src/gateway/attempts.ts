@@ -106,7 +106,14 @@ export async function callUpstream(
         // A wait the total timeout would cut short ends in a 504 instead of the upstream's answer and
         // its Retry-After: give up on this model now (the fallback, if any, is still tried).
         if (delay >= route.timeouts.totalMs - ledger.elapsedMs()) break;
-        await wait(delay, request);
+        // The backoff is the upstream's say-so (Retry-After, rate limits), not gateway work: it is
+        // upstream time for the overhead metric, like the attempts around it.
+        const waitStart = performance.now();
+        try {
+          await wait(delay, request);
+        } finally {
+          ledger.upstreamWaitMs += performance.now() - waitStart;
+        }
       }
     }
     // Any failure falls back, 4xx included: a challenger that rejects what the champion accepts (an

@@ -46,7 +46,10 @@ export class RequestLedger {
   /** ms after start when the first content/tool-call delta was written to the client. */
   ttftMs: number | undefined;
   endedMs: number | undefined;
-  /** Time spent waiting on upstreams (headers + body for JSON; awaiting events for streams). */
+  /**
+   * Time spent waiting on upstreams (headers + body for JSON; awaiting events for streams; the backoff
+   * before a retry). Total minus this is the gateway's own overhead.
+   */
   upstreamWaitMs = 0;
   status = 200;
   errorClass: ErrorClass = 'none';
