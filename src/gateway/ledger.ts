@@ -51,6 +51,8 @@ export class RequestLedger {
    * before a retry). Total minus this is the gateway's own overhead.
    */
   upstreamWaitMs = 0;
+  /** Time a stream waited for a slow client to take what was written (backpressure): not gateway work either. */
+  clientWaitMs = 0;
   status = 200;
   errorClass: ErrorClass = 'none';
   errorCause: string | undefined;

@@ -186,7 +186,7 @@ export async function relayStream(
     // Usage on events is cumulative (the latest report wins): Anthropic reports input at the start.
     if (event.usage) usage = event.usage;
     if (!tracker.observe(event)) return;
-    await write(res, sseEvent(event), cancel);
+    await write(res, sseEvent(event), cancel, ledger);
     if (firstToken && tracker.deltas > 0) {
       ledger.ttftMs ??= ledger.elapsedMs();
       clearTimeout(firstToken);
@@ -308,15 +308,18 @@ function nonEmpty(value: unknown): boolean {
  * ends with the attempt (total timeout, shutdown), so a client that stops reading cannot hold the
  * request open forever.
  */
-async function write(res: ServerResponse, text: string, cancel: Cancellation): Promise<void> {
+async function write(res: ServerResponse, text: string, cancel: Cancellation, ledger: RequestLedger): Promise<void> {
   if (res.destroyed) throw new GatewayError({ status: 499, errorClass: 'client_cancelled', message: 'client disconnected', cause: 'client_closed' });
   if (!res.write(text)) {
+    // The client's pace, not the gateway's work: kept out of the overhead figures.
+    const waitStart = performance.now();
     const ac = new AbortController();
     let stopListening = (): void => {};
     const ended = new Promise<void>((resolve) => (stopListening = cancel.onAbort(() => resolve())));
     await Promise.race([once(res, 'drain', { signal: ac.signal }), once(res, 'close', { signal: ac.signal }), ended]).finally(() => {
       ac.abort();
       stopListening();
+      ledger.clientWaitMs += performance.now() - waitStart;
     });
     if (cancel.aborted) throw cancel.reason;
     if (res.destroyed) throw new GatewayError({ status: 499, errorClass: 'client_cancelled', message: 'client disconnected', cause: 'client_closed' });

@@ -27,7 +27,14 @@ export interface SamplingPipeline {
   close(flushTimeoutMs: number): Promise<void>;
 }
 
-export function createSamplingPipeline(config: Config, metrics: Metrics, logger: Logger, secrets: string[]): SamplingPipeline {
+export function createSamplingPipeline(
+  config: Config,
+  metrics: Metrics,
+  logger: Logger,
+  secrets: string[],
+  /** Requests waiting for after-response processing; beyond it they are skipped (tests lower it). */
+  backlogCapacity = BACKLOG,
+): SamplingPipeline {
   const redis = config.state.redis ? new Redis(config.state.redis, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false }) : undefined;
   redis?.on('error', () => {}); // reported by the stores that use it, once per outage
   // Writes happen in the sampling worker; this store instance only serves reads (admin export/list).
@@ -89,8 +96,10 @@ export function createSamplingPipeline(config: Config, metrics: Metrics, logger:
   };
 
   const listener: CompletionListener = (ledger) => {
-    if (backlog.length >= BACKLOG) {
-      if (ledger.route.sampling) metrics.samples.inc({ route: ledger.route.name, variant: ledger.variant, result: 'dropped' });
+    if (backlog.length >= backlogCapacity) {
+      // A dropped sample is one the route would have kept (the same draw as below; checks can't run
+      // now), not every skipped request: at rate 0.05 that would count twenty times too many.
+      if (sampler.reasons(ledger, false).length > 0) metrics.samples.inc({ route: ledger.route.name, variant: ledger.variant, result: 'dropped' });
       return;
     }
     backlog.push(ledger);

@@ -1,7 +1,10 @@
 // bellwether_gateway_overhead_seconds and the wide line's overhead_ms are the gateway's own time on a
 // request. A retry's backoff (Retry-After) is time spent waiting on the upstream's say-so, not gateway
-// work: counted as overhead, one 429 made the gateway look a second slow.
+// work: counted as overhead, one 429 made the gateway look a second slow. Nor is the time a stream
+// waits for a client that reads slowly.
 import t from 'tap';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { FakeUpstream } from '../../src/simulator/http-server.js';
 import { metricValue } from '../helpers/gateway.js';
@@ -30,4 +33,50 @@ routes: { chat: { champion: mini, retry: { maxAttempts: 2, baseDelayMs: 1, maxDe
   const sum = metricValue(m, 'bellwether_gateway_overhead_seconds_sum', { route: 'chat', stream: 'false' }) ?? NaN;
   t.ok(sum < 0.5, `bellwether_gateway_overhead_seconds_sum ${sum} excludes the 1 s backoff`);
   t.equal(metricValue(m, 'bellwether_gateway_overhead_seconds_count', { route: 'chat', stream: 'false' }), 1);
+});
+
+t.test('a slow client reading a stream is not gateway overhead', async (t) => {
+  // A fast upstream with a big answer (8 MB of chunks), so the socket's buffers fill while the client pauses.
+  const chunk = `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content: 'x'.repeat(1000) }, finish_reason: null }] })}\n\n`;
+  const upstream = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })}\n\n`);
+      for (let i = 0; i < 8000; i++) res.write(chunk);
+      res.end(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 8000, total_tokens: 8001 } })}\n\ndata: [DONE]\n\n`);
+    });
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const port = (upstream.address() as AddressInfo).port;
+  const gw = await startLoggedGateway(`
+providers: { up: { type: openai-compatible, baseUrl: "http://127.0.0.1:${port}/v1" } }
+models: { m: { provider: up } }
+routes: { chat: { champion: m } }
+`);
+  t.teardown(async () => {
+    await gw.close();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
+  const started = performance.now();
+  const received = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      let bytes = 0;
+      res.pause(); // the client is busy: it reads nothing for 1.5 s
+      setTimeout(() => {
+        res.on('data', (b: Buffer) => (bytes += b.length));
+        res.on('end', () => resolve(bytes));
+        res.resume();
+      }, 1500);
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'long answer please' }] }));
+  });
+  t.ok(received > 8_000_000, 'the whole answer arrived');
+  t.ok(performance.now() - started >= 1500, 'the client took its time');
+  const line = await gw.requestLine();
+  t.ok(Number(line.overhead_ms) < 750, `overhead_ms ${String(line.overhead_ms)} excludes the time the client was not reading`);
+  const sum = metricValue(await gw.metrics(), 'bellwether_gateway_overhead_seconds_sum', { route: 'chat', stream: 'true' }) ?? NaN;
+  t.ok(sum < 0.75, `bellwether_gateway_overhead_seconds_sum ${sum} excludes it too`);
 });
