@@ -197,7 +197,7 @@ async function attemptOnce(
     if (error.cause_) record.cause = error.cause_;
     priceFailedAttempt(record, error, pricing);
     endAttemptSpan(record);
-    if (error.errorClass === 'client_cancelled') ctx.breakers.release(model.name);
+    if (saysNothingAboutHealth(error)) ctx.breakers.release(model.name);
     else ctx.breakers.record(model.name, false);
     // Stop the upstream exchange (an unread error body, a half-open stream) before moving on.
     if (cancel !== request) cancel.abort(error);
@@ -206,6 +206,17 @@ async function attemptOnce(
     ledger.upstreamWaitMs += performance.now() - waitStart;
     if (firstToken && !handedOver) clearTimeout(firstToken);
   }
+}
+
+/**
+ * Failures that are no verdict on the model: the client went away, or the upstream rejected the
+ * client's own request (400, 413, 422...: the champion would say the same). Counting those let one
+ * client's run of invalid requests open the challenger's breaker. Still counted: 401/403 (the
+ * gateway's provider credentials), 408/409 (transient), 429 (rate_limited) and everything else.
+ */
+function saysNothingAboutHealth(error: GatewayError): boolean {
+  if (error.errorClass === 'client_cancelled') return true;
+  return error.errorClass === 'upstream_4xx' && !error.retryable && error.status !== 401 && error.status !== 403;
 }
 
 /**

@@ -1,7 +1,10 @@
 // The failure-ratio rule of the circuit breaker over its sliding window, with a fake clock: old
 // outcomes leave the window, the ratio needs its minimum of requests, and long windows stay exact.
 import t from 'tap';
+import { request } from 'undici';
 import { CircuitBreakers } from '../../src/gateway/circuit-breaker.js';
+import { FakeUpstream } from '../../src/simulator/http-server.js';
+import { startTestGateway } from '../helpers/gateway.js';
 
 const cfg = { consecutiveFailures: 1_000_000, failureRatio: 0.5, minRequests: 10, windowSeconds: 30, openSeconds: 60, halfOpenProbes: 1 };
 
@@ -70,4 +73,55 @@ t.test('a window of many thousands of outcomes keeps an exact count', async (t) 
     now += 1;
   }
   t.equal(breakers.state('m'), 'open');
+});
+
+t.test("a client's own bad requests do not open the challenger's breaker; upstream trouble still does", async (t) => {
+  const champion = await new FakeUpstream().start();
+  const challenger = await new FakeUpstream().start();
+  const gw = await startTestGateway(`
+providers:
+  main: { type: openai-compatible, baseUrl: "${champion.url}/v1" }
+  cand: { type: openai-compatible, baseUrl: "${challenger.url}/v1" }
+models:
+  big: { provider: main }
+  small: { provider: cand }
+routes:
+  chat:
+    champion: big
+    challenger: small
+    rollout: { percent: 100 }
+    fallback: champion
+    retry: { maxAttempts: 1 }
+    circuitBreaker: { consecutiveFailures: 2, openSeconds: 600 }
+`);
+  t.teardown(async () => {
+    await gw.close();
+    await champion.close();
+    await challenger.close();
+  });
+  const ask = () =>
+    request(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], temperature: 7 }),
+    });
+  const breakers = async () => ((await (await request(`${gw.url}/readyz`)).body.json()) as { circuitBreakers: Record<string, string> }).circuitBreakers;
+  const invalid = { error: { message: 'Invalid temperature', type: 'invalid_request_error', param: 'temperature', code: null } };
+  // One client sends five invalid requests: both models reject them alike.
+  for (let i = 0; i < 5; i++) {
+    challenger.inject({ kind: 'status', status: 400, body: invalid });
+    champion.inject({ kind: 'status', status: 400, body: invalid });
+    const res = await ask();
+    t.equal(res.statusCode, 400, 'the client gets its 400');
+    await res.body.text();
+  }
+  t.same(await breakers(), { small: 'closed' }, "the client's 400s say nothing about the challenger's health");
+  const ok = await ask();
+  await ok.body.text();
+  t.equal(ok.headers['x-bellwether-model'], 'small', 'the challenger still answers its share');
+
+  // A 429 or 5xx is the challenger's trouble: those still open it.
+  challenger.inject({ kind: 'status', status: 429 }, 2);
+  for (let i = 0; i < 2; i++) await (await ask()).body.text();
+  t.same(await breakers(), { small: 'open' });
 });
