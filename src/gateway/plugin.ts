@@ -19,11 +19,21 @@ export async function clientApi(app: FastifyInstance, ctx: GatewayContext): Prom
   app.get('/v1/models', async (req) => {
     ctx.clients.authenticate(req.headers.authorization);
     const created = Math.floor(Date.now() / 1000);
-    const data = Object.values(ctx.config.routes).flatMap((route) =>
-      [route.name, ...route.aliases].map((id) => ({ id, object: 'model', created, owned_by: 'bellwether', ...(id !== route.name ? { route: route.name } : {}) })),
-    );
+    const data = Object.values(ctx.config.routes).flatMap((route) => [route.name, ...route.aliases].map((id) => modelObject(id, route.name, created)));
     return { object: 'list', data };
   });
 
+  // The SDK's models.retrieve(): a route or alias is a model here. Left to the pass-through, the
+  // upstream (which knows no routes) answered 404 for every name the client can actually use.
+  app.get<{ Params: { model: string } }>('/v1/models/:model', async (req) => {
+    ctx.clients.authenticate(req.headers.authorization);
+    const route = ctx.routes.resolve(req.params.model);
+    return modelObject(req.params.model, route.name, Math.floor(Date.now() / 1000));
+  });
+
   await registerPassthrough(app, ctx);
+}
+
+function modelObject(id: string, route: string, created: number): Record<string, unknown> {
+  return { id, object: 'model', created, owned_by: 'bellwether', ...(id !== route ? { route } : {}) };
 }

@@ -151,6 +151,20 @@ t.test('embeddings and models', async (t) => {
   t.same(ids, ['chat', 'gpt-4o-mini']);
 });
 
+t.test('models.retrieve answers for a route or alias, and 404s for anything else', async (t) => {
+  const { upstream, client } = await setup(t);
+  const before = upstream.requests.length;
+  const route = await client.models.retrieve('chat');
+  t.equal(route.id, 'chat');
+  t.equal(route.object, 'model');
+  const alias = await client.models.retrieve('gpt-4o-mini');
+  t.equal(alias.id, 'gpt-4o-mini', 'an app that checks its model name finds it');
+  const missing = await client.models.retrieve('gpt-5-ultra').catch((e: unknown) => e);
+  t.ok(missing instanceof OpenAI.NotFoundError, 'unknown model: 404');
+  t.equal((missing as InstanceType<typeof OpenAI.NotFoundError>).code, 'model_not_found');
+  t.equal(upstream.requests.length, before, 'answered by the gateway, not the upstream (which knows no routes)');
+});
+
 t.test('upstream errors keep their status and OpenAI shape; the SDK raises the right class', async (t) => {
   const { upstream, gw, client } = await setup(t);
   upstream.inject({ kind: 'status', status: 400, body: { error: { message: 'Invalid value for temperature', type: 'invalid_request_error', param: 'temperature', code: null } } });
