@@ -117,7 +117,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     void reply.code(error.status).header('x-bellwether-request-id', req.id).send(error.toBody());
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send({ error: { message: `Unknown path ${req.method} ${req.url.split('?')[0]}`, type: 'invalid_request_error', code: 'unknown_url' } });
+    void reply.code(404).header('x-bellwether-request-id', req.id).send({ error: { message: `Unknown path ${req.method} ${req.url.split('?')[0]}`, type: 'invalid_request_error', code: 'unknown_url' } });
   });
 
   await app.register(healthApi, ctx);

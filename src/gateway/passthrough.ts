@@ -9,7 +9,7 @@ export async function registerPassthrough(app: FastifyInstance, ctx: GatewayCont
   const firstRoute = Object.values(ctx.config.routes)[0];
   const champion = firstRoute ? ctx.config.models[firstRoute.champion] : undefined;
   const target = champion ? ctx.providers.get(champion.provider)?.passthrough() : undefined;
-  if (!target) {
+  if (!target || !firstRoute || !champion) {
     app.all('/v1/*', async () => {
       throw new GatewayError({ status: 404, errorClass: 'bad_request', message: 'This endpoint is not available: the champion provider does not accept pass-through requests.', type: 'invalid_request_error', code: 'unknown_url' });
     });
@@ -20,8 +20,16 @@ export async function registerPassthrough(app: FastifyInstance, ctx: GatewayCont
     upstream: target.upstream,
     prefix: '/v1',
     rewritePrefix: target.prefix,
-    preHandler: async (req) => {
+    preHandler: async (req, reply) => {
       ctx.clients.authenticate(req.headers.authorization);
+      // PRODUCT.md section 4: every proxied call says who answered, pass-through included.
+      void reply.headers({
+        'x-bellwether-request-id': req.id,
+        'x-bellwether-route': firstRoute.name,
+        'x-bellwether-variant': 'champion',
+        'x-bellwether-model': champion.name,
+        'x-bellwether-attempts': '1',
+      });
     },
     replyOptions: {
       rewriteRequestHeaders: (_req, headers) => {

@@ -189,6 +189,14 @@ t.test('other /v1 paths pass through to the champion provider with its key', asy
   const body = (await res.json()) as { path: string };
   t.equal(body.path, '/v1/files?purpose=batch');
   t.equal(upstream.requests.at(-1)?.headers.authorization, `Bearer ${PROVIDER_KEY}`);
+  t.match(res.headers.get('x-bellwether-request-id'), /^[0-9a-f-]{36}$/, 'pass-through answers carry a request id too');
+  t.equal(res.headers.get('x-bellwether-route'), 'chat');
+  t.equal(res.headers.get('x-bellwether-variant'), 'champion');
+  t.equal(res.headers.get('x-bellwether-model'), 'big', "the champion's provider answered");
+  t.equal(res.headers.get('x-bellwether-attempts'), '1');
+  const unknown = await fetch(`${gw.url}/nope`);
+  t.equal(unknown.status, 404);
+  t.match(unknown.headers.get('x-bellwether-request-id'), /^[0-9a-f-]{36}$/, 'so does a 404 for an unknown path');
   const denied = await fetch(`${gw.url}/v1/files`, { headers: { authorization: 'Bearer wrong-key-123456' } });
   t.equal(denied.status, 401, 'pass-through is authenticated too');
 });
