@@ -106,7 +106,9 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     bodyLimit: config.server.bodyLimitBytes,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
-    return503OnClosing: true,
+    // Fastify's own 503 while closing is `{"error":"Service Unavailable",...}`: not the OpenAI shape
+    // our clients parse, and without a request id. The onRequest hook below answers instead.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
 
@@ -118,6 +120,19 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).header('x-bellwether-request-id', req.id).send({ error: { message: `Unknown path ${req.method} ${req.url.split('?')[0]}`, type: 'invalid_request_error', code: 'unknown_url' } });
+  });
+
+  // Draining (SIGTERM): in-flight requests and streams finish; a request that still arrives on an
+  // open keep-alive connection is told to go elsewhere (SDKs retry a 503) and the connection closes.
+  let draining = false;
+  app.addHook('preClose', async () => {
+    draining = true;
+  });
+  // Callback style: on every request's hot path, an async hook would cost a promise each time.
+  app.addHook('onRequest', (_req, reply, done) => {
+    if (!draining) return done();
+    void reply.header('connection', 'close');
+    done(new GatewayError({ status: 503, errorClass: 'internal', message: 'The gateway is shutting down; retry the request.', type: 'api_error', code: 'shutting_down' }));
   });
 
   await app.register(healthApi, ctx);

@@ -1,6 +1,9 @@
 // Bad input gets a clear OpenAI-shaped error, and loses nothing.
 import t from 'tap';
 import { request } from 'undici';
+import { connect } from 'node:net';
+import { once } from 'node:events';
+import { FakeUpstream } from '../../src/simulator/http-server.js';
 import { startTestGateway, metricValue, metricSum } from '../helpers/gateway.js';
 
 const CONFIG = `
@@ -124,4 +127,41 @@ t.test('health and readiness', async (t) => {
   const body = (await ready.body.json()) as { status: string; state: { backend: string } };
   t.equal(body.status, 'ready');
   t.equal(body.state.backend, 'memory');
+});
+
+t.test('a request arriving while the gateway drains gets an OpenAI-shaped 503', async (t) => {
+  const upstream = await new FakeUpstream({ simulation: { tokensPerSecond: 40 } }).start();
+  t.teardown(() => upstream.close());
+  const gw = await startTestGateway(`
+providers:
+  up: { type: openai-compatible, baseUrl: "${upstream.url}/v1" }
+models:
+  a: { provider: up }
+routes:
+  demo: { champion: a }
+`);
+  const { port } = new URL(gw.url);
+  const socket = connect(Number(port), '127.0.0.1');
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (d: string) => (received += d));
+  const body = (stream: boolean) => JSON.stringify({ model: 'demo', stream, messages: [{ role: 'user', content: 'Tell me about Ada Lovelace' }] });
+  const req = (b: string) => `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: keep-alive\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(b)}\r\n\r\n${b}`;
+  // A stream is in flight on this keep-alive connection when shutdown begins...
+  socket.write(req(body(true)));
+  while (!received.includes('data:')) await new Promise((r) => setTimeout(r, 10));
+  const closed = gw.close();
+  await new Promise((r) => setTimeout(r, 20));
+  // ...and the client sends its next request on the same connection.
+  socket.write(req(body(false)));
+  await Promise.race([once(socket, 'close'), new Promise((r) => setTimeout(r, 10_000))]);
+  await closed;
+  socket.destroy();
+  t.match(received, /data: \[DONE\]/, 'the in-flight stream finished');
+  const second = received.slice(received.indexOf('HTTP/1.1', 1));
+  t.match(second, /^HTTP\/1\.1 503/);
+  t.match(second, /x-bellwether-request-id: [0-9a-f-]{36}/i);
+  const json = JSON.parse(second.slice(second.indexOf('\r\n\r\n') + 4)) as ErrorBody;
+  t.equal(json.error.type, 'api_error', 'OpenAI error shape: the SDK reads error.message and retries the 503 elsewhere');
+  t.type(json.error.message, 'string');
 });
