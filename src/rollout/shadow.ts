@@ -104,7 +104,8 @@ export class ShadowMirror {
     if (percent <= 0 || !this.sample(percent)) return undefined;
     const model = this.ctx.config.models[state.challenger];
     const provider = model ? this.ctx.providers.get(model.provider) : undefined;
-    if (!model || !provider || !provider.supports(ledger.operation)) return undefined;
+    // Through the same adapter as the client's own calls: a chat-only provider answers /v1/responses too.
+    if (!model || !provider || !providerFor(provider, ledger.operation).supports(ledger.operation)) return undefined;
     return { ledger, route, model, provider };
   }
 
@@ -183,6 +184,9 @@ export class ShadowMirror {
 
 /** First content or tool-call delta, as the client-facing TTFT is defined (gateway/relay.ts). */
 function hasOutput(event: StreamEvent): boolean {
+  const type = event.json?.type;
+  if (type === 'response.output_text.delta') return typeof event.json?.delta === 'string' && event.json.delta.length > 0;
+  if (type === 'response.output_item.added') return (event.json?.item as { type?: unknown } | undefined)?.type === 'function_call';
   const choices = event.json?.choices;
   if (!Array.isArray(choices)) return false;
   return choices.some((c: { delta?: { content?: unknown; tool_calls?: unknown } } | null) => {

@@ -66,6 +66,22 @@ t.test('streamed requests are copied as streams and get a TTFT', async (t) => {
   t.match(text, /bellwether_time_to_first_token_seconds_count\{route="demo",variant="shadow",model="b"\} 1/);
 });
 
+t.test('streamed Responses-API requests are copied and get a TTFT too', async (t) => {
+  const gw = await startTestGateway(slowChallenger(0));
+  t.teardown(() => gw.close());
+  const res = await request(`${gw.url}/v1/responses`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'demo', stream: true, input: 'hello there' }),
+  });
+  t.match(await res.body.text(), /response\.completed/);
+  const text = await waitFor(async () => {
+    const m = await metrics(gw.url);
+    return shadowRequests(m, 'success', 'none', 'true') === 1 ? m : undefined;
+  });
+  t.match(text, /bellwether_time_to_first_token_seconds_count\{route="demo",variant="shadow",model="b"\} 1/, 'the shadow arm has TTFT data to compare');
+});
+
 t.test('the hourly USD budget skips copies once spent', async (t) => {
   const gw = await startTestGateway(slowChallenger(0).replace('maxUsdPerHour: 1000', 'maxUsdPerHour: 0.000000001'));
   t.teardown(() => gw.close());
