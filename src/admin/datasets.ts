@@ -11,10 +11,12 @@ interface ExportQuery {
   tags?: string;
   since?: string;
   until?: string;
-  limit?: number;
+  limit?: string;
 }
 
 const ISO_DATE = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$';
+
+const MAX_LIMIT = 1_000_000;
 
 const exportSchema = {
   params: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 128 } } },
@@ -28,7 +30,8 @@ const exportSchema = {
       tags: { type: 'string', minLength: 1, description: 'comma-separated; every tag must be present' },
       since: { type: 'string', pattern: ISO_DATE },
       until: { type: 'string', pattern: ISO_DATE },
-      limit: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+      // Query values are text and the admin validator does not coerce; checked in the handler.
+      limit: { type: 'string', minLength: 1, description: 'at most n records (oldest first), 1 to 1000000' },
     },
   },
 } as const;
@@ -49,6 +52,10 @@ export function datasetAdminRoutes(store: () => DatasetStore) {
           throw new GatewayError({ status: 400, errorClass: 'bad_request', message: `Invalid request: ${key} "${value}" is not a valid date.`, type: 'invalid_request_error', code: 'invalid_request' });
         }
       }
+      const limit = q.limit === undefined ? undefined : Number(q.limit);
+      if (limit !== undefined && !(/^\d+$/.test(q.limit ?? '') && limit >= 1 && limit <= MAX_LIMIT)) {
+        throw new GatewayError({ status: 400, errorClass: 'bad_request', message: `Invalid request: limit "${q.limit}" must be a whole number from 1 to ${MAX_LIMIT}.`, type: 'invalid_request_error', code: 'invalid_request' });
+      }
       const filter: DatasetFilter = {
         ...(q.route ? { route: q.route } : {}),
         ...(q.variant ? { variant: q.variant } : {}),
@@ -56,7 +63,7 @@ export function datasetAdminRoutes(store: () => DatasetStore) {
         ...(q.tags ? { tags: q.tags.split(',').map((t) => t.trim()).filter(Boolean) } : {}),
         ...(q.since ? { since: new Date(q.since) } : {}),
         ...(q.until ? { until: new Date(q.until) } : {}),
-        ...(q.limit ? { limit: q.limit } : {}),
+        ...(limit !== undefined ? { limit } : {}),
       };
       const records = store().export(name, filter);
       async function* lines() {

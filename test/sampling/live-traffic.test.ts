@@ -89,6 +89,13 @@ t.test('sampled records for both variants, redacted, exportable with the CLI', a
 
   const challengerOnly = await exportDataset(gw.url, 'demo', ['--variant', 'challenger']);
   t.ok(challengerOnly.length > 0 && challengerOnly.every((r) => (r.source as { variant: string }).variant === 'challenger'), 'filter by variant');
+  const firstThree = await exportDataset(gw.url, 'demo', ['--limit', '3']);
+  t.same(firstThree.map((r) => r.id), records.slice(0, 3).map((r) => r.id), '--limit: the oldest n records');
+  for (const limit of ['0', '-1', '2.5', 'ten']) {
+    const res = await request(`${gw.url}/admin/v1/datasets/demo/export?limit=${limit}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    t.equal(res.statusCode, 400, `limit=${limit}`);
+    t.match(await res.body.json(), { error: { type: 'invalid_request_error', message: /limit/ } });
+  }
 
   const list = await cli(['dataset', 'list', '--url', gw.url, '--token', ADMIN, '--json']);
   t.match(JSON.parse(list.stdout), { datasets: [{ name: 'demo', records: 40 }] });
