@@ -143,7 +143,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     ctx,
     authenticator: () => adminAuth,
     reload: (actor, reason) => reloader.reload(actor, reason),
-    extensions: [datasetAdminRoutes(() => sampling.store)],
+    extensions: [datasetAdminRoutes(() => sampling.store, () => Object.keys(ctx.config.routes))],
   });
 
   app.addHook('onClose', async () => {

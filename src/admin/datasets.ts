@@ -36,7 +36,8 @@ const exportSchema = {
   },
 } as const;
 
-export function datasetAdminRoutes(store: () => DatasetStore) {
+/** `routes` names the configured routes: their datasets exist (possibly empty) before anything is sampled. */
+export function datasetAdminRoutes(store: () => DatasetStore, routes: () => string[]) {
   return async function datasets(app: FastifyInstance): Promise<void> {
     app.get('/datasets', async () => ({ datasets: await store().list() }));
 
@@ -65,6 +66,14 @@ export function datasetAdminRoutes(store: () => DatasetStore) {
         ...(q.until ? { until: new Date(q.until) } : {}),
         ...(limit !== undefined ? { limit } : {}),
       };
+      // A typo must not look like an empty dataset: unknown names are 404, configured routes are not.
+      if (!routes().includes(name)) {
+        const known = (await store().list()).map((d) => d.name);
+        if (!known.includes(name)) {
+          const have = [...new Set([...routes(), ...known])].sort().join(', ');
+          throw new GatewayError({ status: 404, errorClass: 'bad_request', message: `Unknown dataset "${name}" (have: ${have}).`, type: 'invalid_request_error', code: 'unknown_dataset' });
+        }
+      }
       const records = store().export(name, filter);
       async function* lines() {
         for await (const record of records) yield `${JSON.stringify(record)}\n`;

@@ -103,6 +103,15 @@ t.test('sampled records for both variants, redacted, exportable with the CLI', a
   const denied = await request(`${gw.url}/admin/v1/datasets`);
   t.equal(denied.statusCode, 401, 'datasets need an admin token');
   await denied.body.text();
+  const typo = await request(`${gw.url}/admin/v1/datasets/dmeo/export`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  t.equal(typo.statusCode, 404, 'a dataset that is neither stored nor a configured route is not an empty export');
+  t.match(await typo.body.json(), { error: { type: 'invalid_request_error', code: 'unknown_dataset', message: /"dmeo".*demo/ } });
+  const typoCli = await cli(['dataset', 'export', 'dmeo', '--url', gw.url, '--token', ADMIN]).then(() => ({ code: 0, stderr: '' }), (err: { code: number; stderr: string }) => err);
+  t.equal(typoCli.code, 1);
+  t.match(typoCli.stderr, /unknown dataset|"dmeo"/);
+  const quiet = await request(`${gw.url}/admin/v1/datasets/quiet/export`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  t.equal(quiet.statusCode, 200, 'a configured route with nothing sampled yet exports empty');
+  t.equal(await quiet.body.text(), '');
   const traversal = await request(`${gw.url}/admin/v1/datasets/..%2Fetc/export`, { headers: { authorization: `Bearer ${ADMIN}` } });
   t.equal(traversal.statusCode, 400);
   await traversal.body.text();
