@@ -9,14 +9,17 @@ export interface InterpolationIssue {
   variable: string;
 }
 
+/** `substituted` receives the path of every value that contained a `${...}` reference. */
 export function interpolate(
   value: unknown,
   env: NodeJS.ProcessEnv,
   issues: InterpolationIssue[],
+  substituted: (string | number)[][] = [],
   path: (string | number)[] = [],
 ): unknown {
   if (typeof value === 'string') {
     if (!value.includes('${')) return value;
+    substituted.push(path);
     const result = value.replace(PATTERN, (_match, name: string, fallback: string | undefined) => {
       const found = env[name];
       if (found !== undefined && found !== '') return found;
@@ -27,11 +30,11 @@ export function interpolate(
     // `key: ${VAR:-}` with VAR unset means "not configured": drop the key rather than keep "".
     return result === '' && WHOLE_OPTIONAL.test(value) ? undefined : result;
   }
-  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, env, issues, [...path, i]));
+  if (Array.isArray(value)) return value.map((item, i) => interpolate(item, env, issues, substituted, [...path, i]));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
-      const resolved = interpolate(item, env, issues, [...path, key]);
+      const resolved = interpolate(item, env, issues, substituted, [...path, key]);
       if (resolved !== undefined) out[key] = resolved;
     }
     return out;

@@ -15,7 +15,8 @@ export class ConfigError extends Error {
   }
 }
 
-// coerceTypes: an interpolated `${PORT:-8080}` is a string in YAML but means a number.
+// coerceTypes: an interpolated `${PORT:-8080}` is a string in YAML but means a number. Only
+// interpolated values may be converted; literalCoercions() reports any other conversion.
 const ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: true });
 const validateSchema = ajv.compile<RawConfig>(ConfigSchema);
 
@@ -44,7 +45,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
 
   const missing: InterpolationIssue[] = [];
-  const interpolated = interpolate(parsed, env, missing);
+  const substituted: (string | number)[][] = [];
+  const interpolated = interpolate(parsed, env, missing, substituted);
   if (missing.length > 0) {
     throw new ConfigError(
       missing.map(
@@ -53,14 +55,20 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     );
   }
 
-  if (!validateSchema(interpolated)) {
-    throw new ConfigError(
-      uniqueErrors(validateSchema.errors ?? []).map((e) => {
+  const asWritten = structuredClone(interpolated);
+  const valid = validateSchema(interpolated);
+  const lines = valid
+    ? []
+    : uniqueErrors(validateSchema.errors ?? []).map((e) => {
         const path = pointerToPath(e.instancePath);
         return `${file}:${dotted(path)}: ${describeSchemaError(e)}${where(path)}`;
-      }),
-    );
+      });
+  // `percent: true` would otherwise become 1 and `percent:` (null) 0, silently.
+  const converted = new Set(substituted.map((p) => dotted(p)));
+  for (const p of literalCoercions(asWritten, interpolated, [])) {
+    if (!converted.has(dotted(p.path))) lines.push(`${file}:${dotted(p.path)}: ${p.reason}${where(p.path)}`);
   }
+  if (!valid || lines.length > 0) throw new ConfigError(lines);
 
   const raw = interpolated;
   const problems = crossCheck(raw, env);
@@ -152,6 +160,21 @@ function crossCheck(raw: RawConfig, env: NodeJS.ProcessEnv): Problem[] {
     });
   }
   return problems;
+}
+
+/** Values whose type Ajv's coercion changed: `before` as parsed, `after` as validated. */
+function literalCoercions(before: unknown, after: unknown, path: (string | number)[]): Problem[] {
+  if (Array.isArray(before) && Array.isArray(after)) return before.flatMap((item, i) => literalCoercions(item, after[i], [...path, i]));
+  if (isPlainObject(before) && isPlainObject(after)) {
+    return Object.keys(before).flatMap((key) => (key in after ? literalCoercions(before[key], after[key], [...path, key]) : []));
+  }
+  if (typeof before === typeof after) return [];
+  const written = typeof before === 'string' ? `the string ${JSON.stringify(before)}` : String(before);
+  return [{ path, reason: `must be ${typeof after}, not ${written}` }];
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function uniqueErrors(errors: ErrorObject[]): ErrorObject[] {

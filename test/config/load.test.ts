@@ -69,3 +69,13 @@ t.test('`bellwether config check` prints file:path: reason lines and exits non-z
   t.equal(dangling.status, 1);
   t.match(dangling.stderr, /missing\.yaml: cannot read file/);
 });
+
+t.test('only interpolated values are converted; a literal of the wrong type is an error', async (t) => {
+  t.equal(parseConfig(BASE.replace('percent: 10', 'percent: "${PCT:-25}"'), 'x.yaml', {}).routes.demo?.rollout.percent, 25, '${VAR:-25} means the number');
+  t.equal(parseConfig(`${BASE}server: { port: "\${PORT}" }\n`, 'x.yaml', { PORT: '9090' }).server.port, 9090);
+  t.match(errorsOf(BASE.replace('percent: 10', 'percent: true')), [/^bad\.yaml:routes\.demo\.rollout\.percent: must be number, not true \(line \d+\)$/]);
+  t.match(errorsOf(BASE.replace('percent: 10', 'percent:')), [/^bad\.yaml:routes\.demo\.rollout\.percent: must be number, not null/]);
+  t.match(errorsOf(BASE.replace('percent: 10', 'percent: "10"')), [/^bad\.yaml:routes\.demo\.rollout\.percent: must be number, not the string "10"/]);
+  t.match(errorsOf(`${BASE}auth: { clientKeys: [{ name: web, key: "0123456789", canForceVariant: "yes" }] }\n`), [/auth\.clientKeys\.0\.canForceVariant: must be boolean/]);
+  t.match(errorsOf(`${BASE}auth: { clientKeys: [{ name: web, key: 12345678901 }] }\n`), [/^bad\.yaml:auth\.clientKeys\.0\.key: must be string, not 12345678901/]);
+});
