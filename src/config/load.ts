@@ -32,7 +32,9 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
+  // merge: `<<: *base` is how YAML users share settings (YAML 1.2 dropped it; the yaml library
+  // keeps it behind this flag). Duplicate keys stay errors.
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, merge: true });
   const where = (path: (string | number)[]) => locate(doc, lineCounter, path);
   if (doc.errors.length > 0) {
     throw new ConfigError(

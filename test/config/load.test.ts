@@ -79,3 +79,18 @@ t.test('only interpolated values are converted; a literal of the wrong type is a
   t.match(errorsOf(`${BASE}auth: { clientKeys: [{ name: web, key: "0123456789", canForceVariant: "yes" }] }\n`), [/auth\.clientKeys\.0\.canForceVariant: must be boolean/]);
   t.match(errorsOf(`${BASE}auth: { clientKeys: [{ name: web, key: 12345678901 }] }\n`), [/^bad\.yaml:auth\.clientKeys\.0\.key: must be string, not 12345678901/]);
 });
+
+t.test('YAML anchors and merge keys share settings between entries', async (t) => {
+  const config = parseConfig(`
+providers:
+  sim: { type: simulator }
+models:
+  a: &base { provider: sim, pricing: { inputPerMTok: 1, outputPerMTok: 2 } }
+  b: { <<: *base, upstreamModel: b-2026 }
+routes:
+  demo: { champion: a, challenger: b, rollout: { percent: 10 } }
+`, 'x.yaml', {});
+  t.same(config.models.b?.pricing, { inputPerMTok: 1, outputPerMTok: 2 });
+  t.equal(config.models.b?.upstreamModel, 'b-2026');
+  t.match(errorsOf(BASE.replace('b: { provider: sim }', 'b: { <<: { provider: sim, colour: red } }')), [/^bad\.yaml:models\.b: unknown key "colour"/], 'merged keys are validated like written ones');
+});
