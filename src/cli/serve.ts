@@ -18,9 +18,24 @@ export async function serve(configPath: string | undefined, portOverride?: numbe
     throw err;
   }
   const envPort = process.env.PORT ? Number(process.env.PORT) : undefined;
+  if (portOverride === undefined && envPort !== undefined && !(Number.isInteger(envPort) && envPort >= 0 && envPort <= 65535)) {
+    process.stderr.write(`bellwether: refusing to start: PORT "${process.env.PORT}" is not a port number (0-65535)\n`);
+    process.exit(3);
+  }
   const port = portOverride ?? envPort ?? config.server.port;
   const logger = createLogger(config.logging.level);
-  const gateway = await startGateway({ config, port, logger });
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway({ config, port, logger });
+  } catch (err) {
+    // The usual start-up failures are the environment's, not bugs: say which, without a stack.
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'EADDRINUSE' ? 'is already in use' : code === 'EACCES' ? 'needs privileges this process lacks' : code === 'EADDRNOTAVAIL' ? 'is not available on this machine' : undefined;
+    if (reason === undefined) throw err;
+    process.stderr.write(`bellwether: cannot listen on ${config.server.host}:${port}: port ${port} ${reason} (choose another with PORT or --port)\n`);
+    process.exit(1);
+  }
   logger.info(
     { url: gateway.url, config: file, routes: Object.keys(config.routes), state: gateway.ctx.rollouts.health().backend },
     `bellwether listening on ${gateway.url}`,
