@@ -57,9 +57,12 @@ export function datasetCommand(): Command {
         }
         const { url: base, token } = resolveConnection(opts);
         const url = `${base}/admin/v1/datasets/${encodeURIComponent(name)}/export${query.size > 0 ? `?${query}` : ''}`;
-        const res = await request(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }).catch((err: unknown) => {
-          throw new AdminApiError(0, null, redactor(base, token)(`cannot reach the gateway at ${base}: ${(err as Error).message}`), null);
-        });
+        // An unparsable --url throws synchronously; it is the same user-facing failure.
+        const res = await Promise.resolve()
+          .then(() => request(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }))
+          .catch((err: unknown) => {
+            throw new AdminApiError(0, null, redactor(base, token)(`cannot reach the gateway at ${base}: ${(err as Error).message}`), null);
+          });
         if (res.statusCode !== 200) {
           const body = (await res.body.json().catch(() => null)) as { error?: { message?: string; code?: string } } | null;
           throw new AdminApiError(res.statusCode, body?.error?.code ?? null, body?.error?.message ?? `HTTP ${res.statusCode}`, body);
@@ -70,16 +73,27 @@ export function datasetCommand(): Command {
           throw err;
         });
         const sink = opts.out ? createWriteStream(opts.out) : new Writable({ write: (chunk, _enc, cb) => (process.stdout.write(chunk) ? cb() : process.stdout.once('drain', cb)) });
-        await pipeline(res.body, sink);
+        await pipeline(res.body, sink).catch((err: NodeJS.ErrnoException) => {
+          // fs errors carry a syscall (open, write); anything else is the download breaking off.
+          throw new CliError(opts.out && err.syscall ? `cannot write ${opts.out}: ${err.message}` : `export of "${name}" interrupted: ${err.message}`);
+        });
       });
     });
   return dataset;
 }
 
+/** A failure that is the user's environment, not a bug: printed as one line, exit 1. */
+class CliError extends Error {}
+
 async function guard(fn: () => Promise<void>): Promise<void> {
   try {
     await fn();
   } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`bellwether: ${err.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
     if (err instanceof AdminApiError) {
       process.stderr.write(`bellwether: ${err.message}${err.status ? ` (HTTP ${err.status})` : ''}\n`);
       process.exitCode = 1;

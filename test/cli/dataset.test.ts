@@ -1,0 +1,40 @@
+// `bellwether dataset export` failing for the user's reasons says so in one line and exits 1.
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { startTestGateway } from '../helpers/gateway.js';
+
+const ADMIN = 'admin-token-0123456789';
+const run = promisify(execFile);
+
+// Async: the gateway runs in this process, so a blocking spawn would deadlock it.
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(process.execPath, ['bin/bellwether.js', ...args], { encoding: 'utf8' }).then(
+    (r) => ({ code: 0, ...r }),
+    (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
+  );
+}
+
+t.test('an unusable --url or --out is one line, exit 1, no stack trace', async (t) => {
+  const dir = t.testdir({});
+  const gw = await startTestGateway(`
+auth: { adminTokens: [{ name: sre, token: ${ADMIN} }] }
+providers: { sim: { type: simulator } }
+models: { big: { provider: sim } }
+routes: { demo: { champion: big, sampling: { rate: 1 } } }
+datasets: { dir: ${dir} }
+`);
+  t.teardown(() => gw.close());
+
+  const badUrl = await cli(['dataset', 'export', 'demo', '--url', 'localhost-8080', '--token', ADMIN]);
+  t.equal(badUrl.code, 1);
+  t.match(badUrl.stderr, /^bellwether: .*localhost-8080.*\n$/);
+  t.notMatch(badUrl.stderr, /\n\s+at /);
+
+  const out = join(dir, 'no-such-dir', 'demo.jsonl');
+  const badOut = await cli(['dataset', 'export', 'demo', '--url', gw.url, '--token', ADMIN, '--out', out]);
+  t.equal(badOut.code, 1);
+  t.match(badOut.stderr, /^bellwether: cannot write .*no-such-dir.*\n$/);
+  t.notMatch(badOut.stderr, /\n\s+at /);
+});
