@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { parse as parseYaml } from 'yaml';
+import { LineCounter, isNode, parseDocument } from 'yaml';
 import { describeSchemaError } from '../config/load.js';
 import { CoverageSpec, PrecisionSpec } from './coverage.js';
 
@@ -276,8 +276,11 @@ export function dotted(path: Path): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
+/** Where a problem is: `file:path`, or `file:line: path` when the file's YAML nodes are known. */
+type Locator = (path: Path) => string;
+
 /** Ajv errors → `file:path: reason` lines, one per distinct problem. */
-export function schemaErrors(schema: TSchema, value: unknown, file: string, base: Path = []): string[] {
+export function schemaErrors(schema: TSchema, value: unknown, file: string, base: Path = [], at: Locator = (p) => `${file}:${dotted(p)}`): string[] {
   const validate = validatorFor(schema);
   if (validate(value)) return [];
   const errors = validate.errors ?? [];
@@ -287,28 +290,38 @@ export function schemaErrors(schema: TSchema, value: unknown, file: string, base
     .filter((e) => e.keyword === 'anyOf' || !unionPaths.has(e.instancePath))
     .map((e) => {
       const rel: Path = e.instancePath === '' ? [] : e.instancePath.slice(1).split('/').map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')));
-      return `${file}:${dotted([...base, ...rel])}: ${describeSchemaError(e)}`;
+      return `${at([...base, ...rel])}: ${describeSchemaError(e)}`;
     });
   return [...new Set(lines)];
 }
 
-function readYaml(file: string): unknown {
+/** A YAML file's value, and a locator that names the line of any path in it. */
+function readYaml(file: string): { value: unknown; at: Locator } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new SuiteError([`${file}: cannot read file: ${(err as Error).message}`]);
   }
-  try {
-    return parseYaml(text);
-  } catch (err) {
-    throw new SuiteError([`${file}: YAML: ${(err as Error).message.split('\n')[0] ?? ''}`]);
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  if (doc.errors.length > 0) {
+    throw new SuiteError(doc.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? '?'}: YAML: ${e.message.split('\n')[0] ?? ''}`));
   }
+  const at: Locator = (path) => {
+    // The deepest node that exists: a missing key is reported at the mapping that lacks it.
+    for (let depth = path.length; depth >= 0; depth--) {
+      const node = doc.getIn(path.slice(0, depth), true);
+      if (isNode(node) && node.range) return `${file}:${lineCounter.linePos(node.range[0]).line}: ${dotted(path)}`;
+    }
+    return `${file}:${dotted(path)}`;
+  };
+  return { value: doc.toJS(), at };
 }
 
 /** Load and validate a suite file. Cases are loaded separately (`loadCases`). */
 export function loadSuite(file: string, validateCheck: CheckValidator): Suite {
-  const raw = readYaml(file);
+  const raw = readYaml(file).value;
   const lines = schemaErrors(SuiteSchema, raw, file);
   if (lines.length > 0) throw new SuiteError(lines);
   const s = raw as RawSuite;
@@ -424,12 +437,12 @@ export function renderTemplate(template: string, vars: Record<string, string>): 
   return { text, missing };
 }
 
-function handwrittenCase(raw: RawCase, suite: Suite, file: string, path: Path, defaultSplit: Split | undefined, problems: string[]): EvalCase | undefined {
+function handwrittenCase(raw: RawCase, suite: Suite, file: string, path: Path, defaultSplit: Split | undefined, problems: string[], at: Locator): EvalCase | undefined {
   const vars = raw.vars ?? {};
   let request: ChatRequest;
   if (raw.request) {
     if (raw.prompt !== undefined || raw.vars !== undefined) {
-      problems.push(`${file}:${dotted([...path, 'request'])}: give either "request" (recorded messages) or "prompt"/"vars", not both`);
+      problems.push(`${at([...path, 'request'])}: give either "request" (recorded messages) or "prompt"/"vars", not both`);
       return undefined;
     }
     request = {
@@ -441,14 +454,14 @@ function handwrittenCase(raw: RawCase, suite: Suite, file: string, path: Path, d
   } else {
     const template = raw.prompt ?? suite.prompt.template;
     if (template === undefined) {
-      problems.push(`${file}:${dotted(path)}: no "request", no "prompt" and the suite has no prompt.template`);
+      problems.push(`${at(path)}: no "request", no "prompt" and the suite has no prompt.template`);
       return undefined;
     }
     const user = renderTemplate(template, vars);
     const system = suite.prompt.system !== undefined ? renderTemplate(suite.prompt.system, vars) : undefined;
     const missing = [...user.missing, ...(system?.missing ?? [])];
     if (missing.length > 0) {
-      problems.push(`${file}:${dotted([...path, 'vars'])}: template variable(s) not set: ${[...new Set(missing)].join(', ')}`);
+      problems.push(`${at([...path, 'vars'])}: template variable(s) not set: ${[...new Set(missing)].join(', ')}`);
       return undefined;
     }
     request = {
@@ -570,8 +583,9 @@ export function loadCases(suite: Suite): EvalCase[] {
       continue;
     }
     let raw: unknown;
+    let at: Locator;
     try {
-      raw = readYaml(ds.path);
+      ({ value: raw, at } = readYaml(ds.path));
     } catch (err) {
       problems.push(...(err instanceof SuiteError ? err.lines : [String(err)]));
       continue;
@@ -581,12 +595,12 @@ export function loadCases(suite: Suite): EvalCase[] {
       continue;
     }
     raw.forEach((rc: unknown, i) => {
-      const errs = schemaErrors(CaseSchema, rc, ds.path, [i]);
+      const errs = schemaErrors(CaseSchema, rc, ds.path, [i], at);
       if (errs.length > 0) {
         problems.push(...errs);
         return;
       }
-      const c = handwrittenCase(rc as RawCase, suite, ds.path, [i], ds.split, problems);
+      const c = handwrittenCase(rc as RawCase, suite, ds.path, [i], ds.split, problems, at);
       if (c) cases.push(c);
     });
   }

@@ -85,7 +85,7 @@ t.test('errors are file:path: reason lines', (t) => {
   t.end();
 });
 
-t.test('case problems are reported per file and path', (t) => {
+t.test('case problems are reported per file, line and path', (t) => {
   const d = dir({
     'suite.yaml': SUITE,
     'cases.yaml': `
@@ -102,9 +102,9 @@ t.test('case problems are reported per file and path', (t) => {
     t.fail('should throw');
   } catch (err) {
     t.same((err as SuiteError).lines, [
-      `${cf}:[0].vars: template variable(s) not set: text`,
-      `${cf}:[1]: unknown key "extra"`,
-      `${cf}:[3].difficulty: is not one of the allowed values or forms`,
+      `${cf}:2: [0].vars: template variable(s) not set: text`,
+      `${cf}:3: [1]: unknown key "extra"`,
+      `${cf}:5: [3].difficulty: is not one of the allowed values or forms`,
     ]);
   }
   t.end();
