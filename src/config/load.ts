@@ -43,7 +43,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   const parsed: unknown = doc.toJS();
   if (parsed === null || typeof parsed !== 'object') {
-    throw new ConfigError([`${file}: (root): expected a YAML mapping`]);
+    throw new ConfigError([`${file}:(root): expected a YAML mapping${parsed === null ? ' (the file is empty)' : ''}`]);
   }
 
   const missing: InterpolationIssue[] = [];

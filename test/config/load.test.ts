@@ -46,6 +46,7 @@ t.test('errors name file, path and reason', async (t) => {
   t.match(errorsOf(BASE.replace('{ type: simulator }', '{ type: openai, baseUrl: "${BASE:-https://x/v1}" }')), [], 'defaults fill unset variables');
   t.match(errorsOf(BASE.replace('challenger: b,', 'challenger: b, aliases: [demo],')), [/aliases\.0: "demo" is already a route name/]);
   t.match(errorsOf('routes: [1, 2'), [/^bad\.yaml:\d+: YAML:/]);
+  t.same(errorsOf(''), ['bad.yaml:(root): expected a YAML mapping (the file is empty)'], 'same file:path: form as every other error');
   t.match(errorsOf(`${BASE}\ndatasets: { store: redis }\n`), [/^bad\.yaml:datasets\.store: store "redis" needs state\.redis/]);
   t.equal(parseConfig(BASE, 'x.yaml', { REDIS_URL: 'redis://127.0.0.1:6379' }).datasets.store, 'redis', 'with Redis configured, datasets default to it');
   t.equal(parseConfig(BASE, 'x.yaml', {}).datasets.store, 'jsonl');
