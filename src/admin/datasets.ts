@@ -14,7 +14,7 @@ interface ExportQuery {
   limit?: string;
 }
 
-const ISO_DATE = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$';
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
 
 const MAX_LIMIT = 1_000_000;
 
@@ -28,8 +28,9 @@ const exportSchema = {
       variant: { type: 'string', enum: ['champion', 'challenger', 'shadow'] },
       outcome: { type: 'string', enum: ['success', 'error'] },
       tags: { type: 'string', minLength: 1, description: 'comma-separated; every tag must be present' },
-      since: { type: 'string', pattern: ISO_DATE },
-      until: { type: 'string', pattern: ISO_DATE },
+      // ISO 8601 dates or date-times; checked in the handler, which can say what is wrong in words.
+      since: { type: 'string', minLength: 1 },
+      until: { type: 'string', minLength: 1 },
       // Query values are text and the admin validator does not coerce; checked in the handler.
       limit: { type: 'string', minLength: 1, description: 'at most n records (oldest first), 1 to 1000000' },
     },
@@ -47,11 +48,10 @@ export function datasetAdminRoutes(store: () => DatasetStore, routes: () => stri
         throw new GatewayError({ status: 400, errorClass: 'bad_request', message: `Invalid dataset name "${name.slice(0, 64)}".`, type: 'invalid_request_error', code: 'invalid_dataset_name' });
       }
       const q = req.query;
-      // The pattern admits impossible dates (month 13, hour 25); an Invalid Date would filter nothing.
-      for (const [key, value] of [['since', q.since], ['until', q.until]] as const) {
-        if (value !== undefined && Number.isNaN(new Date(value).getTime())) {
-          throw new GatewayError({ status: 400, errorClass: 'bad_request', message: `Invalid request: ${key} "${value}" is not a valid date.`, type: 'invalid_request_error', code: 'invalid_request' });
-        }
+      const since = q.since === undefined ? undefined : instant('since', q.since);
+      const until = q.until === undefined ? undefined : instant('until', q.until);
+      if (since && until && since > until) {
+        throw new GatewayError({ status: 400, errorClass: 'bad_request', message: `Invalid request: since (${q.since}) is after until (${q.until}); nothing could match.`, type: 'invalid_request_error', code: 'invalid_request' });
       }
       const limit = q.limit === undefined ? undefined : Number(q.limit);
       if (limit !== undefined && !(/^\d+$/.test(q.limit ?? '') && limit >= 1 && limit <= MAX_LIMIT)) {
@@ -62,8 +62,8 @@ export function datasetAdminRoutes(store: () => DatasetStore, routes: () => stri
         ...(q.variant ? { variant: q.variant } : {}),
         ...(q.outcome ? { outcome: q.outcome } : {}),
         ...(q.tags ? { tags: q.tags.split(',').map((t) => t.trim()).filter(Boolean) } : {}),
-        ...(q.since ? { since: new Date(q.since) } : {}),
-        ...(q.until ? { until: new Date(q.until) } : {}),
+        ...(since ? { since } : {}),
+        ...(until ? { until } : {}),
         ...(limit !== undefined ? { limit } : {}),
       };
       // A typo must not look like an empty dataset: unknown names are 404, configured routes are not.
@@ -81,4 +81,19 @@ export function datasetAdminRoutes(store: () => DatasetStore, routes: () => stri
       return reply.type('application/x-ndjson; charset=utf-8').send(Readable.from(lines()));
     });
   };
+}
+
+/**
+ * An ISO 8601 date or date-time that exists: `new Date` alone accepts month 13 as Invalid Date but
+ * rolls 2026-02-31 over to 3 March, which would silently filter on the wrong day.
+ */
+function instant(key: string, value: string): Date {
+  const m = ISO_DATE.exec(value);
+  const at = new Date(value);
+  const [, y, mo, d] = m ?? [];
+  const day = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+  if (!m || Number.isNaN(at.getTime()) || day.getUTCFullYear() !== Number(y) || day.getUTCMonth() !== Number(mo) - 1 || day.getUTCDate() !== Number(d)) {
+    throw new GatewayError({ status: 400, errorClass: 'bad_request', message: `Invalid request: ${key} "${value.slice(0, 64)}" is not a date; use ISO 8601, e.g. 2026-03-01 or 2026-03-01T12:00:00Z.`, type: 'invalid_request_error', code: 'invalid_request' });
+  }
+  return at;
 }

@@ -178,11 +178,15 @@ t.test('export rejects impossible dates instead of ignoring them', async (t) => 
     return { status: res.statusCode, body: await res.body.text() };
   };
   t.equal((await exportWith('since=2999-12-01')).status, 200);
-  for (const query of ['since=2999-13-01', 'until=2000-01-01T25:00Z']) {
+  for (const query of ['since=2999-13-01', 'until=2000-01-01T25:00Z', 'since=2026-02-31', 'since=2026-04-31T10:00Z', 'since=yesterday', 'since=2026-03-02&until=2026-03-01']) {
     const res = await exportWith(query);
     t.equal(res.status, 400, query);
-    t.match(JSON.parse(res.body), { error: { type: 'invalid_request_error', code: 'invalid_request' } });
+    const body = JSON.parse(res.body) as { error: { message: string } };
+    t.match(body, { error: { type: 'invalid_request_error', code: 'invalid_request' } });
+    t.notMatch(body.error.message, /\\d|\^/, `${query}: says what is wrong in words, not as a regex`);
   }
+  t.match(JSON.parse((await exportWith('since=yesterday')).body), { error: { message: /since "yesterday" is not a date.*2026-03-01/ } });
+  t.equal((await exportWith('since=2024-02-29&until=2024-02-29T23:59:59Z')).status, 200, 'a leap day, and since = until day');
 });
 
 t.test('feedback on a failed challenger request names the challenger and says it was sampled', async (t) => {
