@@ -52,7 +52,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (missing.length > 0) {
     throw new ConfigError(
       missing.map(
-        (m) => `${file}:${dotted(m.path)}: environment variable ${m.variable} is not set${where(m.path)}`,
+        (m) => `${file}:${dotted(m.path)}: environment variable ${m.variable} is ${m.empty ? 'set but empty' : 'not set'}${where(m.path)}`,
       ),
     );
   }

@@ -44,6 +44,9 @@ t.test('errors name file, path and reason', async (t) => {
   t.match(errorsOf(BASE.replace('rollout: { percent: 10 }', 'rollout: { percent: 10, speed: 3 }')), [/routes\.demo\.rollout: unknown key "speed"/]);
   t.match(errorsOf(BASE.replace('{ type: simulator }', '{ type: openai, baseUrl: "https://x/v1", apiKey: "${OPENAI_KEY}" }')), [/^bad\.yaml:providers\.sim\.apiKey: environment variable OPENAI_KEY is not set/]);
   t.match(errorsOf(BASE.replace('{ type: simulator }', '{ type: openai, baseUrl: "${BASE:-https://x/v1}" }')), [], 'defaults fill unset variables');
+  t.match(errorsOf(BASE.replace('{ type: simulator }', '{ type: openai, baseUrl: "https://x/v1", apiKey: "${OPENAI_KEY}" }'), { OPENAI_KEY: '' }), [/^bad\.yaml:providers\.sim\.apiKey: environment variable OPENAI_KEY is set but empty/], 'empty is not unset');
+  const escaped = parseConfig(BASE.replace('{ type: simulator }', () => '{ type: openai-compatible, baseUrl: "https://x/v1", headers: { x-template: "$${literal} and ${NAME}" } }'), 'ok.yaml', { NAME: 'n' });
+  t.same(escaped.providers.sim, { type: 'openai-compatible', baseUrl: 'https://x/v1', headers: { 'x-template': '${literal} and n' } }, '$${ writes a literal ${');
   t.match(errorsOf(BASE.replace('challenger: b,', 'challenger: b, aliases: [demo],')), [/aliases\.0: "demo" is already a route name/]);
   t.match(errorsOf('routes: [1, 2'), [/^bad\.yaml:\d+: YAML:/]);
   t.same(errorsOf(''), ['bad.yaml:(root): expected a YAML mapping (the file is empty)'], 'same file:path: form as every other error');
