@@ -1,43 +1,67 @@
 // Every other /v1/* path (files, batches, moderations...) goes to the champion's provider unchanged,
 // with the client's key swapped for the provider's. Uses @fastify/http-proxy (undici underneath).
+// "The champion" is the first route's champion as of this request: after `rollout promote` or a config
+// reload the pass-through follows it, with the new provider's address and key.
 import type { FastifyInstance } from 'fastify';
 import httpProxy from '@fastify/http-proxy';
+import type { ModelConfig, RouteConfig } from '../config/types.js';
+import type { PassthroughTarget } from '../providers/types.js';
 import type { GatewayContext } from './context.js';
 import { GatewayError } from './errors.js';
 
+interface Destination {
+  route: RouteConfig;
+  champion: ModelConfig;
+  target: PassthroughTarget;
+}
+
 export async function registerPassthrough(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
-  const firstRoute = Object.values(ctx.config.routes)[0];
-  const champion = firstRoute ? ctx.config.models[firstRoute.champion] : undefined;
-  const target = champion ? ctx.providers.get(champion.provider)?.passthrough() : undefined;
-  if (!target || !firstRoute || !champion) {
-    app.all('/v1/*', async () => {
-      throw new GatewayError({ status: 404, errorClass: 'bad_request', message: 'This endpoint is not available: the champion provider does not accept pass-through requests.', type: 'invalid_request_error', code: 'unknown_url' });
-    });
-    return;
-  }
-  const providerHeaders = target.headers;
+  // Resolved once per request (keyed by fastify's request object) in the preHandler, read back when
+  // the proxy builds the upstream call.
+  const destinations = new WeakMap<object, Destination>();
+  const destinationOf = (req: object): Destination => {
+    const destination = destinations.get(req);
+    if (!destination) throw new Error('pass-through request without a destination');
+    return destination;
+  };
   await app.register(httpProxy, {
-    upstream: target.upstream,
+    // No fixed upstream: reply-from would pin every request to that origin, whatever getUpstream says.
+    upstream: '',
     prefix: '/v1',
-    rewritePrefix: target.prefix,
     preHandler: async (req, reply) => {
       ctx.clients.authenticate(req.headers.authorization);
+      const destination = currentDestination(ctx);
+      destinations.set(req, destination);
       // PRODUCT.md section 4: every proxied call says who answered, pass-through included.
       void reply.headers({
         'x-bellwether-request-id': req.id,
-        'x-bellwether-route': firstRoute.name,
+        'x-bellwether-route': destination.route.name,
         'x-bellwether-variant': 'champion',
-        'x-bellwether-model': champion.name,
+        'x-bellwether-model': destination.champion.name,
         'x-bellwether-attempts': '1',
       });
     },
+    // `dest` is the path after /v1; the provider's own prefix (e.g. /v1, /openai/v1) goes in front.
+    handler: (req, reply, dest, options) => reply.from(destinationOf(req).target.prefix + dest, options),
     replyOptions: {
-      rewriteRequestHeaders: (_req, headers) => {
+      getUpstream: (req) => destinationOf(req).target.upstream,
+      rewriteRequestHeaders: (req, headers) => {
         const out: Record<string, string | string[] | undefined> = { ...headers };
         delete out.authorization;
         delete out['x-bellwether-variant'];
-        return { ...out, ...providerHeaders };
+        return { ...out, ...destinationOf(req).target.headers };
       },
     },
   });
+}
+
+function currentDestination(ctx: GatewayContext): Destination {
+  const route = Object.values(ctx.config.routes)[0];
+  const name = route ? (ctx.rollouts.current(route.name)?.champion ?? route.champion) : undefined;
+  const champion = name ? ctx.config.models[name] : undefined;
+  const target = champion ? ctx.providers.get(champion.provider)?.passthrough() : undefined;
+  if (!route || !champion || !target) {
+    throw new GatewayError({ status: 404, errorClass: 'bad_request', message: 'This endpoint is not available: the champion provider does not accept pass-through requests.', type: 'invalid_request_error', code: 'unknown_url' });
+  }
+  return { route, champion, target };
 }
