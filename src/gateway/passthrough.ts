@@ -9,6 +9,12 @@ import type { PassthroughTarget } from '../providers/types.js';
 import type { GatewayContext } from './context.js';
 import { GatewayError } from './errors.js';
 
+/**
+ * Credentials the client may have sent (OpenAI, Azure and Anthropic spellings): they are for the
+ * gateway, never for the provider, which gets its own key. x-bellwether-* headers are ours too.
+ */
+const CLIENT_ONLY_HEADERS = new Set(['authorization', 'api-key', 'x-api-key']);
+
 interface Destination {
   route: RouteConfig;
   champion: ModelConfig;
@@ -46,9 +52,10 @@ export async function registerPassthrough(app: FastifyInstance, ctx: GatewayCont
     replyOptions: {
       getUpstream: (req) => destinationOf(req).target.upstream,
       rewriteRequestHeaders: (req, headers) => {
-        const out: Record<string, string | string[] | undefined> = { ...headers };
-        delete out.authorization;
-        delete out['x-bellwether-variant'];
+        const out: Record<string, string | string[] | undefined> = {};
+        for (const name in headers) {
+          if (!CLIENT_ONLY_HEADERS.has(name) && !name.startsWith('x-bellwether-')) out[name] = headers[name];
+        }
         return { ...out, ...destinationOf(req).target.headers };
       },
     },
