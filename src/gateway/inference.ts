@@ -22,13 +22,23 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
   const client = ctx.clients.authenticate(req.headers.authorization);
   const body = requireObject(req.body);
   const route = ctx.routes.resolve(body.model);
-  const { variant, forced } = assignVariant(ctx, route, req, body, client);
+  let variant: Variant | undefined;
+  let forced: boolean;
+  let primary: ModelConfig;
+  try {
+    ({ variant, forced } = assignVariant(ctx, route, req, body, client));
+    primary = modelFor(ctx, route, variant);
+  } catch (err) {
+    // Refused before any upstream call (a variant this key may not force, no challenger...): the
+    // answer still says which route it was about, like every other answer (PRODUCT.md section 4).
+    void reply.headers(refusalHeaders(route, variant));
+    throw err;
+  }
   const stream = operation !== 'embeddings' && body.stream === true;
 
   const ledger = new RequestLedger(req.id, operation, route, variant, forced, stream, client.name, body);
   ledger.requestBytes = req.jsonBodyBytes ?? undefined;
   ledger.clientAskedUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
-  const primary = modelFor(ctx, route, variant);
   if (ctx.tracing.enabled) {
     ledger.span = ctx.tracing.startRequestSpan({ method: req.method, path: req.routeOptions.url ?? '/v1', requestId: req.id });
     const rollout = ctx.rollouts.current(route.name);
@@ -143,6 +153,14 @@ export function upstreamBody(operation: Operation, body: Record<string, unknown>
     out.stream_options = { ...((body.stream_options as Record<string, unknown> | undefined) ?? {}), include_usage: true };
   }
   return out;
+}
+
+/** Headers for an answer given before any upstream attempt: no model answered, none was tried. */
+function refusalHeaders(route: RouteConfig, variant: Variant | undefined): Record<string, string> {
+  const headers: Record<string, string> = { 'x-bellwether-route': route.name };
+  if (variant !== undefined) headers['x-bellwether-variant'] = variant;
+  headers['x-bellwether-attempts'] = '0';
+  return headers;
 }
 
 function responseHeaders(ledger: RequestLedger): Record<string, string> {

@@ -77,6 +77,38 @@ t.test('client errors', async (t) => {
   t.equal(metricSum(metrics, 'bellwether_requests_total', { route: 'demo' }), 1, 'rejected requests never reach route metrics');
 });
 
+t.test('a request refused before the upstream call still names its route (PRODUCT.md section 4)', async (t) => {
+  const gw = await startTestGateway(`
+auth:
+  clientKeys: [{ name: app, key: app-key-123456 }, { name: qa, key: qa-key-1234567, canForceVariant: true }]
+providers:
+  sim: { type: simulator }
+models:
+  a: { provider: sim }
+  b: { provider: sim }
+routes:
+  demo: { champion: a, challenger: b, rollout: { percent: 50 }, aliases: [gpt-4o] }
+  solo: { champion: a }
+`);
+  t.teardown(() => gw.close());
+  const ask = (model: string, variant: string, key = 'qa-key-1234567') =>
+    post(gw.url, JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }), { authorization: `Bearer ${key}`, 'x-bellwether-variant': variant });
+
+  const cases = [
+    { name: 'a key that may not force a variant', res: await ask('gpt-4o', 'challenger', 'app-key-123456'), status: 403, code: 'variant_forcing_not_allowed', route: 'demo' },
+    { name: 'an unknown variant', res: await ask('demo', 'blue'), status: 400, code: 'invalid_variant', route: 'demo' },
+    { name: 'forcing a challenger the route does not have', res: await ask('solo', 'challenger'), status: 400, code: 'no_challenger', route: 'solo' },
+  ];
+  for (const c of cases) {
+    t.equal(c.res.status, c.status, c.name);
+    t.equal(c.res.body.error.code, c.code, c.name);
+    t.match(c.res.headers['x-bellwether-request-id'], /^[0-9a-f-]{36}$/, `${c.name}: request id`);
+    t.equal(c.res.headers['x-bellwether-route'], c.route, `${c.name}: route`);
+    t.equal(c.res.headers['x-bellwether-attempts'], '0', `${c.name}: no upstream attempt`);
+    t.equal(c.res.headers['x-bellwether-model'], undefined, `${c.name}: no model answered`);
+  }
+});
+
 t.test('metrics are pre-initialised at 0 for every route/variant/model', async (t) => {
   const gw = await startTestGateway(CONFIG);
   t.teardown(() => gw.close());
