@@ -25,6 +25,9 @@ import { createSamplingPipeline } from './sampling/pipeline.js';
 import { feedbackApi } from './gateway/feedback.js';
 import { datasetAdminRoutes } from './admin/datasets.js';
 
+/** Error code of the 503 a request gets while the gateway drains. */
+const SHUTTING_DOWN = 'shutting_down';
+
 export interface GatewayOptions {
   logger?: Logger;
   /** Override the rollout store (tests, or the Redis store built by createRolloutStore). */
@@ -114,7 +117,8 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
 
   app.setErrorHandler((err: FastifyError | GatewayError, req, reply) => {
     const error = toGatewayError(err);
-    if (error.status >= 500) req.log.error({ err, request_id: req.id }, 'request failed');
+    // A drain 503 is the gateway working as designed (clients retry elsewhere), not a failure to page on.
+    if (error.status >= 500 && error.code !== SHUTTING_DOWN) req.log.error({ err, request_id: req.id }, 'request failed');
     else req.log.info({ request_id: req.id, status: error.status, error_class: error.errorClass, error: error.message, path: req.url.split('?')[0] }, 'request rejected');
     void reply.code(error.status).header('x-bellwether-request-id', req.id).send(error.toBody());
   });
@@ -132,7 +136,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   app.addHook('onRequest', (_req, reply, done) => {
     if (!draining) return done();
     void reply.header('connection', 'close');
-    done(new GatewayError({ status: 503, errorClass: 'internal', message: 'The gateway is shutting down; retry the request.', type: 'api_error', code: 'shutting_down' }));
+    done(new GatewayError({ status: 503, errorClass: 'internal', message: 'The gateway is shutting down; retry the request.', type: 'api_error', code: SHUTTING_DOWN }));
   });
 
   await app.register(healthApi, ctx);

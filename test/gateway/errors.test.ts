@@ -3,6 +3,8 @@ import t from 'tap';
 import { request } from 'undici';
 import { connect } from 'node:net';
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { FakeUpstream } from '../../src/simulator/http-server.js';
 import { startTestGateway, metricValue, metricSum } from '../helpers/gateway.js';
 
@@ -164,6 +166,13 @@ t.test('health and readiness', async (t) => {
 t.test('a request arriving while the gateway drains gets an OpenAI-shaped 503', async (t) => {
   const upstream = await new FakeUpstream({ simulation: { tokensPerSecond: 40 } }).start();
   t.teardown(() => upstream.close());
+  const logs: { level: number; msg: string; status?: number }[] = [];
+  const logger = pino({ level: 'info' }, new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as { level: number; msg: string });
+      done();
+    },
+  }));
   const gw = await startTestGateway(`
 providers:
   up: { type: openai-compatible, baseUrl: "${upstream.url}/v1" }
@@ -171,7 +180,7 @@ models:
   a: { provider: up }
 routes:
   demo: { champion: a }
-`);
+`, {}, { logger });
   const { port } = new URL(gw.url);
   const socket = connect(Number(port), '127.0.0.1');
   let received = '';
@@ -196,4 +205,6 @@ routes:
   const json = JSON.parse(second.slice(second.indexOf('\r\n\r\n') + 4)) as ErrorBody;
   t.equal(json.error.type, 'api_error', 'OpenAI error shape: the SDK reads error.message and retries the 503 elsewhere');
   t.type(json.error.message, 'string');
+  t.same(logs.filter((l) => l.level >= 50), [], 'turning a request away while draining is not logged as an error');
+  t.ok(logs.some((l) => l.level === 30 && l.msg === 'request rejected' && l.status === 503), 'it is logged at info');
 });
