@@ -15,12 +15,19 @@ export interface SimToolCall {
   arguments: string;
 }
 
-export interface SimPlan {
-  error?: { status: number; type: string; code: string | null; message: string; retryAfterSeconds?: number };
+/** One generated answer (one entry of `choices`). */
+export interface SimChoice {
   /** Content split into the pieces a stream would emit (one "token" each). */
   pieces: string[];
   toolCalls: SimToolCall[];
   finishReason: 'stop' | 'length' | 'tool_calls';
+}
+
+export interface SimPlan extends SimChoice {
+  error?: { status: number; type: string; code: string | null; message: string; retryAfterSeconds?: number };
+  /** Choices 1..n-1 when the request asks for `n` > 1 (choice 0 is the plan itself). */
+  moreChoices: SimChoice[];
+  /** As OpenAI reports it for `n` choices: the prompt once, completion tokens summed over choices. */
   usage: {
     prompt_tokens: number;
     completion_tokens: number;
@@ -51,6 +58,7 @@ export interface ChatRequestLike {
   response_format?: { type?: string; json_schema?: { schema?: JsonSchemaLike } };
   max_tokens?: number;
   max_completion_tokens?: number;
+  n?: number;
 }
 
 export interface JsonSchemaLike {
@@ -98,6 +106,29 @@ export function planChat(req: ChatRequestLike, sim: Simulation | undefined, rand
     return failure(500, 'server_error', null, 'The server had an error while processing your request. Sorry about that!', timing);
   }
 
+  // Each choice is its own sample: choice 0 keeps the single-answer output, the others vary it.
+  const choices = Array.from({ length: choiceCount(req.n) }, (_, i) => planChoice(req, s, userText, i === 0 ? rng : seeded(`${i}\u0000${s.seed}\u0000${promptText}`)));
+  const completion = choices.reduce((sum, c) => sum + c.completionTokens, 0) + s.reasoningTokens * choices.length;
+  const [first, ...more] = choices.map(({ pieces, toolCalls, finishReason }): SimChoice => ({ pieces, toolCalls, finishReason }));
+  return {
+    ...(first as SimChoice),
+    moreChoices: more,
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: completion,
+      total_tokens: promptTokens + completion,
+      prompt_tokens_details: { cached_tokens: cached },
+      completion_tokens_details: { reasoning_tokens: s.reasoningTokens * choices.length },
+    },
+    ...timing,
+  };
+}
+
+function choiceCount(n: unknown): number {
+  return typeof n === 'number' && Number.isInteger(n) && n > 1 ? Math.min(n, 128) : 1;
+}
+
+function planChoice(req: ChatRequestLike, s: { recall: number; invalidJsonRate: number; style: 'verbose' | 'concise' }, userText: string, rng: () => number): SimChoice & { completionTokens: number } {
   let pieces: string[] = [];
   let toolCalls: SimToolCall[] = [];
   const tool = chooseTool(req);
@@ -122,20 +153,8 @@ export function planChat(req: ChatRequestLike, sim: Simulation | undefined, rand
     pieces = pieces.slice(0, Math.max(0, limit));
     finishReason = 'length';
   }
-  const completion = pieces.length + toolCalls.reduce((sum, t) => sum + estimateTokens(t.arguments) + 4, 0) + s.reasoningTokens;
-  return {
-    pieces,
-    toolCalls,
-    finishReason,
-    usage: {
-      prompt_tokens: promptTokens,
-      completion_tokens: completion,
-      total_tokens: promptTokens + completion,
-      prompt_tokens_details: { cached_tokens: cached },
-      completion_tokens_details: { reasoning_tokens: s.reasoningTokens },
-    },
-    ...timing,
-  };
+  const completionTokens = pieces.length + toolCalls.reduce((sum, t) => sum + estimateTokens(t.arguments) + 4, 0);
+  return { pieces, toolCalls, finishReason, completionTokens };
 }
 
 /** Deterministic pseudo-embedding: unit vector derived from the text's hash. */
@@ -163,6 +182,7 @@ function failure(
     pieces: [],
     toolCalls: [],
     finishReason: 'stop',
+    moreChoices: [],
     usage: {
       prompt_tokens: 0,
       completion_tokens: 0,

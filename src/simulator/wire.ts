@@ -1,7 +1,7 @@
 // OpenAI wire formats for a simulated plan: the non-streaming body and the timed chunk sequence,
 // exactly as api.openai.com frames them (role chunk first, usage chunk with empty choices last).
 import { randomBytes } from 'node:crypto';
-import type { SimPlan } from './engine.js';
+import type { SimChoice, SimPlan } from './engine.js';
 
 export interface TimedChunk {
   delayMs: number;
@@ -13,68 +13,92 @@ export function completionId(): string {
 }
 
 export function completionBody(plan: SimPlan, model: string, id = completionId()): Record<string, unknown> {
-  const content = plan.pieces.join('');
   return {
     id,
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model,
-    choices: [
-      {
-        index: 0,
-        message: {
-          role: 'assistant',
-          content: plan.toolCalls.length > 0 ? null : content,
-          refusal: null,
-          ...(plan.toolCalls.length > 0
-            ? {
-                tool_calls: plan.toolCalls.map((t) => ({
-                  id: t.id,
-                  type: 'function',
-                  function: { name: t.name, arguments: t.arguments },
-                })),
-              }
-            : {}),
-        },
-        logprobs: null,
-        finish_reason: plan.finishReason,
+    choices: choicesOf(plan).map((choice, index) => ({
+      index,
+      message: {
+        role: 'assistant',
+        content: choice.toolCalls.length > 0 ? null : choice.pieces.join(''),
+        refusal: null,
+        ...(choice.toolCalls.length > 0
+          ? {
+              tool_calls: choice.toolCalls.map((t) => ({
+                id: t.id,
+                type: 'function',
+                function: { name: t.name, arguments: t.arguments },
+              })),
+            }
+          : {}),
       },
-    ],
+      logprobs: null,
+      finish_reason: choice.finishReason,
+    })),
     usage: plan.usage,
     system_fingerprint: 'fp_bellwether_sim',
   };
 }
 
+/**
+ * The stream of a plan. With `n` > 1 the choices' chunks interleave (one chunk per choice in turn,
+ * each tagged with its `index`), as the real API sends them; the usage chunk, summed over choices,
+ * comes once at the end.
+ */
 export function* chunkSequence(plan: SimPlan, model: string, includeUsage: boolean, id = completionId()): Generator<TimedChunk> {
   const created = Math.floor(Date.now() / 1000);
   const base = { id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_bellwether_sim' };
-  const choice = (delta: Record<string, unknown>, finish: string | null = null) => ({
+  const streams = choicesOf(plan).map((choice, index) => choiceChunks(choice, index, plan, base, includeUsage));
+  while (streams.length > 0) {
+    // One chunk from each unfinished choice per round; the round's pacing comes from its first chunk.
+    let first = true;
+    for (let i = 0; i < streams.length; ) {
+      const next = streams[i]?.next();
+      if (!next || next.done) {
+        streams.splice(i, 1);
+        continue;
+      }
+      yield first ? next.value : { ...next.value, delayMs: 0 };
+      first = false;
+      i++;
+    }
+  }
+  if (includeUsage) yield { delayMs: 0, chunk: { ...base, choices: [], usage: plan.usage } };
+}
+
+function choicesOf(plan: SimPlan): SimChoice[] {
+  return [plan, ...plan.moreChoices];
+}
+
+function* choiceChunks(choice: SimChoice, index: number, plan: SimPlan, base: Record<string, unknown>, includeUsage: boolean): Generator<TimedChunk> {
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({
     ...base,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    choices: [{ index, delta, logprobs: null, finish_reason: finish }],
     ...(includeUsage ? { usage: null } : {}),
   });
-  yield { delayMs: 0, chunk: choice({ role: 'assistant', content: '', refusal: null }) };
+  yield { delayMs: 0, chunk: chunk({ role: 'assistant', content: '', refusal: null }) };
   let first = true;
-  for (const [i, t] of plan.toolCalls.entries()) {
+  for (const [i, t] of choice.toolCalls.entries()) {
     yield {
       delayMs: first ? plan.firstTokenMs : plan.interTokenMs,
-      chunk: choice({ tool_calls: [{ index: i, id: t.id, type: 'function', function: { name: t.name, arguments: '' } }] }),
+      chunk: chunk({ tool_calls: [{ index: i, id: t.id, type: 'function', function: { name: t.name, arguments: '' } }] }),
     };
     first = false;
     // Arguments arrive in fragments, like the real API.
     for (let at = 0; at < t.arguments.length; at += 16) {
       yield {
         delayMs: plan.interTokenMs,
-        chunk: choice({ tool_calls: [{ index: i, function: { arguments: t.arguments.slice(at, at + 16) } }] }),
+        chunk: chunk({ tool_calls: [{ index: i, function: { arguments: t.arguments.slice(at, at + 16) } }] }),
       };
     }
   }
-  for (const piece of plan.pieces) {
-    yield { delayMs: first ? plan.firstTokenMs : plan.interTokenMs, chunk: choice({ content: piece }) };
+  for (const piece of choice.pieces) {
+    yield { delayMs: first ? plan.firstTokenMs : plan.interTokenMs, chunk: chunk({ content: piece }) };
     first = false;
   }
-  yield { delayMs: first ? plan.firstTokenMs : 0, chunk: choice({}, plan.finishReason) };
-  if (includeUsage) yield { delayMs: 0, chunk: { ...base, choices: [], usage: plan.usage } };
+  yield { delayMs: first ? plan.firstTokenMs : 0, chunk: chunk({}, choice.finishReason) };
 }
 
 export function errorBody(plan: SimPlan): Record<string, unknown> {

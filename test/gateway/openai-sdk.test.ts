@@ -200,3 +200,47 @@ t.test('other /v1 paths pass through to the champion provider with its key', asy
   const denied = await fetch(`${gw.url}/v1/files`, { headers: { authorization: 'Bearer wrong-key-123456' } });
   t.equal(denied.status, 401, 'pass-through is authenticated too');
 });
+
+t.test('n=2: both choices reach the client, streamed and not, and usage covers both', async (t) => {
+  const { upstream, gw, client } = await setup(t);
+  const messages = [{ role: 'user' as const, content: 'Tell me about Katherine Johnson' }];
+  const { data, response } = await client.chat.completions.create({ model: 'chat', n: 2, messages }).withResponse();
+  t.equal(upstream.requests.at(-1)?.body?.n, 2, 'n reached the upstream');
+  t.equal(data.choices.length, 2);
+  t.same(data.choices.map((c) => c.index), [0, 1]);
+  for (const c of data.choices) t.match(c.message.content, /Katherine Johnson/);
+  const usage = data.usage!;
+  t.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
+  const single = await client.chat.completions.create({ model: 'chat', messages });
+  t.equal(usage.completion_tokens, 2 * single.usage!.completion_tokens, 'completion tokens count both choices');
+  t.equal(usage.prompt_tokens, single.usage!.prompt_tokens, 'the prompt counts once');
+  const expected = (usage.prompt_tokens * 2.5 + usage.completion_tokens * 10) / 1e6;
+  t.equal(Number(response.headers.get('x-bellwether-cost-usd')), Number(expected.toFixed(8)), 'priced on both choices');
+
+  const stream = await client.chat.completions.create({ model: 'chat', n: 2, stream: true, stream_options: { include_usage: true }, messages });
+  const text = ['', ''];
+  const finished: (string | null)[] = [null, null];
+  const order: number[] = [];
+  let usageChunks = 0;
+  let streamedOutput = 0;
+  for await (const chunk of stream) {
+    if (chunk.usage) {
+      usageChunks++;
+      streamedOutput = chunk.usage.completion_tokens;
+      t.equal(chunk.usage.total_tokens, chunk.usage.prompt_tokens + chunk.usage.completion_tokens);
+    }
+    for (const c of chunk.choices) {
+      order.push(c.index);
+      text[c.index] += c.delta?.content ?? '';
+      if (c.finish_reason) finished[c.index] = c.finish_reason;
+    }
+  }
+  for (const i of [0, 1]) t.match(text[i], /Katherine Johnson/, `choice ${i} streamed in full`);
+  t.same(finished, ['stop', 'stop']);
+  t.ok(order.slice(0, 4).includes(1), 'the choices interleave');
+  t.equal(usageChunks, 1, 'one usage chunk, as asked');
+
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  t.equal(metricValue(metrics, 'bellwether_requests_total', { route: 'chat', variant: 'champion', model: 'big', stream: 'true', outcome: 'success' }), 1);
+  t.equal(metricValue(metrics, 'bellwether_tokens_total', { route: 'chat', variant: 'champion', model: 'big', type: 'output' }), usage.completion_tokens + streamedOutput + single.usage!.completion_tokens, 'output tokens of every choice of every call');
+});
