@@ -2,11 +2,11 @@
 // lines. Everything after this module trusts the Config it is given.
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { ConfigSchema, type RawConfig } from './schema.js';
 import { interpolate, type InterpolationIssue } from './interpolate.js';
 import { resolveConfig, type Config } from './types.js';
 import { compileCheck, validateCheckSpec } from '../checks/index.js';
+import { dotted, parseYaml, pointerPath, problemLine } from './yaml-location.js';
 
 export class ConfigError extends Error {
   constructor(readonly lines: string[]) {
@@ -31,17 +31,9 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
 }
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
-  const lineCounter = new LineCounter();
-  // merge: `<<: *base` is how YAML users share settings (YAML 1.2 dropped it; the yaml library
-  // keeps it behind this flag). Duplicate keys stay errors.
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, merge: true });
-  const where = (path: (string | number)[]) => locate(doc, lineCounter, path);
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? '?'}: YAML: ${e.message.split('\n')[0]}`),
-    );
-  }
-  const parsed: unknown = doc.toJS();
+  const yaml = parseYaml(text, file);
+  if ('errors' in yaml) throw new ConfigError(yaml.errors);
+  const { value: parsed, where } = yaml;
   if (parsed === null || typeof parsed !== 'object') {
     throw new ConfigError([`${file}:(root): expected a YAML mapping${parsed === null ? ' (the file is empty)' : ''}`]);
   }
@@ -52,7 +44,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (missing.length > 0) {
     throw new ConfigError(
       missing.map(
-        (m) => `${file}:${dotted(m.path)}: environment variable ${m.variable} is ${m.empty ? 'set but empty' : 'not set'}${where(m.path)}`,
+        (m) => problemLine(file, m.path, `environment variable ${m.variable} is ${m.empty ? 'set but empty' : 'not set'}`, where),
       ),
     );
   }
@@ -62,20 +54,20 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const lines = valid
     ? []
     : uniqueErrors(validateSchema.errors ?? []).map((e) => {
-        const path = pointerToPath(e.instancePath);
-        return `${file}:${dotted(path)}: ${describeSchemaError(e)}${where(path)}`;
+        const path = pointerPath(e.instancePath, interpolated);
+        return problemLine(file, path, describeSchemaError(e), where);
       });
   // `percent: true` would otherwise become 1 and `percent:` (null) 0, silently.
   const converted = new Set(substituted.map((p) => dotted(p)));
   for (const p of literalCoercions(asWritten, interpolated, [])) {
-    if (!converted.has(dotted(p.path))) lines.push(`${file}:${dotted(p.path)}: ${p.reason}${where(p.path)}`);
+    if (!converted.has(dotted(p.path))) lines.push(problemLine(file, p.path, p.reason, where));
   }
   if (!valid || lines.length > 0) throw new ConfigError(lines);
 
   const raw = interpolated;
   const problems = crossCheck(raw, env);
   if (problems.length > 0) {
-    throw new ConfigError(problems.map((p) => `${file}:${dotted(p.path)}: ${p.reason}${where(p.path)}`));
+    throw new ConfigError(problems.map((p) => problemLine(file, p.path, p.reason, where)));
   }
   return resolveConfig(raw, file, env);
 }
@@ -217,24 +209,4 @@ export function describeSchemaError(e: ErrorObject): string {
     default:
       return e.message ?? e.keyword;
   }
-}
-
-function pointerToPath(pointer: string): string[] {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-}
-
-export function dotted(path: (string | number)[]): string {
-  return path.length === 0 ? '(root)' : path.join('.');
-}
-
-function locate(doc: Document, counter: LineCounter, path: (string | number)[]): string {
-  for (let depth = path.length; depth > 0; depth--) {
-    const node = doc.getIn(path.slice(0, depth).map((p) => (typeof p === 'string' && /^\d+$/.test(p) ? Number(p) : p)), true);
-    if (isNode(node) && node.range) return ` (line ${counter.linePos(node.range[0]).line})`;
-  }
-  return '';
 }

@@ -2,14 +2,14 @@
  * The eval suite file: what to run (datasets, variants), how to score it (gates, weighted
  * dimensions, floors, pass threshold) and how to decide (non-inferiority margin, block rules).
  * Validated up front like the gateway config — unknown keys are errors, reported as
- * `file:path: reason` lines — so nothing later re-validates.
+ * `file:path: reason (line N)` lines — so nothing later re-validates.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { LineCounter, isNode, parseDocument } from 'yaml';
 import { describeSchemaError } from '../config/load.js';
+import { parseYaml, pointerPath, problemLine, type Locator, type YamlPath } from '../config/yaml-location.js';
 import { CoverageSpec, PrecisionSpec } from './coverage.js';
 
 export class SuiteError extends Error {
@@ -269,18 +269,10 @@ function validatorFor(schema: TSchema): ValidateFunction {
   return v;
 }
 
-type Path = (string | number)[];
+type Path = YamlPath;
 
-export function dotted(path: Path): string {
-  if (path.length === 0) return '(root)';
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
-
-/** Where a problem is: `file:path`, or `file:line: path` when the file's YAML nodes are known. */
-type Locator = (path: Path) => string;
-
-/** Ajv errors → `file:path: reason` lines, one per distinct problem. */
-export function schemaErrors(schema: TSchema, value: unknown, file: string, base: Path = [], at: Locator = (p) => `${file}:${dotted(p)}`): string[] {
+/** Ajv errors → `file:path: reason (line N)` lines, one per distinct problem. */
+export function schemaErrors(schema: TSchema, value: unknown, file: string, base: Path = [], where?: Locator): string[] {
   const validate = validatorFor(schema);
   if (validate(value)) return [];
   const errors = validate.errors ?? [];
@@ -289,44 +281,32 @@ export function schemaErrors(schema: TSchema, value: unknown, file: string, base
   const lines = errors
     .filter((e) => e.keyword === 'anyOf' || !unionPaths.has(e.instancePath))
     .map((e) => {
-      const rel: Path = e.instancePath === '' ? [] : e.instancePath.slice(1).split('/').map((p) => (/^\d+$/.test(p) ? Number(p) : p.replace(/~1/g, '/').replace(/~0/g, '~')));
-      return `${at([...base, ...rel])}: ${describeSchemaError(e)}`;
+      return problemLine(file, [...base, ...pointerPath(e.instancePath, value)], describeSchemaError(e), where);
     });
   return [...new Set(lines)];
 }
 
 /** A YAML file's value, and a locator that names the line of any path in it. */
-function readYaml(file: string): { value: unknown; at: Locator } {
+function readYaml(file: string): { value: unknown; where: Locator } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new SuiteError([`${file}: cannot read file: ${(err as Error).message}`]);
   }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter });
-  if (doc.errors.length > 0) {
-    throw new SuiteError(doc.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? '?'}: YAML: ${e.message.split('\n')[0] ?? ''}`));
-  }
-  const at: Locator = (path) => {
-    // The deepest node that exists: a missing key is reported at the mapping that lacks it.
-    for (let depth = path.length; depth >= 0; depth--) {
-      const node = doc.getIn(path.slice(0, depth), true);
-      if (isNode(node) && node.range) return `${file}:${lineCounter.linePos(node.range[0]).line}: ${dotted(path)}`;
-    }
-    return `${file}:${dotted(path)}`;
-  };
-  return { value: doc.toJS(), at };
+  const yaml = parseYaml(text, file);
+  if ('errors' in yaml) throw new SuiteError(yaml.errors);
+  return yaml;
 }
 
 /** Load and validate a suite file. Cases are loaded separately (`loadCases`). */
 export function loadSuite(file: string, validateCheck: CheckValidator): Suite {
-  const raw = readYaml(file).value;
-  const lines = schemaErrors(SuiteSchema, raw, file);
+  const { value: raw, where } = readYaml(file);
+  const lines = schemaErrors(SuiteSchema, raw, file, [], where);
   if (lines.length > 0) throw new SuiteError(lines);
   const s = raw as RawSuite;
   const problems: string[] = [];
-  const at = (path: Path, reason: string) => problems.push(`${file}:${dotted(path)}: ${reason}`);
+  const at = (path: Path, reason: string) => problems.push(problemLine(file, path, reason, where));
 
   const variants: VariantTarget[] = [];
   for (const [name, v] of Object.entries(s.variants)) {
@@ -348,12 +328,12 @@ export function loadSuite(file: string, validateCheck: CheckValidator): Suite {
     checkNames.add(name);
     if (entry.type === 'llm-rubric') {
       if (!allowJudge) at([...path, 'type'], 'a judge check cannot be a gate (an invalid judge answer must not fail a case)');
-      problems.push(...schemaErrors(JudgeCheckSchema, entry, file, path));
+      problems.push(...schemaErrors(JudgeCheckSchema, entry, file, path, where));
       if (!s.judge) at([...path], 'llm-rubric needs a top-level "judge" section');
       return;
     }
     if (entry.type === 'reference-coverage' || entry.type === 'reference-precision') {
-      problems.push(...schemaErrors(entry.type === 'reference-coverage' ? CoverageSpec : PrecisionSpec, entry, file, path));
+      problems.push(...schemaErrors(entry.type === 'reference-coverage' ? CoverageSpec : PrecisionSpec, entry, file, path, where));
       return;
     }
     const reason = validateCheck(entry);
@@ -437,12 +417,12 @@ export function renderTemplate(template: string, vars: Record<string, string>): 
   return { text, missing };
 }
 
-function handwrittenCase(raw: RawCase, suite: Suite, file: string, path: Path, defaultSplit: Split | undefined, problems: string[], at: Locator): EvalCase | undefined {
+function handwrittenCase(raw: RawCase, suite: Suite, file: string, path: Path, defaultSplit: Split | undefined, problems: string[], where: Locator): EvalCase | undefined {
   const vars = raw.vars ?? {};
   let request: ChatRequest;
   if (raw.request) {
     if (raw.prompt !== undefined || raw.vars !== undefined) {
-      problems.push(`${at([...path, 'request'])}: give either "request" (recorded messages) or "prompt"/"vars", not both`);
+      problems.push(problemLine(file, [...path, 'request'], 'give either "request" (recorded messages) or "prompt"/"vars", not both', where));
       return undefined;
     }
     request = {
@@ -454,14 +434,14 @@ function handwrittenCase(raw: RawCase, suite: Suite, file: string, path: Path, d
   } else {
     const template = raw.prompt ?? suite.prompt.template;
     if (template === undefined) {
-      problems.push(`${at(path)}: no "request", no "prompt" and the suite has no prompt.template`);
+      problems.push(problemLine(file, path, 'no "request", no "prompt" and the suite has no prompt.template', where));
       return undefined;
     }
     const user = renderTemplate(template, vars);
     const system = suite.prompt.system !== undefined ? renderTemplate(suite.prompt.system, vars) : undefined;
     const missing = [...user.missing, ...(system?.missing ?? [])];
     if (missing.length > 0) {
-      problems.push(`${at([...path, 'vars'])}: template variable(s) not set: ${[...new Set(missing)].join(', ')}`);
+      problems.push(problemLine(file, [...path, 'vars'], `template variable(s) not set: ${[...new Set(missing)].join(', ')}`, where));
       return undefined;
     }
     request = {
@@ -583,9 +563,9 @@ export function loadCases(suite: Suite): EvalCase[] {
       continue;
     }
     let raw: unknown;
-    let at: Locator;
+    let where: Locator;
     try {
-      ({ value: raw, at } = readYaml(ds.path));
+      ({ value: raw, where } = readYaml(ds.path));
     } catch (err) {
       problems.push(...(err instanceof SuiteError ? err.lines : [String(err)]));
       continue;
@@ -595,12 +575,12 @@ export function loadCases(suite: Suite): EvalCase[] {
       continue;
     }
     raw.forEach((rc: unknown, i) => {
-      const errs = schemaErrors(CaseSchema, rc, ds.path, [i], at);
+      const errs = schemaErrors(CaseSchema, rc, ds.path, [i], where);
       if (errs.length > 0) {
         problems.push(...errs);
         return;
       }
-      const c = handwrittenCase(rc as RawCase, suite, ds.path, [i], ds.split, problems, at);
+      const c = handwrittenCase(rc as RawCase, suite, ds.path, [i], ds.split, problems, where);
       if (c) cases.push(c);
     });
   }

@@ -47,13 +47,13 @@ t.test('errors name file, path and reason', async (t) => {
   t.match(errorsOf(BASE.replace('{ type: simulator }', '{ type: openai, baseUrl: "https://x/v1", apiKey: "${OPENAI_KEY}" }'), { OPENAI_KEY: '' }), [/^bad\.yaml:providers\.sim\.apiKey: environment variable OPENAI_KEY is set but empty/], 'empty is not unset');
   const escaped = parseConfig(BASE.replace('{ type: simulator }', () => '{ type: openai-compatible, baseUrl: "https://x/v1", headers: { x-template: "$${literal} and ${NAME}" } }'), 'ok.yaml', { NAME: 'n' });
   t.same(escaped.providers.sim, { type: 'openai-compatible', baseUrl: 'https://x/v1', headers: { 'x-template': '${literal} and n' } }, '$${ writes a literal ${');
-  t.match(errorsOf(BASE.replace('challenger: b,', 'challenger: b, aliases: [demo],')), [/aliases\.0: "demo" is already a route name/]);
+  t.match(errorsOf(BASE.replace('challenger: b,', 'challenger: b, aliases: [demo],')), [/aliases\[0\]: "demo" is already a route name/]);
   t.match(errorsOf('routes: [1, 2'), [/^bad\.yaml:\d+: YAML:/]);
   t.same(errorsOf(''), ['bad.yaml:(root): expected a YAML mapping (the file is empty)'], 'same file:path: form as every other error');
   t.match(errorsOf(`${BASE}\ndatasets: { store: redis }\n`), [/^bad\.yaml:datasets\.store: store "redis" needs state\.redis/]);
   t.equal(parseConfig(BASE, 'x.yaml', { REDIS_URL: 'redis://127.0.0.1:6379' }).datasets.store, 'redis', 'with Redis configured, datasets default to it');
   t.equal(parseConfig(BASE, 'x.yaml', {}).datasets.store, 'jsonl');
-  t.match(errorsOf(BASE.replace('rollout: { percent: 10 }', 'rollout: { percent: 10 }, checks: [{ name: j, type: regex, pattern: "(" }]')), [/routes\.demo\.checks\.0: /]);
+  t.match(errorsOf(BASE.replace('rollout: { percent: 10 }', 'rollout: { percent: 10 }, checks: [{ name: j, type: regex, pattern: "(" }]')), [/routes\.demo\.checks\[0\]: /]);
 });
 
 t.test('`bellwether config check` prints file:path: reason lines and exits non-zero', async (t) => {
@@ -80,8 +80,8 @@ t.test('only interpolated values are converted; a literal of the wrong type is a
   t.match(errorsOf(BASE.replace('percent: 10', 'percent: true')), [/^bad\.yaml:routes\.demo\.rollout\.percent: must be number, not true \(line \d+\)$/]);
   t.match(errorsOf(BASE.replace('percent: 10', 'percent:')), [/^bad\.yaml:routes\.demo\.rollout\.percent: must be number, not null/]);
   t.match(errorsOf(BASE.replace('percent: 10', 'percent: "10"')), [/^bad\.yaml:routes\.demo\.rollout\.percent: must be number, not the string "10"/]);
-  t.match(errorsOf(`${BASE}auth: { clientKeys: [{ name: web, key: "0123456789", canForceVariant: "yes" }] }\n`), [/auth\.clientKeys\.0\.canForceVariant: must be boolean/]);
-  t.match(errorsOf(`${BASE}auth: { clientKeys: [{ name: web, key: 12345678901 }] }\n`), [/^bad\.yaml:auth\.clientKeys\.0\.key: must be string, not 12345678901/]);
+  t.match(errorsOf(`${BASE}auth: { clientKeys: [{ name: web, key: "0123456789", canForceVariant: "yes" }] }\n`), [/auth\.clientKeys\[0\]\.canForceVariant: must be boolean/]);
+  t.match(errorsOf(`${BASE}auth: { clientKeys: [{ name: web, key: 12345678901 }] }\n`), [/^bad\.yaml:auth\.clientKeys\[0\]\.key: must be string, not 12345678901/]);
 });
 
 t.test('YAML anchors and merge keys share settings between entries', async (t) => {
@@ -97,4 +97,9 @@ routes:
   t.same(config.models.b?.pricing, { inputPerMTok: 1, outputPerMTok: 2 });
   t.equal(config.models.b?.upstreamModel, 'b-2026');
   t.match(errorsOf(BASE.replace('b: { provider: sim }', 'b: { <<: { provider: sim, colour: red } }')), [/^bad\.yaml:models\.b: unknown key "colour"/], 'merged keys are validated like written ones');
+  const inherited = BASE.replace('a: { provider: sim }', 'a: &base { provider: sim, pricing: { inputPerMTok: -1, outputPerMTok: 2 } }').replace('b: { provider: sim }', 'b: { <<: *base }');
+  t.same(errorsOf(inherited), [
+    'bad.yaml:models.a.pricing.inputPerMTok: must be >= 0 (line 5)',
+    'bad.yaml:models.b.pricing.inputPerMTok: must be >= 0 (line 5)',
+  ], 'an inherited value is reported at the line it is written on');
 });

@@ -60,7 +60,7 @@ t.test('a valid suite loads with normalised weights and defaults', (t) => {
   t.end();
 });
 
-t.test('errors are file:path: reason lines', (t) => {
+t.test('errors are file:path: reason (line N) lines, like the gateway config', (t) => {
   const bad = SUITE.replace('name: demo', 'name: demo\ncolour: red')
     .replace('{ route: demo, variant: challenger }', '{ route: demo, model: x }')
     .replace('gates: [{ name: valid_json, type: is-json }]', 'gates: [{ name: j, type: llm-rubric, rubric: r, labels: { a: 1, b: 0 } }, { name: z, type: nope }]');
@@ -78,9 +78,9 @@ t.test('errors are file:path: reason lines', (t) => {
   const file2 = join(d2, 'suite.yaml');
   const err = (() => { try { loadSuite(file2, okChecks); } catch (e) { return e as SuiteError; } return undefined; })();
   t.same(err?.lines.sort(), [
-    `${file2}:gates[0].type: a judge check cannot be a gate (an invalid judge answer must not fail a case)`,
-    `${file2}:gates[1]: unknown check type "nope"`,
-    `${file2}:variants.challenger: give exactly one of "route" or "model"`,
+    `${file2}:gates[0].type: a judge check cannot be a gate (an invalid judge answer must not fail a case) (line 12)`,
+    `${file2}:gates[1]: unknown check type "nope" (line 12)`,
+    `${file2}:variants.challenger: give exactly one of "route" or "model" (line 11)`,
   ]);
   t.end();
 });
@@ -102,11 +102,24 @@ t.test('case problems are reported per file, line and path', (t) => {
     t.fail('should throw');
   } catch (err) {
     t.same((err as SuiteError).lines, [
-      `${cf}:2: [0].vars: template variable(s) not set: text`,
-      `${cf}:3: [1]: unknown key "extra"`,
-      `${cf}:5: [3].difficulty: is not one of the allowed values or forms`,
+      `${cf}:[0].vars: template variable(s) not set: text (line 2)`,
+      `${cf}:[1]: unknown key "extra" (line 3)`,
+      `${cf}:[3].difficulty: is not one of the allowed values or forms (line 5)`,
     ]);
   }
+  t.end();
+});
+
+t.test('suite files share settings with merge keys, and their errors name the line', (t) => {
+  const merged = SUITE.replace('champion: { route: demo, variant: champion }', 'champion: &arm { route: demo, variant: champion }')
+    .replace('challenger: { route: demo, variant: challenger }', 'challenger: { <<: *arm, variant: challenger }');
+  const d = dir({ 'suite.yaml': merged, 'cases.yaml': CASES });
+  t.same(loadSuite(join(d, 'suite.yaml'), okChecks).variants[1], { name: 'challenger', model: 'demo', forceVariant: 'challenger' }, '<<: *arm works as in config files');
+
+  const bad = dir({ 'suite.yaml': `${SUITE}passThreshold: 2\n`, 'cases.yaml': CASES });
+  const file = join(bad, 'suite.yaml');
+  const err = (() => { try { loadSuite(file, okChecks); } catch (e) { return e as SuiteError; } return undefined; })();
+  t.same(err?.lines, [`${file}:passThreshold: must be <= 1 (line 16)`], 'a suite-file error names its line');
   t.end();
 });
 
