@@ -4,9 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
-import { request } from 'undici';
-import { AdminApiError, redactor } from '../admin/client.js';
-import { adminClient, resolveConnection, withConnection, type ConnectionOptions } from './admin-connection.js';
+import { AdminApiError } from '../admin/client.js';
+import { adminClient, withConnection, type ConnectionOptions } from './admin-connection.js';
 import type { DatasetInfo } from '../sampling/dataset-store.js';
 
 interface Common extends ConnectionOptions {
@@ -55,25 +54,16 @@ export function datasetCommand(): Command {
           const value = opts[key];
           if (value !== undefined) query.set(key, value);
         }
-        const { url: base, token } = resolveConnection(opts);
-        const url = `${base}/admin/v1/datasets/${encodeURIComponent(name)}/export${query.size > 0 ? `?${query}` : ''}`;
-        // An unparsable --url throws synchronously; it is the same user-facing failure.
-        const res = await Promise.resolve()
-          .then(() => request(url, { headers: token ? { authorization: `Bearer ${token}` } : {} }))
-          .catch((err: unknown) => {
-            throw new AdminApiError(0, null, redactor(base, token)(`cannot reach the gateway at ${base}: ${(err as Error).message}`), null);
-          });
-        if (res.statusCode !== 200) {
-          const body = (await res.body.json().catch(() => null)) as { error?: { message?: string; code?: string } } | null;
-          throw new AdminApiError(res.statusCode, body?.error?.code ?? null, body?.error?.message ?? `HTTP ${res.statusCode}`, body);
-        }
+        const path = `/datasets/${encodeURIComponent(name)}/export${query.size > 0 ? `?${query}` : ''}`;
+        // Checked before anything is written: a login page must not land in --out as the dataset.
+        const body = await adminClient(opts).stream(path, 'application/x-ndjson');
         // `| head` closing the pipe early is a normal way to stop reading, not an error.
         process.stdout.on('error', (err: NodeJS.ErrnoException) => {
           if (err.code === 'EPIPE') process.exit(0);
           throw err;
         });
         const sink = opts.out ? createWriteStream(opts.out) : new Writable({ write: (chunk, _enc, cb) => (process.stdout.write(chunk) ? cb() : process.stdout.once('drain', cb)) });
-        await pipeline(res.body, sink).catch((err: NodeJS.ErrnoException) => {
+        await pipeline(body, sink).catch((err: NodeJS.ErrnoException) => {
           // fs errors carry a syscall (open, write); anything else is the download breaking off.
           throw new CliError(opts.out && err.syscall ? `cannot write ${opts.out}: ${err.message}` : `export of "${name}" interrupted: ${err.message}`);
         });

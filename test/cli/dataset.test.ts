@@ -3,6 +3,9 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startTestGateway } from '../helpers/gateway.js';
 
 const ADMIN = 'admin-token-0123456789';
@@ -37,4 +40,23 @@ datasets: { dir: ${dir} }
   t.equal(badOut.code, 1);
   t.match(badOut.stderr, /^bellwether: cannot write .*no-such-dir.*\n$/);
   t.notMatch(badOut.stderr, /\n\s+at /);
+});
+
+t.test('a login page answering 200 is an error, nothing is written, and --url credentials stay secret', async (t) => {
+  // An SSO proxy in front of the gateway: every path is a 200 HTML sign-in page.
+  const server = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>Sign in</html>'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const url = `http://sre:hunter2-pass@127.0.0.1:${(server.address() as AddressInfo).port}/?sig=qs-secret-9`;
+  const out = join(t.testdir({}), 'demo.jsonl');
+
+  const res = await cli(['dataset', 'export', 'demo', '--url', url, '--token', ADMIN, '--out', out]);
+  t.equal(res.code, 1);
+  t.match(res.stderr, /^bellwether: .*answered HTTP 200, text\/html: not the Bellwether admin API.*\n$/);
+  t.notOk(existsSync(out), 'the login page is not written as the dataset');
+  for (const secret of ['hunter2-pass', 'sre:', 'qs-secret-9', ADMIN]) t.notOk(res.stderr.includes(secret), `${secret} is not printed`);
+
+  const stdout = await cli(['dataset', 'export', 'demo', '--url', url, '--token', ADMIN]);
+  t.equal(stdout.code, 1);
+  t.equal(stdout.stdout, '', 'nothing on stdout either');
 });
