@@ -11,6 +11,8 @@ import { actionBody, historyQuery, historyResponse, ifMatchHeaders, routeParams,
 
 export interface RouteView {
   route: string;
+  /** Other `model` names this route answers to. */
+  aliases: string[];
   champion: string;
   challenger: string | null;
   percent: number;
@@ -41,6 +43,7 @@ interface SetBody extends Mutation {
 export function viewOf(ctx: GatewayContext, state: RolloutState): RouteView {
   return {
     route: state.route,
+    aliases: routeConfig(ctx, state.route)?.aliases ?? [],
     champion: state.champion,
     challenger: state.challenger ?? null,
     percent: state.percent,

@@ -54,6 +54,7 @@ export const routeView = {
   type: 'object',
   properties: {
     route: { type: 'string' },
+    aliases: { type: 'array', items: { type: 'string' } },
     champion: { type: 'string' },
     challenger: nullableString,
     percent: { type: 'number' },
@@ -65,7 +66,7 @@ export const routeView = {
     updatedBy: { type: 'string' },
     shadowAllowed: { type: 'boolean' },
   },
-  required: ['route', 'champion', 'challenger', 'percent', 'effectivePercent', 'mode', 'state', 'version', 'updatedAt', 'updatedBy', 'shadowAllowed'],
+  required: ['route', 'aliases', 'champion', 'challenger', 'percent', 'effectivePercent', 'mode', 'state', 'version', 'updatedAt', 'updatedBy', 'shadowAllowed'],
 } as const;
 
 const stateSide = {

@@ -12,6 +12,7 @@
  * When neither can tell, the identity is unknown and the runner neither replays nor stores answers.
  */
 import { AdminClient } from '../admin/client.js';
+import type { RouteView } from '../admin/rollouts.js';
 import type { Config } from '../config/types.js';
 
 export interface ServedTarget {
@@ -29,14 +30,27 @@ function arms(champion: string, challenger: string | null | undefined, force: Se
   return [champion, challenger ?? null];
 }
 
+interface ServingRoute {
+  name: string;
+  aliases: readonly string[];
+  champion: string;
+  challenger: string | null;
+}
+
+/** The route a target's `model` reaches: by route name or alias, as the gateway's RouteTable resolves it. */
+function routeFor(routes: readonly ServingRoute[], model: string): ServingRoute | undefined {
+  return routes.find((r) => r.name === model || r.aliases.includes(model));
+}
+
 export function identityFromConfig(config: Config): ServingIdentity {
   const describe = (name: string | null): string => {
     if (name === null) return 'none';
     const m = config.models[name];
     return m ? `${m.name}=${m.provider}/${m.upstreamModel}` : name;
   };
+  const routes = Object.values(config.routes).map((r) => ({ name: r.name, aliases: r.aliases, champion: r.champion, challenger: r.challenger ?? null }));
   return (target) => {
-    const route = Object.values(config.routes).find((r) => r.name === target.model || r.aliases.includes(target.model));
+    const route = routeFor(routes, target.model);
     if (route) return arms(route.champion, route.challenger, target.forceVariant).map(describe).join('|');
     return config.models[target.model] ? describe(target.model) : undefined;
   };
@@ -44,14 +58,16 @@ export function identityFromConfig(config: Config): ServingIdentity {
 
 /** Asks the gateway which models serve its routes; undefined when the admin API cannot be read. */
 export async function identityFromGateway(url: string, token: string | undefined): Promise<ServingIdentity | undefined> {
-  let routes: { route: string; champion: string; challenger: string | null }[];
+  let routes: ServingRoute[];
   try {
-    routes = (await new AdminClient(url, token).get<{ routes: { route: string; champion: string; challenger: string | null }[] }>('/routes')).routes;
+    const views = (await new AdminClient(url, token).get<{ routes: (Pick<RouteView, 'route' | 'champion' | 'challenger'> & Partial<Pick<RouteView, 'aliases'>>)[] }>('/routes')).routes;
+    // A gateway from before aliases were listed: route names only.
+    routes = views.map((v) => ({ name: v.route, aliases: v.aliases ?? [], champion: v.champion, challenger: v.challenger }));
   } catch {
     return undefined;
   }
   return (target) => {
-    const route = routes.find((r) => r.route === target.model);
+    const route = routeFor(routes, target.model);
     return route ? arms(route.champion, route.challenger, target.forceVariant).map((m) => m ?? 'none').join('|') : undefined;
   };
 }
