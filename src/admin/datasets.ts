@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../gateway/errors.js';
 import { isValidDatasetName, type DatasetFilter, type DatasetStore } from '../sampling/dataset-store.js';
+import { ISO_DATE, ISO_FRACTION, ISO_OFFSET } from '../sampling/dataset-record.js';
 
 interface ExportQuery {
   route?: string;
@@ -14,7 +15,8 @@ interface ExportQuery {
   limit?: string;
 }
 
-const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
+// Looser than a stored timestamp: a bare date, minutes without seconds and no offset are fine here.
+const ISO_DATE_OR_TIME = new RegExp(String.raw`^${ISO_DATE}(?:T\d{2}:\d{2}(?::\d{2}${ISO_FRACTION})?${ISO_OFFSET}?)?$`);
 
 const MAX_LIMIT = 1_000_000;
 
@@ -88,7 +90,7 @@ export function datasetAdminRoutes(store: () => DatasetStore, routes: () => stri
  * rolls 2026-02-31 over to 3 March, which would silently filter on the wrong day.
  */
 function instant(key: string, value: string): Date {
-  const m = ISO_DATE.exec(value);
+  const m = ISO_DATE_OR_TIME.exec(value);
   const at = new Date(value);
   const [, y, mo, d] = m ?? [];
   const day = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));

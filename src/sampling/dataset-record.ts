@@ -9,7 +9,12 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 
 export const DATASET_SCHEMA_VERSION = 1;
 
-const ISO_DATE_TIME = String.raw`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$`;
+/** ISO 8601 pieces shared with the export filter (`since`/`until`), which also accepts a bare date. */
+export const ISO_DATE = String.raw`(\d{4})-(\d{2})-(\d{2})`;
+export const ISO_FRACTION = String.raw`(?:\.\d+)?`;
+export const ISO_OFFSET = String.raw`(?:Z|[+-]\d{2}:\d{2})`;
+// A stored timestamp is always complete: seconds and an offset.
+const ISO_DATE_TIME = String.raw`^${ISO_DATE}T\d{2}:\d{2}:\d{2}${ISO_FRACTION}${ISO_OFFSET}$`;
 const Count = Type.Integer({ minimum: 0 });
 
 // Wire shapes stay open (additional properties allowed): providers add fields over time and a
