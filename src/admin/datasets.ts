@@ -1,7 +1,7 @@
 // GET /admin/v1/datasets and /admin/v1/datasets/{name}/export: sampled traffic as streaming JSONL.
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { GatewayError } from '../gateway/errors.js';
+import { GatewayError, badRequest } from '../gateway/errors.js';
 import { isValidDatasetName, type DatasetFilter, type DatasetStore } from '../sampling/dataset-store.js';
 import { ISO_DATE, ISO_FRACTION, ISO_OFFSET } from '../sampling/dataset-record.js';
 
@@ -47,17 +47,17 @@ export function datasetAdminRoutes(store: () => DatasetStore, routes: () => stri
     app.get<{ Params: { name: string }; Querystring: ExportQuery }>('/datasets/:name/export', { schema: exportSchema }, async (req, reply) => {
       const { name } = req.params;
       if (!isValidDatasetName(name)) {
-        throw new GatewayError({ status: 400, errorClass: 'bad_request', message: `Invalid dataset name "${name.slice(0, 64)}".`, type: 'invalid_request_error', code: 'invalid_dataset_name' });
+        throw badRequest(`Invalid dataset name "${name.slice(0, 64)}".`, 'invalid_dataset_name');
       }
       const q = req.query;
       const since = q.since === undefined ? undefined : instant('since', q.since);
       const until = q.until === undefined ? undefined : instant('until', q.until);
       if (since && until && since > until) {
-        throw new GatewayError({ status: 400, errorClass: 'bad_request', message: `Invalid request: since (${q.since}) is after until (${q.until}); nothing could match.`, type: 'invalid_request_error', code: 'invalid_request' });
+        throw badRequest(`Invalid request: since (${q.since}) is after until (${q.until}); nothing could match.`, 'invalid_request');
       }
       const limit = q.limit === undefined ? undefined : Number(q.limit);
       if (limit !== undefined && !(/^\d+$/.test(q.limit ?? '') && limit >= 1 && limit <= MAX_LIMIT)) {
-        throw new GatewayError({ status: 400, errorClass: 'bad_request', message: `Invalid request: limit "${q.limit}" must be a whole number from 1 to ${MAX_LIMIT}.`, type: 'invalid_request_error', code: 'invalid_request' });
+        throw badRequest(`Invalid request: limit "${q.limit}" must be a whole number from 1 to ${MAX_LIMIT}.`, 'invalid_request');
       }
       const filter: DatasetFilter = {
         ...(q.route ? { route: q.route } : {}),
@@ -95,7 +95,7 @@ function instant(key: string, value: string): Date {
   const [, y, mo, d] = m ?? [];
   const day = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
   if (!m || Number.isNaN(at.getTime()) || day.getUTCFullYear() !== Number(y) || day.getUTCMonth() !== Number(mo) - 1 || day.getUTCDate() !== Number(d)) {
-    throw new GatewayError({ status: 400, errorClass: 'bad_request', message: `Invalid request: ${key} "${value.slice(0, 64)}" is not a date; use ISO 8601, e.g. 2026-03-01 or 2026-03-01T12:00:00Z.`, type: 'invalid_request_error', code: 'invalid_request' });
+    throw badRequest(`Invalid request: ${key} "${value.slice(0, 64)}" is not a date; use ISO 8601, e.g. 2026-03-01 or 2026-03-01T12:00:00Z.`, 'invalid_request');
   }
   return at;
 }
