@@ -107,13 +107,15 @@ interface SeriesEntry {
   count?: number;
 }
 
-function entryOf(metric: object, labels: Record<string, string>, shape: 'value' | 'histogram'): SeriesEntry | undefined {
+/** The series with exactly these labels; `shape` also asks that its values be where a child writes them. */
+function entryOf(metric: object, labels: Record<string, string>, shape: 'value' | 'histogram' | 'any'): SeriesEntry | undefined {
   const map = (metric as { hashMap?: Record<string, SeriesEntry> }).hashMap;
   if (!map || typeof map !== 'object') return undefined;
   const names = Object.keys(labels);
   for (const entry of Object.values(map)) {
     if (!entry?.labels || Object.keys(entry.labels).length !== names.length) continue;
     if (!names.every((n) => String(entry.labels[n]) === labels[n])) continue;
+    if (shape === 'any') return entry;
     const ok = shape === 'value' ? typeof entry.value === 'number' : typeof entry.sum === 'number' && typeof entry.count === 'number' && !!entry.bucketValues;
     return ok ? entry : undefined;
   }
@@ -179,31 +181,14 @@ type ZeroMissing = <L extends string>(metric: Histogram<L>, labels: Record<L, st
 
 /**
  * Histogram.zero() for series that don't exist yet. zero() on an existing series would wipe its
- * observations (a counter reset to Prometheus), so each histogram's existing series are read once per
- * pass. Should prom-client stop exposing its series map, existing series can't be told apart: then
- * only the start-up pass (nothing observed yet) zeroes.
+ * observations (a counter reset to Prometheus). Should prom-client stop exposing its series map,
+ * existing series can't be told apart: then only the start-up pass (nothing observed yet) zeroes.
  */
 function zeroMissing(startUp: boolean): ZeroMissing {
-  const known = new Map<object, Set<string> | undefined>();
-  const key = (labels: Record<string, string | number>): string =>
-    Object.keys(labels)
-      .sort()
-      .map((k) => `${k}=${String(labels[k])}`)
-      .join('\u0000');
   return (metric, labels) => {
-    if (!known.has(metric)) {
-      const map = (metric as { hashMap?: Record<string, SeriesEntry> }).hashMap;
-      known.set(metric, map && typeof map === 'object' ? new Set(Object.values(map).map((e) => key(e.labels))) : undefined);
-    }
-    const keys = known.get(metric);
-    if (keys === undefined) {
-      if (startUp) metric.zero(labels);
-      return;
-    }
-    const k = key(labels);
-    if (keys.has(k)) return;
-    metric.zero(labels);
-    keys.add(k);
+    const map = (metric as { hashMap?: unknown }).hashMap;
+    const readable = map !== null && typeof map === 'object';
+    if (readable ? entryOf(metric, labels, 'any') === undefined : startUp) metric.zero(labels);
   };
 }
 
