@@ -208,15 +208,21 @@ async function attemptOnce(
   }
 }
 
+/** Upstream statuses that reject the client's own request: the champion would say the same. */
+const CLIENT_FAULT_STATUSES: ReadonlySet<number> = new Set([400, 413, 415, 422]);
+
 /**
- * Failures that are no verdict on the model: the client went away, or the upstream rejected the
- * client's own request (400, 413, 422...: the champion would say the same). Counting those let one
- * client's run of invalid requests open the challenger's breaker. Still counted: 401/403 (the
- * gateway's provider credentials), 408/409 (transient), 429 (rate_limited) and everything else.
+ * Failures that are no verdict on the model, so the circuit breaker does not count them: the client
+ * went away, the gateway itself refused the request while translating it (`bad_request`: n > 1 or
+ * empty messages for Anthropic), or the upstream rejected the client's own request (400, 413, 415,
+ * 422). Counting those let one client's run of invalid requests open the challenger's breaker.
+ * Every other status counts: 401/403/402 (the gateway's provider credentials or billing), 404 (a
+ * mistyped upstreamModel, an Azure deployment that does not exist), 408/409 (transient), 429 and 5xx.
+ * Decided here for the whole attempt, before and after the first token (relay.ts).
  */
-function saysNothingAboutHealth(error: GatewayError): boolean {
-  if (error.errorClass === 'client_cancelled') return true;
-  return error.errorClass === 'upstream_4xx' && !error.retryable && error.status !== 401 && error.status !== 403;
+export function saysNothingAboutHealth(error: GatewayError): boolean {
+  if (error.errorClass === 'client_cancelled' || error.errorClass === 'bad_request') return true;
+  return error.errorClass === 'upstream_4xx' && CLIENT_FAULT_STATUSES.has(error.status);
 }
 
 /**

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { costUsd } from '../accounting/cost.js';
 import { estimateUsage, type Usage } from '../accounting/usage.js';
 import { GatewayError, asGatewayError } from './errors.js';
-import { endAttemptSpan, timeoutError, type UpstreamAnswer } from './attempts.js';
+import { endAttemptSpan, saysNothingAboutHealth, timeoutError, type UpstreamAnswer } from './attempts.js';
 import type { RequestLedger, ResponseSummary } from './ledger.js';
 import type { CircuitBreakers } from './circuit-breaker.js';
 import type { StreamEvent } from '../providers/types.js';
@@ -236,7 +236,7 @@ export async function relayStream(
     // wrong. A client that left keeps 499 (client closed request): it did not get the rest.
     attempt.status = error.status;
     if (error.cause_) attempt.cause = error.cause_;
-    if (error.errorClass === 'client_cancelled') breakers.release(attempt.model.name);
+    if (saysNothingAboutHealth(error)) breakers.release(attempt.model.name);
     else breakers.record(attempt.model.name, false);
     ledger.fail(error.errorClass, error.errorClass === 'client_cancelled' ? error.status : res.statusCode, error.message, error.cause_);
     // Stops the upstream request at once: no orphan stream generating tokens nobody reads.
