@@ -1,15 +1,22 @@
 // /healthz (process up), /readyz (config loaded; rollout state store reachable and fresh), /metrics.
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from './gateway/context.js';
+import { refuseWhileDraining } from './gateway/errors.js';
 
 export async function healthApi(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // While draining every path answers 503 shutting_down, these included (/readyz: the load balancer
+  // takes the replica out).
+  app.get('/healthz', async (_req, reply) => {
+    refuseWhileDraining(ctx, reply);
+    return { status: 'ok' };
+  });
 
   // Contract (PRODUCT.md section 2): not ready (503) while the state store is unreachable or stale.
   // But a shared-state outage must not pull every replica out of a load balancer at once: they keep
   // serving (last known rollout, then champion-only), so orchestrators probe `/readyz?degraded=ok`,
   // which answers 200 while degraded. The body says which, and bellwether_rollout_state_stale too.
   app.get<{ Querystring: { degraded?: string } }>('/readyz', async (req, reply) => {
+    refuseWhileDraining(ctx, reply);
     const store = ctx.rollouts.health();
     const degraded = !store.reachable || store.stale;
     const tolerate = req.query.degraded === 'ok';
@@ -23,6 +30,7 @@ export async function healthApi(app: FastifyInstance, ctx: GatewayContext): Prom
   });
 
   app.get('/metrics', async (_req, reply) => {
+    refuseWhileDraining(ctx, reply);
     const body = await ctx.metrics.registry.metrics();
     return reply.type(ctx.metrics.registry.contentType).send(body);
   });

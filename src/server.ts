@@ -17,16 +17,13 @@ import { ClientAuthenticator } from './gateway/authenticate.js';
 import { RouteTable } from './gateway/route-table.js';
 import { CircuitBreakers } from './gateway/circuit-breaker.js';
 import { clientApi } from './gateway/plugin.js';
-import { GatewayError } from './gateway/errors.js';
+import { GatewayError, SHUTTING_DOWN, refuseWhileDraining } from './gateway/errors.js';
 import type { GatewayContext } from './gateway/context.js';
 import { healthApi } from './health.js';
 import { createTracing, type Tracing } from './telemetry/tracing.js';
 import { createSamplingPipeline } from './sampling/pipeline.js';
 import { feedbackApi } from './gateway/feedback.js';
 import { datasetAdminRoutes } from './admin/datasets.js';
-
-/** Error code of the 503 a request gets while the gateway drains. */
-const SHUTTING_DOWN = 'shutting_down';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -77,6 +74,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     breakers: new CircuitBreakers(),
     listeners: [],
     tracing: options.tracing ?? createTracing(env),
+    draining: false,
   };
   ctx.listeners.push(new ShadowMirror(ctx).listener);
   let adminTokens = resolveAdminTokens(config, env);
@@ -110,7 +108,7 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     // Fastify's own 503 while closing is `{"error":"Service Unavailable",...}`: not the OpenAI shape
-    // our clients parse, and without a request id. The onRequest hook below answers instead.
+    // our clients parse, and without a request id. Each handler answers instead (refuseWhileDraining).
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
@@ -122,21 +120,14 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     else req.log.info({ request_id: req.id, status: error.status, error_class: error.errorClass, error: error.message, path: req.url.split('?')[0] }, 'request rejected');
     void reply.code(error.status).header('x-bellwether-request-id', req.id).send(error.toBody());
   });
-  app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).header('x-bellwether-request-id', req.id).send({ error: { message: `Unknown path ${req.method} ${req.url.split('?')[0]}`, type: 'invalid_request_error', code: 'unknown_url' } });
+  app.setNotFoundHandler(async (req, reply) => {
+    refuseWhileDraining(ctx, reply);
+    return reply.code(404).header('x-bellwether-request-id', req.id).send({ error: { message: `Unknown path ${req.method} ${req.url.split('?')[0]}`, type: 'invalid_request_error', code: 'unknown_url' } });
   });
 
-  // Draining (SIGTERM): in-flight requests and streams finish; a request that still arrives on an
-  // open keep-alive connection is told to go elsewhere (SDKs retry a 503) and the connection closes.
-  let draining = false;
+  // Draining (SIGTERM): in-flight requests and streams finish, new ones get a 503 (refuseWhileDraining).
   app.addHook('preClose', async () => {
-    draining = true;
-  });
-  // Callback style: on every request's hot path, an async hook would cost a promise each time.
-  app.addHook('onRequest', (_req, reply, done) => {
-    if (!draining) return done();
-    void reply.header('connection', 'close');
-    done(new GatewayError({ status: 503, errorClass: 'internal', message: 'The gateway is shutting down; retry the request.', type: 'api_error', code: SHUTTING_DOWN }));
+    ctx.draining = true;
   });
 
   await app.register(healthApi, ctx);

@@ -4,7 +4,7 @@
 import type { FastifyError, FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { Ajv } from 'ajv';
 import type { GatewayContext } from '../gateway/context.js';
-import { GatewayError } from '../gateway/errors.js';
+import { GatewayError, refuseWhileDraining } from '../gateway/errors.js';
 import { ConfigError } from '../config/load.js';
 import type { AdminAuthenticator } from './tokens.js';
 import { invalid, rolloutAdminRoutes } from './rollouts.js';
@@ -43,7 +43,8 @@ export async function adminApi(app: FastifyInstance, opts: AdminOptions): Promis
     throw err;
   });
   app.decorateRequest('adminActor', '');
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
+    refuseWhileDraining(opts.ctx, reply);
     req.adminActor = opts.authenticator().authenticate(req.headers.authorization);
   });
 

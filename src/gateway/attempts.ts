@@ -31,8 +31,13 @@ export type UpstreamAnswer =
   | { kind: 'json'; response: Extract<ProviderResponse, { kind: 'json' }>; attempt: AttemptRecord }
   | {
       kind: 'stream';
-      /** The events up to and including the first that commits the answer (see commitsAnswer). */
-      head: StreamEvent[];
+      /**
+       * The events held back before `committed`: usually none or one (a role chunk), so an array is
+       * allocated only for two or more — one per stream otherwise, on the hot path.
+       */
+      held: StreamEvent | StreamEvent[] | undefined;
+      /** The event that commits the answer (see commitsAnswer), or the last one held at HOLD_LIMIT. */
+      committed: StreamEvent;
       rest: AsyncIterator<StreamEvent>;
       attempt: AttemptRecord;
       /** This attempt's own cancellation (idle and first-token guards end it, not the whole request). */
@@ -172,22 +177,26 @@ async function attemptOnce(
       await rest.return?.();
       throw new GatewayError({ status: 502, errorClass: 'internal', message: 'stream answer to a non-stream request', type: 'api_error' });
     }
-    const head: StreamEvent[] = [];
-    for (;;) {
+    let held: StreamEvent | StreamEvent[] | undefined;
+    for (let count = 1; ; count++) {
       const next = await rest.next();
       if (next.done) {
         // Ended before its first token (an empty body, only comments, a role chunk and nothing else):
         // nothing reached the client yet, so this is a transport failure like a reset — retried, or
         // reported with its status.
-        const cause = head.length === 0 ? 'eof_before_first_event' : 'eof_before_first_token';
+        const cause = count === 1 ? 'eof_before_first_event' : 'eof_before_first_token';
         throw new GatewayError({ status: 502, errorClass: 'stream_interrupted', message: 'upstream stream ended before its first token', type: 'api_error', code: 'stream_interrupted', cause });
       }
-      head.push(next.value);
-      if (next.value.usage) record.usage = next.value.usage;
-      if (head.length >= HOLD_LIMIT || commitsAnswer(ledger.operation, next.value)) break;
+      const event = next.value;
+      if (event.usage) record.usage = event.usage;
+      if (count >= HOLD_LIMIT || commitsAnswer(ledger.operation, event)) {
+        handedOver = true;
+        return { kind: 'stream', held, committed: event, rest, attempt: record, cancel, firstToken, pricing };
+      }
+      if (held === undefined) held = event;
+      else if (Array.isArray(held)) held.push(event);
+      else held = [held, event];
     }
-    handedOver = true;
-    return { kind: 'stream', head, rest, attempt: record, cancel, firstToken, pricing };
   } catch (err) {
     const error = cancel.aborted && cancel.reason instanceof GatewayError ? cancel.reason : asGatewayError(err);
     record.durationMs = performance.now() - record.startedAt;

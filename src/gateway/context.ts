@@ -24,4 +24,6 @@ export interface GatewayContext {
   breakers: CircuitBreakers;
   listeners: CompletionListener[];
   tracing: Tracing;
+  /** Set when shutdown begins: new requests get a 503 (refuseWhileDraining in errors.ts). */
+  draining: boolean;
 }

@@ -1,5 +1,7 @@
 // Errors are values with a class (PRODUCT.md section 7 `error_class`), decided where they happen and
 // mapped to HTTP in exactly one place (server.ts error handler / relay).
+import type { FastifyReply } from 'fastify';
+
 export type ErrorClass =
   | 'none'
   | 'timeout'
@@ -83,6 +85,21 @@ function defaultType(status: number): string {
   if (status === 429) return 'rate_limit_error';
   if (status >= 500) return 'api_error';
   return 'invalid_request_error';
+}
+
+/** Error code of the 503 a request gets while the gateway drains. */
+export const SHUTTING_DOWN = 'shutting_down';
+
+/**
+ * Draining (SIGTERM): in-flight requests and streams finish; a request that still arrives on an open
+ * keep-alive connection is told to go elsewhere (SDKs retry a 503) and its connection closes. Called
+ * at the top of every handler (and the pass-through's preHandler) rather than from a root onRequest
+ * hook: that hook made every request run fastify's hook runner for a flag set once per process.
+ */
+export function refuseWhileDraining(ctx: { readonly draining: boolean }, reply: FastifyReply): void {
+  if (!ctx.draining) return;
+  void reply.header('connection', 'close');
+  throw new GatewayError({ status: 503, errorClass: 'internal', message: 'The gateway is shutting down; retry the request.', type: 'api_error', code: SHUTTING_DOWN });
 }
 
 export function badRequest(message: string, code: string | null = null, param?: string): GatewayError {

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from './context.js';
 import type { SamplingPipeline } from '../sampling/pipeline.js';
-import { GatewayError } from './errors.js';
+import { GatewayError, refuseWhileDraining } from './errors.js';
 
 interface FeedbackBody {
   request_id: string;
@@ -28,6 +28,7 @@ const feedbackSchema = {
 
 export async function feedbackApi(app: FastifyInstance, ctx: GatewayContext, sampling: SamplingPipeline): Promise<void> {
   app.post<{ Body: FeedbackBody }>('/v1/feedback', { schema: feedbackSchema, attachValidation: true }, async (req, reply) => {
+    refuseWhileDraining(ctx, reply);
     const client = ctx.clients.authenticate(req.headers.authorization);
     if (req.validationError) {
       throw new GatewayError({ status: 400, errorClass: 'bad_request', message: `Invalid feedback: ${req.validationError.message}`, type: 'invalid_request_error', code: 'invalid_feedback' });

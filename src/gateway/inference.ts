@@ -7,7 +7,7 @@ import type { Variant } from '../telemetry/metrics.js';
 import { recordRequest } from '../accounting/record.js';
 import { assignedPercent } from '../rollout/state.js';
 import { assignBucket, isChallenger, unitKey } from '../rollout/assign.js';
-import { GatewayError, asGatewayError, badRequest } from './errors.js';
+import { GatewayError, asGatewayError, badRequest, refuseWhileDraining } from './errors.js';
 import { RequestLedger } from './ledger.js';
 import { callUpstream, guard } from './attempts.js';
 import { relayStream } from './relay.js';
@@ -19,6 +19,7 @@ import type { GatewayContext } from './context.js';
 export const VARIANT_HEADER = 'x-bellwether-variant';
 
 export async function handleInference(ctx: GatewayContext, operation: Operation, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  refuseWhileDraining(ctx, reply);
   const client = ctx.clients.authenticate(req.headers.authorization);
   const body = requireObject(req.body);
   const route = ctx.routes.resolve(body.model);

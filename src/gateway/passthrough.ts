@@ -7,7 +7,7 @@ import httpProxy from '@fastify/http-proxy';
 import type { ModelConfig, RouteConfig } from '../config/types.js';
 import type { PassthroughTarget } from '../providers/types.js';
 import type { GatewayContext } from './context.js';
-import { GatewayError } from './errors.js';
+import { GatewayError, refuseWhileDraining } from './errors.js';
 
 /**
  * Credentials the client may have sent (OpenAI, Azure and Anthropic spellings): they are for the
@@ -35,6 +35,7 @@ export async function registerPassthrough(app: FastifyInstance, ctx: GatewayCont
     upstream: '',
     prefix: '/v1',
     preHandler: async (req, reply) => {
+      refuseWhileDraining(ctx, reply);
       ctx.clients.authenticate(req.headers.authorization);
       const destination = currentDestination(ctx);
       destinations.set(req, destination);

@@ -4,6 +4,7 @@ import type { GatewayContext } from './context.js';
 import { handleInference } from './inference.js';
 import { registerPassthrough } from './passthrough.js';
 import { parseJsonKeepingBytes } from './json-body.js';
+import { refuseWhileDraining } from './errors.js';
 
 export async function clientApi(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
   // Breaker state is read at scrape time, so open → half-open (a matter of time passing) shows up.
@@ -16,7 +17,8 @@ export async function clientApi(app: FastifyInstance, ctx: GatewayContext): Prom
     inference.post('/v1/embeddings', (req, reply) => handleInference(ctx, 'embeddings', req, reply));
   });
 
-  app.get('/v1/models', async (req) => {
+  app.get('/v1/models', async (req, reply) => {
+    refuseWhileDraining(ctx, reply);
     ctx.clients.authenticate(req.headers.authorization);
     const created = Math.floor(Date.now() / 1000);
     const data = Object.values(ctx.config.routes).flatMap((route) => [route.name, ...route.aliases].map((id) => modelObject(id, route.name, created)));
@@ -25,7 +27,8 @@ export async function clientApi(app: FastifyInstance, ctx: GatewayContext): Prom
 
   // The SDK's models.retrieve(): a route or alias is a model here. Left to the pass-through, the
   // upstream (which knows no routes) answered 404 for every name the client can actually use.
-  app.get<{ Params: { model: string } }>('/v1/models/:model', async (req) => {
+  app.get<{ Params: { model: string } }>('/v1/models/:model', async (req, reply) => {
+    refuseWhileDraining(ctx, reply);
     ctx.clients.authenticate(req.headers.authorization);
     const route = ctx.routes.resolve(req.params.model);
     return modelObject(req.params.model, route.name, Math.floor(Date.now() / 1000));

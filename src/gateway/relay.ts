@@ -204,7 +204,10 @@ export async function relayStream(
   idle.unref();
   let upstreamEnded = false;
   try {
-    for (const event of answer.head) await handle(event);
+    const held = answer.held;
+    if (Array.isArray(held)) for (const event of held) await handle(event);
+    else if (held) await handle(held);
+    await handle(answer.committed);
     while (!tracker.ended) {
       waiting = true;
       idle.refresh();
