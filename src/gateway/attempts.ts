@@ -17,7 +17,7 @@ import type { CircuitBreakers } from './circuit-breaker.js';
 import type { Tracing } from '../telemetry/tracing.js';
 import { providerFor } from './responses-adapter.js';
 import { Cancellation } from '../providers/cancellation.js';
-import { commitsAnswer } from './relay.js';
+import { commitsAnswer } from './first-token.js';
 
 export interface AttemptContext {
   providers: Map<string, Provider>;

@@ -13,6 +13,7 @@ import type { CircuitBreakers } from './circuit-breaker.js';
 import type { StreamEvent } from '../providers/types.js';
 import type { Cancellation } from '../providers/cancellation.js';
 import { finishReasonOf, type ResponsesObject } from './responses.js';
+import { carriesOutput, deltaHasOutput, hasSideOutput, type ChunkChoice } from './first-token.js';
 
 
 /** Follows one stream's wire format: what the answer says, whether it is complete, what to drop. */
@@ -22,16 +23,10 @@ interface StreamTracker {
   readonly complete: boolean;
   /** The upstream sent its last event ([DONE], response.completed): nothing after it is relayed. */
   readonly ended: boolean;
-  /** Output deltas seen so far (content, tool calls, reasoning, refusal): the first one is the first token. */
+  /** Output deltas seen so far (content, tool calls, reasoning, refusal): the estimate when usage is missing. */
   readonly deltas: number;
   /** Returns false for events that must not reach the client. */
   observe(event: StreamEvent): boolean;
-}
-
-interface ChunkChoice {
-  index?: number;
-  delta?: { content?: string | null; reasoning_content?: unknown; reasoning?: unknown; refusal?: unknown; tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[] };
-  finish_reason?: string | null;
 }
 
 class ChatTracker implements StreamTracker {
@@ -63,7 +58,7 @@ class ChatTracker implements StreamTracker {
       // With n > 1 the completions interleave (a chunk per index): the summary — what checks and
       // samples read — is completion 0, as for a JSON answer; output of any of them is the first token.
       if ((choice.index ?? 0) === 0) this.track(choice);
-      else if (hasOutput(choice.delta)) this.deltas++;
+      else if (deltaHasOutput(choice.delta)) this.deltas++;
     }
     return true;
   }
@@ -86,18 +81,6 @@ class ChatTracker implements StreamTracker {
   }
 }
 
-function hasOutput(delta: ChunkChoice['delta']): boolean {
-  return nonEmpty(delta?.content) || (delta?.tool_calls?.length ?? 0) > 0 || hasSideOutput(delta);
-}
-
-/**
- * Output that is not the answer's text is still output: a reasoning model streaming its thinking
- * (vLLM, DeepSeek: `reasoning_content`; others: `reasoning`) or a refusal has started answering.
- */
-function hasSideOutput(delta: ChunkChoice['delta']): boolean {
-  return nonEmpty(delta?.reasoning_content) || nonEmpty(delta?.reasoning) || nonEmpty(delta?.refusal);
-}
-
 class ResponsesTracker implements StreamTracker {
   readonly summary: ResponseSummary = { content: '', toolCalls: [], finishReason: null };
   deltas = 0;
@@ -118,6 +101,11 @@ class ResponsesTracker implements StreamTracker {
           this.summary.content += json.delta;
           this.deltas++;
         }
+        break;
+      case 'response.refusal.delta':
+      case 'response.reasoning_text.delta':
+      case 'response.reasoning_summary_text.delta':
+        if (typeof json.delta === 'string' && json.delta.length > 0) this.deltas++;
         break;
       case 'response.output_item.added':
         if (json.item?.type === 'function_call') {
@@ -143,27 +131,6 @@ class ResponsesTracker implements StreamTracker {
   }
 }
 
-/** Responses-API events that come before any output: held back with the role-only chat chunks. */
-const RESPONSES_PRELUDE = new Set(['response.created', 'response.queued', 'response.in_progress', 'response.content_part.added']);
-
-/**
- * Whether an event commits the stream's answer: output (content, tool call, reasoning, refusal), a
- * finish, [DONE]. The attempt loop holds back the events before it (a role-only chunk, the Responses
- * API's preamble), so a failure before the first token can still be retried or fall back.
- */
-export function commitsAnswer(operation: string, event: StreamEvent): boolean {
-  if (event.data === '[DONE]') return true;
-  const json = event.json as { type?: unknown; item?: { type?: unknown }; choices?: unknown } | undefined;
-  if (!json) return false; // a keep-alive payload: nothing for the client to see yet
-  if (operation === 'responses') {
-    if (json.type === 'response.output_item.added') return json.item?.type === 'function_call';
-    return !(typeof json.type === 'string' && RESPONSES_PRELUDE.has(json.type));
-  }
-  const choices = json.choices as ChunkChoice[] | undefined;
-  if (!Array.isArray(choices) || choices.length === 0) return true;
-  return choices.some((c) => hasOutput(c.delta) || Boolean(c.finish_reason));
-}
-
 /**
  * Relays an SSE answer. Headers go out with the held-back head, which ends at the first token (so a
  * failure before it could still be retried upstream of here). Returns when the stream ended, failed or the client went away.
@@ -187,7 +154,7 @@ export async function relayStream(
     if (event.usage) usage = event.usage;
     if (!tracker.observe(event)) return;
     await write(res, sseEvent(event), cancel, ledger);
-    if (firstToken && tracker.deltas > 0) {
+    if (firstToken && carriesOutput(event)) {
       ledger.ttftMs ??= ledger.elapsedMs();
       clearTimeout(firstToken);
       firstToken = undefined;
@@ -300,10 +267,6 @@ async function releaseUpstream(answer: Extract<UpstreamAnswer, { kind: 'stream' 
 function sseEvent(event: StreamEvent): string {
   const data = event.data.includes('\n') ? event.data.replaceAll('\n', '\ndata: ') : event.data;
   return event.event ? `event: ${event.event}\ndata: ${data}\n\n` : `data: ${data}\n\n`;
-}
-
-function nonEmpty(value: unknown): boolean {
-  return typeof value === 'string' && value.length > 0;
 }
 
 /**

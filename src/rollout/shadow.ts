@@ -6,13 +6,14 @@
 import type { ModelConfig, RouteConfig } from '../config/types.js';
 import type { GatewayContext } from '../gateway/context.js';
 import type { RequestLedger } from '../gateway/ledger.js';
-import type { Provider, StreamEvent } from '../providers/types.js';
+import type { Provider } from '../providers/types.js';
 import type { Usage } from '../accounting/usage.js';
 import { costUsd } from '../accounting/cost.js';
 import { pricingFor } from '../accounting/pricing.js';
 import { providerFor } from '../gateway/responses-adapter.js';
 import { upstreamBody } from '../gateway/inference.js';
 import { guard } from '../gateway/attempts.js';
+import { carriesOutput } from '../gateway/first-token.js';
 import { Cancellation } from '../providers/cancellation.js';
 import { asGatewayError, type ErrorClass } from '../gateway/errors.js';
 import { effectivePercent } from './state.js';
@@ -148,7 +149,7 @@ export class ShadowMirror {
       if (response.kind === 'json') result.usage = response.usage;
       else {
         for await (const event of response.events) {
-          if (result.ttftMs === undefined && hasOutput(event)) result.ttftMs = performance.now() - started;
+          if (result.ttftMs === undefined && carriesOutput(event)) result.ttftMs = performance.now() - started;
           if (event.usage) result.usage = event.usage;
         }
       }
@@ -180,17 +181,4 @@ export class ShadowMirror {
       'shadow request completed',
     );
   }
-}
-
-/** First content or tool-call delta, as the client-facing TTFT is defined (gateway/relay.ts). */
-function hasOutput(event: StreamEvent): boolean {
-  const type = event.json?.type;
-  if (type === 'response.output_text.delta') return typeof event.json?.delta === 'string' && event.json.delta.length > 0;
-  if (type === 'response.output_item.added') return (event.json?.item as { type?: unknown } | undefined)?.type === 'function_call';
-  const choices = event.json?.choices;
-  if (!Array.isArray(choices)) return false;
-  return choices.some((c: { delta?: { content?: unknown; tool_calls?: unknown } } | null) => {
-    const delta = c?.delta;
-    return (typeof delta?.content === 'string' && delta.content.length > 0) || Array.isArray(delta?.tool_calls);
-  });
 }

@@ -3,6 +3,8 @@
 // measured as variant="shadow" within the route's budget.
 import t from 'tap';
 import { request } from 'undici';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startTestGateway, metricValue } from '../helpers/gateway.js';
 import { admin, chat, config, waitFor } from './support.js';
 import { HourlySpend } from '../../src/rollout/shadow.js';
@@ -80,6 +82,42 @@ t.test('streamed Responses-API requests are copied and get a TTFT too', async (t
     return shadowRequests(m, 'success', 'none', 'true') === 1 ? m : undefined;
   });
   t.match(text, /bellwether_time_to_first_token_seconds_count\{route="demo",variant="shadow",model="b"\} 1/, 'the shadow arm has TTFT data to compare');
+});
+
+t.test("a shadow stream that opens with reasoning gets its TTFT at the first reasoning delta, as the client's would", async (t) => {
+  // A reasoning model (vLLM, DeepSeek) thinks for 400 ms before the answer's first word.
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
+    `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'r1', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+  const thinker = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk({ role: 'assistant', content: '' }) + chunk({ reasoning_content: 'The user greets me.' }));
+      setTimeout(() => res.end(chunk({ content: 'Hello!' }) + chunk({}, 'stop') + 'data: [DONE]\n\n'), 400);
+    });
+  });
+  await new Promise<void>((resolve) => thinker.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    thinker.closeAllConnections();
+    thinker.close();
+  });
+  const yaml = config({ mode: 'shadow', percent: 100, shadow: '{ maxConcurrent: 2, maxUsdPerHour: 1000 }' })
+    .replace('  sim: { type: simulator }', `  sim: { type: simulator }\n  thinker: { type: openai-compatible, baseUrl: "http://127.0.0.1:${(thinker.address() as AddressInfo).port}/v1" }`)
+    .replace('  b: { provider: sim,', '  b: { provider: thinker,');
+  const gw = await startTestGateway(yaml);
+  t.teardown(() => gw.close());
+  const res = await request(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'demo', stream: true, messages: [{ role: 'user', content: 'hello there' }] }),
+  });
+  t.match(await res.body.text(), /\[DONE\]/);
+  const text = await waitFor(async () => {
+    const m = await metrics(gw.url);
+    return shadowRequests(m, 'success', 'none', 'true') === 1 ? m : undefined;
+  });
+  const ttft = metricValue(text, 'bellwether_time_to_first_token_seconds_sum', { route: 'demo', variant: 'shadow', model: 'b' });
+  t.ok(ttft !== undefined && ttft < 0.3, `shadow TTFT is the reasoning delta, not the answer 400 ms later (${String(ttft)} s)`);
 });
 
 t.test('the hourly USD budget skips copies once spent', async (t) => {
