@@ -8,12 +8,13 @@ import type { ModelConfig, RouteConfig } from '../config/types.js';
 import type { PassthroughTarget } from '../providers/types.js';
 import type { GatewayContext } from './context.js';
 import { GatewayError, refuseWhileDraining } from './errors.js';
+import { CREDENTIAL_HEADERS } from '../telemetry/logger.js';
 
 /**
- * Credentials the client may have sent (OpenAI, Azure and Anthropic spellings): they are for the
- * gateway, never for the provider, which gets its own key. x-bellwether-* headers are ours too.
+ * Credentials the client may have sent (CREDENTIAL_HEADERS: keys, proxy credentials, cookies) are
+ * for the gateway, never for the provider, which gets its own key. x-bellwether-* headers are ours too.
  */
-const CLIENT_ONLY_HEADERS = new Set(['authorization', 'api-key', 'x-api-key']);
+const CLIENT_ONLY_HEADERS: ReadonlySet<string> = new Set(CREDENTIAL_HEADERS);
 
 interface Destination {
   route: RouteConfig;

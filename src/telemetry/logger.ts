@@ -5,10 +5,13 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { isoClock } from './iso-time.js';
 
-/** Headers that carry credentials: client keys, provider keys, proxy credentials, sessions. */
-const SECRET_HEADERS = ['authorization', 'proxy-authorization', 'api-key', 'x-api-key', 'cookie', 'set-cookie'];
+/**
+ * Headers that carry credentials (OpenAI, Azure and Anthropic key spellings, proxy credentials,
+ * sessions): redacted from logs here, and never forwarded by the pass-through (gateway/passthrough.ts).
+ */
+export const CREDENTIAL_HEADERS: readonly string[] = ['authorization', 'proxy-authorization', 'api-key', 'x-api-key', 'cookie', 'set-cookie'];
 
-export const REDACT_PATHS = ['req.headers', 'res.headers', 'headers'].flatMap((at) => SECRET_HEADERS.map((h) => `${at}["${h}"]`));
+export const REDACT_PATHS = ['req.headers', 'res.headers', 'headers'].flatMap((at) => CREDENTIAL_HEADERS.map((h) => `${at}["${h}"]`));
 
 export function createLogger(level: string, destination: number | string = 1): Logger {
   drainBatchersOnExit();

@@ -77,13 +77,23 @@ t.test('after a config reload the pass-through goes to the champion the file now
 
 t.test("the client's credentials and x-bellwether-* headers stay at the gateway", async (t) => {
   const { a, files } = await setup(t);
-  const res = await files({ 'api-key': 'client-azure-style-key', 'x-api-key': 'client-anthropic-style-key', 'x-bellwether-variant': 'challenger', 'x-bellwether-debug': '1', 'x-request-tag': 'kept' });
+  const res = await files({
+    'api-key': 'client-azure-style-key',
+    'x-api-key': 'client-anthropic-style-key',
+    cookie: 'session=client-session-cookie',
+    'proxy-authorization': 'Basic client-proxy-credentials',
+    'x-bellwether-variant': 'challenger',
+    'x-bellwether-debug': '1',
+    'x-request-tag': 'kept',
+  });
   t.equal(res.status, 200);
   const seen = a.requests.at(-1)!.headers;
   t.equal(seen.authorization, `Bearer ${KEY_A}`, "the provider's key, not the client's");
   t.equal(seen['api-key'], undefined);
   t.equal(seen['x-api-key'], undefined);
+  t.equal(seen.cookie, undefined, "the client's session cookie is not the provider's business");
+  t.equal(seen['proxy-authorization'], undefined, "nor are the client's proxy credentials");
   t.same(Object.keys(seen).filter((h) => h.startsWith('x-bellwether-')), []);
   t.equal(seen['x-request-tag'], 'kept', 'other headers pass through unchanged');
-  t.notMatch(JSON.stringify(seen), /client-(azure|anthropic)-style-key|client-key-abcdef/);
+  t.notMatch(JSON.stringify(seen), /client-(azure|anthropic)-style-key|client-key-abcdef|client-session-cookie|client-proxy-credentials/);
 });

@@ -54,7 +54,13 @@ function dialectFor(config: OpenAIish, basePath: string): Dialect {
   };
 }
 
-/** A header whose name says it carries a credential: `api-key`, `x-api-key`, `authorization`, `x-auth-token`… */
+/**
+ * A configured header whose name says it carries a credential: `api-key`, `authorization`,
+ * `x-auth-token`, `x-goog-api-key`… Broader than CREDENTIAL_HEADERS (telemetry/logger.ts) on purpose:
+ * that fixed list decides what is stripped from a client's request or a log line, where removing an
+ * ordinary header would break something; here a false match only masks one more configured value in
+ * error messages and samples, while a miss would leak a key the operator put in `headers`.
+ */
 const CREDENTIAL_HEADER = /key|token|secret|auth|passw|credential|cookie|signature/i;
 const AUTH_SCHEME = /^(?:bearer|basic|token|key|api-?key)\s+(\S+)$/i;
 
