@@ -1,5 +1,6 @@
 // Turning what an upstream HTTP exchange produced into a classified GatewayError.
 import { GatewayError, classifyStatus, type OpenAIErrorBody } from '../gateway/errors.js';
+import { MIN_SECRET_LENGTH } from '../sampling/redact.js';
 
 /** Retry-After as seconds or an HTTP date; `retry-after-ms` (OpenAI) wins when present. */
 export function parseRetryAfter(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
@@ -21,13 +22,20 @@ export function isOpenAIErrorBody(v: unknown): v is OpenAIErrorBody {
   return typeof e === 'object' && e !== null && typeof e.message === 'string';
 }
 
+/** A provider's secrets in the order withoutSecrets needs: longest first. Sorted once, by the provider. */
+export function longestFirst(secrets: readonly string[]): string[] {
+  return [...new Set(secrets)].sort((a, b) => b.length - a.length);
+}
+
 /**
  * An upstream's error text with the provider's keys taken out: some upstreams echo the key they got
  * ("Incorrect API key provided: sk-…"), and the message goes on to the client and into the log.
+ * `secrets` come longest first (longestFirst): a key that contains another is replaced whole, not
+ * around the shorter one. Short values are left alone, as in samples (MIN_SECRET_LENGTH).
  */
 export function withoutSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const secret of secrets) if (secret.length >= 8 && out.includes(secret)) out = out.replaceAll(secret, '[REDACTED]');
+  for (const secret of secrets) if (secret.length >= MIN_SECRET_LENGTH && out.includes(secret)) out = out.replaceAll(secret, '[REDACTED]');
   return out;
 }
 

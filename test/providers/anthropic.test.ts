@@ -154,6 +154,16 @@ t.test('an error event mid-stream is reported in-band and classified', async (t)
   t.ok((line.tokens?.input ?? 0) > 0, 'input billed from message_start');
 });
 
+t.test('an error event that echoes the API key does not pass it on', async (t) => {
+  const { fake, gw } = await setup(t);
+  fake.inject({ kind: 'stream-error', afterEvents: 5, errorType: 'authentication_error', message: 'x-api-key sk-ant-test-key was revoked' });
+  const res = await postJson(gw.url, '/v1/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'Describe Oslo.' }], stream: true });
+  const data = sseData(res.text);
+  t.match(data[data.length - 1], { error: { message: 'x-api-key [REDACTED] was revoked', code: 'authentication_error' } });
+  t.notMatch(res.text, 'sk-ant-test-key', 'not in the stream the client reads');
+  t.notMatch(JSON.stringify(await gw.requestLine()), 'sk-ant-test-key', 'not in the log line');
+});
+
 t.test('n > 1 is refused with a 400 naming n: Anthropic answers with one choice', async (t) => {
   const { fake, client } = await setup(t);
   const err = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Name a city.' }], n: 3 }).catch((e: unknown) => e);

@@ -56,3 +56,21 @@ datasets: { dir: ${dir} }
   t.notMatch(exported, BEARER_TOKEN, 'bearer token redacted from the dataset');
   t.match(exported, '[REDACTED:secret]');
 });
+
+t.test('a key that contains another key is masked whole, not around the shorter one', async (t) => {
+  const upstream = await new FakeUpstream().start();
+  const gw = await startLoggedGateway(`
+providers:
+  vllm: { type: openai-compatible, baseUrl: "${upstream.url}/v1", apiKey: edge-proxy-credential, headers: { x-api-key: "edge-proxy-credential-4411-tenant7" } }
+models: { llama: { provider: vllm, upstreamModel: llama } }
+routes: { chat: { champion: llama, retry: { maxAttempts: 1 } } }
+`);
+  t.teardown(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+  upstream.inject({ kind: 'status', status: 401, body: { error: { message: 'x-api-key edge-proxy-credential-4411-tenant7 is not valid', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } } });
+  const failed = await postJson(gw.url, '/v1/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'x' }] });
+  t.equal(failed.status, 401);
+  t.equal((JSON.parse(failed.text) as { error: { message: string } }).error.message, 'x-api-key [REDACTED] is not valid');
+});

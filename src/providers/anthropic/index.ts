@@ -6,7 +6,7 @@ import type { ProviderConfig } from '../../config/types.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { Operation, PassthroughTarget, Provider, ProviderCall, ProviderResponse, StreamEvent } from '../types.js';
 import { parseSse } from '../sse.js';
-import { transportError, withoutSecrets } from '../upstream-errors.js';
+import { longestFirst, transportError, withoutSecrets } from '../upstream-errors.js';
 import { toAnthropicRequest, DEFAULT_MAX_TOKENS } from './request.js';
 import { toChatCompletion } from './response.js';
 import { AnthropicStreamTranslator } from './stream.js';
@@ -23,6 +23,8 @@ export class AnthropicProvider implements Provider {
   private readonly pool: Pool;
   private readonly path: string;
   private readonly headers: Record<string, string>;
+  /** Kept out of error messages and error events (withoutSecrets), longest first. */
+  private readonly keys: string[];
 
   constructor(
     readonly name: string,
@@ -31,6 +33,7 @@ export class AnthropicProvider implements Provider {
   ) {
     const url = new URL(config.baseUrl ?? DEFAULT_BASE_URL);
     // Accept both https://api.anthropic.com and https://api.anthropic.com/v1 as the base URL.
+    this.keys = longestFirst([config.apiKey]);
     this.path = `${url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '')}/v1/messages`;
     this.headers = { 'x-api-key': config.apiKey, 'anthropic-version': config.version ?? DEFAULT_VERSION, 'content-type': 'application/json' };
     this.pool = new Pool(url.origin, {
@@ -52,7 +55,7 @@ export class AnthropicProvider implements Provider {
   }
 
   secrets(): string[] {
-    return [this.config.apiKey];
+    return this.keys;
   }
 
   async call(call: ProviderCall): Promise<ProviderResponse> {
@@ -75,7 +78,7 @@ export class AnthropicProvider implements Provider {
     }
     if (res.statusCode >= 400) {
       const text = await res.body.text().catch(() => '');
-      throw anthropicError(res.statusCode, safeJson(withoutSecrets(text, this.secrets())), res.headers, this.name);
+      throw anthropicError(res.statusCode, safeJson(withoutSecrets(text, this.keys)), res.headers, this.name);
     }
     if (call.stream) {
       const includeUsage = (call.body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
@@ -101,7 +104,8 @@ export class AnthropicProvider implements Provider {
       for await (const message of parseSse(body)) {
         const event = safeJson(message.data) as AnthropicStreamEvent | undefined;
         if (!event || typeof event.type !== 'string') continue;
-        if (event.type === 'error') throw anthropicError(undefined, event, {}, this.name);
+        // The error's message goes to the client and the log: an echoed key must not (as for HTTP errors).
+        if (event.type === 'error') throw anthropicError(undefined, safeJson(withoutSecrets(message.data, this.keys)), {}, this.name);
         for (const { chunk, usage } of translator.translate(event)) {
           const json = chunk as unknown as Record<string, unknown>;
           yield { data: JSON.stringify(chunk), json, ...(usage ? { usage } : {}) };

@@ -7,7 +7,7 @@ import { fromOpenAIUsage, type OpenAIUsageWire, type Usage } from '../../account
 import type { Operation, PassthroughTarget, Provider, ProviderCall, ProviderResponse, StreamEvent } from '../types.js';
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
 import { SseText } from '../sse.js';
-import { httpError, streamErrorStatus, transportError } from '../upstream-errors.js';
+import { httpError, longestFirst, streamErrorStatus, transportError } from '../upstream-errors.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { Cancellation } from '../cancellation.js';
 
@@ -87,7 +87,7 @@ export class OpenAICompatibleProvider implements Provider {
   private readonly pool: Pool;
   private readonly origin: string;
   private readonly dialect: Dialect;
-  /** Built once (credentials()): every exchange takes them along to keep them out of error messages. */
+  /** Built once, longest first (credentials()): every exchange takes them along to keep them out of error messages. */
   private readonly keys: string[];
 
   constructor(
@@ -98,7 +98,7 @@ export class OpenAICompatibleProvider implements Provider {
     private readonly streamHighWater = HIGH_WATER,
   ) {
     this.type = config.type;
-    this.keys = credentials(config);
+    this.keys = longestFirst(credentials(config));
     const url = new URL(config.baseUrl);
     this.origin = url.origin;
     this.dialect = dialectFor(config, url.pathname.replace(/\/+$/, ''));
