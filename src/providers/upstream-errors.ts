@@ -76,38 +76,52 @@ export function httpError(
 export function streamErrorStatus(type: unknown, code: unknown): number {
   const numeric = typeof code === 'number' ? code : typeof code === 'string' && /^[45]\d\d$/.test(code) ? Number(code) : undefined;
   if (numeric !== undefined && numeric >= 400 && numeric <= 599) return numeric;
-  for (const key of [code, type]) {
-    const status = typeof key === 'string' ? STREAM_ERROR_STATUS[key] : undefined;
-    if (status !== undefined) return status;
-  }
-  return 500;
+  return statusOfErrorType(code) ?? statusOfErrorType(type) ?? 500;
 }
 
-const STREAM_ERROR_STATUS: Record<string, number> = {
-  rate_limit_exceeded: 429,
-  rate_limit_error: 429,
-  requests: 429,
-  tokens: 429,
-  insufficient_quota: 429,
-  server_error: 500,
-  internal_error: 500,
-  api_error: 500,
-  server_overloaded: 503,
-  overloaded: 503,
-  overloaded_error: 503,
-  service_unavailable: 503,
-  timeout: 504,
-  invalid_request_error: 400,
-  invalid_prompt: 400,
-  context_length_exceeded: 400,
-  invalid_value: 400,
-  content_filter: 400,
-  authentication_error: 401,
-  invalid_api_key: 401,
-  permission_error: 403,
-  not_found_error: 404,
-  model_not_found: 404,
-};
+/** The status ERROR_TYPE_STATUS gives an error type or code; undefined for anything else. */
+export function statusOfErrorType(key: unknown): number | undefined {
+  return typeof key === 'string' ? ERROR_TYPE_STATUS.get(key) : undefined;
+}
+
+/**
+ * Error types and codes and the HTTP status each stands for, whoever sent them: OpenAI and
+ * OpenAI-compatible servers (in-stream errors), the Responses API, and Anthropic (its documented
+ * types, for `error` events in a stream). One table, so an error gets the same status whichever
+ * path it took. A Map: a plain object answers "constructor" or "toString" with a function.
+ *
+ * Anthropic's `overloaded_error` is 529, the status Anthropic itself answers with over HTTP (and the
+ * one README promises): the same overload is reported alike as an HTTP 529, as an in-stream event,
+ * or through an OpenAI-compatible proxy in front of Anthropic. Clients retry it like any 5xx.
+ */
+const ERROR_TYPE_STATUS: ReadonlyMap<string, number> = new Map([
+  ['rate_limit_exceeded', 429],
+  ['rate_limit_error', 429],
+  ['requests', 429],
+  ['tokens', 429],
+  ['insufficient_quota', 429],
+  ['server_error', 500],
+  ['internal_error', 500],
+  ['api_error', 500],
+  ['server_overloaded', 503],
+  ['overloaded', 503],
+  ['service_unavailable', 503],
+  ['overloaded_error', 529],
+  ['timeout', 504],
+  ['timeout_error', 504],
+  ['invalid_request_error', 400],
+  ['invalid_prompt', 400],
+  ['context_length_exceeded', 400],
+  ['invalid_value', 400],
+  ['content_filter', 400],
+  ['request_too_large', 413],
+  ['authentication_error', 401],
+  ['invalid_api_key', 401],
+  ['billing_error', 402],
+  ['permission_error', 403],
+  ['not_found_error', 404],
+  ['model_not_found', 404],
+]);
 
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',

@@ -5,6 +5,7 @@ import { toAnthropicRequest, DEFAULT_MAX_TOKENS } from '../../src/providers/anth
 import { toChatCompletion } from '../../src/providers/anthropic/response.js';
 import { AnthropicStreamTranslator } from '../../src/providers/anthropic/stream.js';
 import { anthropicError } from '../../src/providers/anthropic/errors.js';
+import { streamErrorStatus } from '../../src/providers/upstream-errors.js';
 import type { AnthropicStreamEvent } from '../../src/providers/anthropic/wire.js';
 import { fromAnthropicUsage } from '../../src/accounting/usage.js';
 import type { GatewayError } from '../../src/gateway/errors.js';
@@ -192,6 +193,14 @@ t.test('errors: Anthropic types → OpenAI shape and status', async (t) => {
 
   const inStream = anthropicError(undefined, { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }, {}, 'claude');
   t.equal(inStream.status, 529, 'status derived from the error type for in-stream errors');
+  t.equal(streamErrorStatus('overloaded_error', null), 529, 'the same overload through an OpenAI-compatible proxy: the same status');
+
+  // Names every JS object inherits are not error types: no function where a status or type belongs.
+  const inherited = anthropicError(undefined, { type: 'error', error: { type: 'constructor', message: 'odd' } }, {}, 'claude');
+  t.equal(inherited.status, 500);
+  t.equal(inherited.errorClass, 'upstream_5xx');
+  t.same(inherited.toBody(), { error: { message: 'odd', type: 'api_error', code: 'constructor' } });
+  t.equal(streamErrorStatus('constructor', 'toString'), 500);
 
   const garbage = anthropicError(502, '<html>bad gateway</html>', {}, 'claude');
   t.equal(garbage.status, 502);
