@@ -4,6 +4,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
+import { displayUrl } from '../admin/client.js';
 import { ConfigError } from '../config/load.js';
 import { approveBaseline, EXIT, readBaseline, regressionGate, type ExitCode } from '../eval/baseline.js';
 import { compare, pickVariants, type Comparison } from '../eval/compare.js';
@@ -148,7 +149,7 @@ async function runAction(flags: RunFlags): Promise<ExitCode> {
   let results: RunResults;
   try {
     const serving: ServingIdentity | undefined = gateway ? identityFromConfig(gateway.config) : await identityFromGateway(url as string, process.env.BELLWETHER_ADMIN_TOKEN);
-    if (!serving && flags.cache) process.stderr.write(`bellwether eval: cannot read which models serve the routes at ${url} (admin API; set BELLWETHER_ADMIN_TOKEN): cached answers are not replayed\n`);
+    if (!serving && flags.cache) process.stderr.write(`bellwether eval: cannot read which models serve the routes at ${displayUrl(url as string)} (admin API; set BELLWETHER_ADMIN_TOKEN): cached answers are not replayed\n`);
     results = await runEval({
       ...(serving ? { serving } : {}),
       suite,

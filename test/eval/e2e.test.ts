@@ -96,6 +96,25 @@ t.test('an unreachable gateway makes the run incomplete (exit 2); a bad suite is
   t.equal(await bellwetherEval('run', '--suite', SUITE, '--url', 'http://127.0.0.1:9', '--out', join(notADir, 'run'), '--no-progress'), 2, 'a crashed run is incomplete (exit 2), not a regression');
 });
 
+t.test('the warning that cached answers cannot be matched to models shows --url without its credentials', async (t) => {
+  // CI logs keep stderr: a user:password@ or ?token= in the --url must not end up there.
+  const write = process.stderr.write.bind(process.stderr);
+  let stderr = '';
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
+  let code: number;
+  try {
+    code = await bellwetherEval('run', '--suite', SUITE, '--url', 'http://ci:hunter2-password@127.0.0.1:9/?token=sk-query-token', '--out', join(tmp, 'creds'), '--no-progress');
+  } finally {
+    process.stderr.write = write;
+  }
+  t.equal(code, 2, 'unreachable: incomplete');
+  t.match(stderr, /cannot read which models serve the routes at http:\/\/127\.0\.0\.1:9 \(admin API/);
+  t.notMatch(stderr, /hunter2-password|sk-query-token/);
+});
+
 t.test('the worked example: a model-switch report with verdict, regressions and statistics', async (t) => {
   const out = join(tmp, 'full');
   // The demo challenger fails a critical case the champion passes: DON'T SWITCH, and a full run whose
