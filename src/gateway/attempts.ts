@@ -70,7 +70,8 @@ const HOLD_LIMIT = 16;
 
 /** Safe to try again: nothing reached the client, and the failure may be transient. */
 function retryable(error: GatewayError): boolean {
-  // A stream cut before its first event is a transport failure like a reset, not a partial answer.
+  // A stream cut before its first token is a transport failure like a reset, not a partial answer:
+  // the events before it were held back, so nothing reached the client.
   return error.retryable || error.errorClass === 'stream_interrupted';
 }
 

@@ -281,8 +281,10 @@ export class WorkerSampleWriter implements SampleWriter {
 
   reconfigure(config: Config, secrets: string[]): void {
     if (this.dead || this.closed) return;
-    // Samples still batched here were taken under the old config but are redacted under the new one,
-    // which is why the caller passes the old secrets along with the new.
+    // Samples batched here go out first, so the worker redacts them under the old rules. The old
+    // secrets the caller merges into the new matter for samples still waiting on the main thread
+    // (the pipeline's backlog, a request kept for negative feedback): taken before the reload, they
+    // are redacted under the new rules, and a rotated-out key must still come out of them.
     this.send();
     this.worker.postMessage({ type: 'reconfigure', config, secrets } satisfies ToWorker);
   }
