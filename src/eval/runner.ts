@@ -16,6 +16,7 @@ import type { CallRecord, CaseRun, RunResults } from './results.js';
 import { writeJson } from './results.js';
 import { buildScorer, failedCallScore, judgeChecks, scoreCase, summarise, type JudgeOutcome, type Scorer } from './score.js';
 import type { EvalCase, Split, Suite, VariantTarget } from './suite.js';
+import { displayUrl } from '../admin/client.js';
 
 export interface RunOptions {
   suite: Suite;
@@ -223,7 +224,7 @@ export async function runEval(opts: RunOptions): Promise<RunResults> {
 
   const summary = Object.fromEntries(targets.map((t) => [t.name, summarise(t.name, runs.filter((r) => r.variant === t.name), suite.economics.monthlyVolume)]));
   const incompleteReasons: string[] = [];
-  if (caller.transportErrors > 0) incompleteReasons.push(`${caller.transportErrors} call(s) could not reach the gateway at ${opts.url}`);
+  if (caller.transportErrors > 0) incompleteReasons.push(`${caller.transportErrors} call(s) could not reach the gateway at ${displayUrl(opts.url)}`);
   for (const s of Object.values(summary)) {
     if (s.judgements > 0 && s.invalidJudgements / s.judgements > (suite.judge?.maxInvalidFraction ?? 0)) {
       incompleteReasons.push(`${s.variant}: ${s.invalidJudgements} of ${s.judgements} judge answers invalid (allowed ${((suite.judge?.maxInvalidFraction ?? 0) * 100).toFixed(0)} %)`);
@@ -238,7 +239,8 @@ export async function runEval(opts: RunOptions): Promise<RunResults> {
     split: opts.split,
     startedAt,
     finishedAt: new Date().toISOString(),
-    gatewayUrl: opts.url,
+    // Kept in results.json and shown in reports: never with credentials from --url.
+    gatewayUrl: displayUrl(opts.url),
     status: incompleteReasons.length > 0 ? 'incomplete' : 'complete',
     incompleteReasons,
     variants: targets.map((t) => t.name),

@@ -113,6 +113,9 @@ t.test('the warning that cached answers cannot be matched to models shows --url 
   t.equal(code, 2, 'unreachable: incomplete');
   t.match(stderr, /cannot read which models serve the routes at http:\/\/127\.0\.0\.1:9 \(admin API/);
   t.notMatch(stderr, /hunter2-password|sk-query-token/);
+  const stored = readFileSync(join(tmp, 'creds', 'results.json'), 'utf8');
+  t.match(stored, /could not reach the gateway at http:\/\/127\.0\.0\.1:9/);
+  t.notMatch(stored, /hunter2-password|sk-query-token/, 'nor in results.json (incomplete reasons, gatewayUrl)');
 });
 
 t.test('the worked example: a model-switch report with verdict, regressions and statistics', async (t) => {
