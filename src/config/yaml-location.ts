@@ -1,6 +1,6 @@
 // Parsing a YAML file we validate (the gateway config, eval suites, case files) and naming where a
 // problem is. One parser setup and one error form for every such file: `file:path: reason (line N)`.
-import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node, type YAMLError } from 'yaml';
 
 export type YamlPath = readonly (string | number)[];
 
@@ -47,9 +47,7 @@ export interface ParsedYaml {
 export function parseYaml(text: string, file: string): ParsedYaml | { errors: string[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, merge: true });
-  if (doc.errors.length > 0) {
-    return { errors: doc.errors.map((e) => `${file}:${e.linePos?.[0]?.line ?? '?'}: YAML: ${e.message.split('\n')[0] ?? ''}`) };
-  }
+  if (doc.errors.length > 0) return { errors: syntaxErrors(doc.errors, text, file) };
   return {
     value: doc.toJS(),
     where: (path) => {
@@ -57,6 +55,27 @@ export function parseYaml(text: string, file: string): ParsedYaml | { errors: st
       return node?.range ? ` (line ${lineCounter.linePos(node.range[0]).line})` : '';
     },
   };
+}
+
+/**
+ * One line per line of the file that has a problem: a single mistake (an unquoted `${VAR}` in a flow
+ * mapping) makes the parser report several errors on the same line, each ending in a dangling
+ * "at line 5, column 3:" that repeats what `file:N` already says.
+ */
+function syntaxErrors(errors: readonly YAMLError[], text: string, file: string): string[] {
+  const source = text.split('\n');
+  const seen = new Set<number | undefined>();
+  const out: string[] = [];
+  for (const e of errors) {
+    const line = e.linePos?.[0]?.line;
+    if (seen.has(line)) continue;
+    seen.add(line);
+    const reason = (e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    // `{ percent: ${PCT} }`: in a flow collection `{` starts a mapping, so the reference must be quoted.
+    const unquoted = line !== undefined && /(?<!["'$])\$\{/.test(source[line - 1] ?? '') && /[{[]/.test(source[line - 1] ?? '');
+    out.push(`${file}:${line ?? '?'}: YAML: ${reason}${unquoted ? ' (a ${VAR} inside { } or [ ] must be quoted: "${VAR}")' : ''}`);
+  }
+  return out;
 }
 
 /**

@@ -49,6 +49,11 @@ t.test('errors name file, path and reason', async (t) => {
   t.same(escaped.providers.sim, { type: 'openai-compatible', baseUrl: 'https://x/v1', headers: { 'x-template': '${literal} and n' } }, '$${ writes a literal ${');
   t.match(errorsOf(BASE.replace('challenger: b,', 'challenger: b, aliases: [demo],')), [/aliases\[0\]: "demo" is already a route name/]);
   t.match(errorsOf('routes: [1, 2'), [/^bad\.yaml:\d+: YAML:/]);
+  t.same(
+    errorsOf(BASE.replace('rollout: { percent: 10 }', 'rollout: { percent: ${PCT} }')),
+    [`bad.yaml:${BASE.split('\n').findIndex((l) => l.includes('rollout:')) + 1}: YAML: Unexpected flow-map-start at node end (a \${VAR} inside { } or [ ] must be quoted: "\${VAR}")`],
+    'one line per problem line, no dangling "at line, column", and a hint for the usual cause',
+  );
   t.same(errorsOf(''), ['bad.yaml:(root): expected a YAML mapping (the file is empty)'], 'same file:path: form as every other error');
   t.match(errorsOf(`${BASE}\ndatasets: { store: redis }\n`), [/^bad\.yaml:datasets\.store: store "redis" needs state\.redis/]);
   t.equal(parseConfig(BASE, 'x.yaml', { REDIS_URL: 'redis://127.0.0.1:6379' }).datasets.store, 'redis', 'with Redis configured, datasets default to it');
