@@ -1,7 +1,8 @@
 // `bellwether dataset list|export`: the datasets sampled from live traffic, over the admin API.
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
+import cliProgress from 'cli-progress';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { AdminApiError } from '../admin/client.js';
@@ -20,6 +21,7 @@ interface ExportOptions extends Common {
   until?: string;
   limit?: string;
   out?: string;
+  progress: boolean;
 }
 
 export function datasetCommand(): Command {
@@ -47,6 +49,7 @@ export function datasetCommand(): Command {
     .option('--until <iso>', 'sampled at or before (ISO 8601)')
     .option('--limit <n>', 'at most n records (oldest first)')
     .option('--out <file>', 'write to a file instead of stdout')
+    .option('--no-progress', 'no progress bar while writing --out')
     .action(async (name: string, opts: ExportOptions) => {
       await guard(async () => {
         const query = new URLSearchParams();
@@ -63,13 +66,45 @@ export function datasetCommand(): Command {
           throw err;
         });
         const sink = opts.out ? createWriteStream(opts.out) : new Writable({ write: (chunk, _enc, cb) => (process.stdout.write(chunk) ? cb() : process.stdout.once('drain', cb)) });
-        await pipeline(body, sink).catch((err: NodeJS.ErrnoException) => {
-          // fs errors carry a syscall (open, write); anything else is the download breaking off.
-          throw new CliError(opts.out && err.syscall ? `cannot write ${opts.out}: ${err.message}` : `export of "${name}" interrupted: ${err.message}`);
-        });
+        const tally = new Tally(opts.out !== undefined && opts.progress && process.stderr.isTTY === true ? name : undefined);
+        await pipeline(body, tally, sink)
+          .catch((err: NodeJS.ErrnoException) => {
+            // fs errors carry a syscall (open, write); anything else is the download breaking off.
+            throw new CliError(opts.out && err.syscall ? `cannot write ${opts.out}: ${err.message}` : `export of "${name}" interrupted: ${err.message}`);
+          })
+          .finally(() => tally.stop());
+        // stdout is the data when there is no --out; with one, say what landed where.
+        if (opts.out) process.stderr.write(`exported ${tally.records} record(s), ${tally.bytes} bytes, to ${opts.out}\n`);
       });
     });
   return dataset;
+}
+
+/**
+ * Counts the JSONL passing through (one record per line) and, on a terminal, shows it: an export can
+ * run for minutes, and the total is not known before the last line (filters apply on the server).
+ */
+class Tally extends Transform {
+  records = 0;
+  bytes = 0;
+  private readonly bar: cliProgress.SingleBar | undefined;
+
+  constructor(name: string | undefined) {
+    super();
+    this.bar = name === undefined ? undefined : new cliProgress.SingleBar({ format: `export ${name}: {value} records, {mb} MB`, stream: process.stderr, noTTYOutput: false }, cliProgress.Presets.shades_classic);
+    this.bar?.start(0, 0, { mb: '0.0' });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
+    for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) this.records++;
+    this.bytes += chunk.length;
+    this.bar?.update(this.records, { mb: (this.bytes / 1e6).toFixed(1) });
+    done(null, chunk);
+  }
+
+  stop(): void {
+    this.bar?.stop();
+  }
 }
 
 /** A failure that is the user's environment, not a bug: printed as one line, exit 1. */

@@ -3,10 +3,10 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startTestGateway } from '../helpers/gateway.js';
+import { startTestGateway, until } from '../helpers/gateway.js';
 
 const ADMIN = 'admin-token-0123456789';
 const run = promisify(execFile);
@@ -19,15 +19,20 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   );
 }
 
-t.test('an unusable --url or --out is one line, exit 1, no stack trace', async (t) => {
-  const dir = t.testdir({});
-  const gw = await startTestGateway(`
+/** Route `demo` samples everything into `dir`. */
+function sampledGateway(dir: string) {
+  return startTestGateway(`
 auth: { adminTokens: [{ name: sre, token: ${ADMIN} }] }
 providers: { sim: { type: simulator } }
 models: { big: { provider: sim } }
 routes: { demo: { champion: big, sampling: { rate: 1 } } }
 datasets: { dir: ${dir} }
 `);
+}
+
+t.test('an unusable --url or --out is one line, exit 1, no stack trace', async (t) => {
+  const dir = t.testdir({});
+  const gw = await sampledGateway(dir);
   t.teardown(() => gw.close());
 
   const badUrl = await cli(['dataset', 'export', 'demo', '--url', 'localhost-8080', '--token', ADMIN]);
@@ -59,4 +64,24 @@ t.test('a login page answering 200 is an error, nothing is written, and --url cr
   const stdout = await cli(['dataset', 'export', 'demo', '--url', url, '--token', ADMIN]);
   t.equal(stdout.code, 1);
   t.equal(stdout.stdout, '', 'nothing on stdout either');
+});
+
+t.test('export --out says how many records it wrote, and where', async (t) => {
+  const dir = t.testdir({});
+  const gw = await sampledGateway(dir);
+  t.teardown(() => gw.close());
+  for (const content of ['first question', 'second question']) {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'demo', messages: [{ role: 'user', content }] }) });
+    await res.text();
+  }
+  const listed = async () => (await cli(['dataset', 'list', '--url', gw.url, '--token', ADMIN, '--json'])).stdout;
+  await until(listed, (text) => /"records": 2/.test(text));
+
+  const out = join(dir, 'demo.jsonl');
+  const res = await cli(['dataset', 'export', 'demo', '--url', gw.url, '--token', ADMIN, '--out', out]);
+  t.equal(res.code, 0);
+  t.equal(res.stdout, '', 'the data went to the file');
+  const written = readFileSync(out, 'utf8');
+  t.equal(written.split('\n').filter(Boolean).length, 2);
+  t.equal(res.stderr, `exported 2 record(s), ${Buffer.byteLength(written)} bytes, to ${out}\n`);
 });
