@@ -4,12 +4,10 @@ import type { GatewayContext } from './gateway/context.js';
 import { refuseWhileDraining } from './gateway/errors.js';
 
 export async function healthApi(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
-  // While draining every path answers 503 shutting_down, these included (/readyz: the load balancer
-  // takes the replica out).
-  app.get('/healthz', async (_req, reply) => {
-    refuseWhileDraining(ctx, reply);
-    return { status: 'ok' };
-  });
+  // While draining, /readyz answers 503 shutting_down (the load balancer takes the replica out) but
+  // /healthz and /metrics keep answering: a liveness probe failing through the drain let the kubelet
+  // kill the pod before its streams finished, and Prometheus lost the scrapes that saw the drain.
+  app.get('/healthz', async () => ({ status: 'ok' }));
 
   // Contract (PRODUCT.md section 2): not ready (503) while the state store is unreachable or stale.
   // But a shared-state outage must not pull every replica out of a load balancer at once: they keep
@@ -30,7 +28,6 @@ export async function healthApi(app: FastifyInstance, ctx: GatewayContext): Prom
   });
 
   app.get('/metrics', async (_req, reply) => {
-    refuseWhileDraining(ctx, reply);
     const body = await ctx.metrics.registry.metrics();
     return reply.type(ctx.metrics.registry.contentType).send(body);
   });

@@ -208,3 +208,52 @@ routes:
   t.same(logs.filter((l) => l.level >= 50), [], 'turning a request away while draining is not logged as an error');
   t.ok(logs.some((l) => l.level === 30 && l.msg === 'request rejected' && l.status === 503), 'it is logged at info');
 });
+
+t.test('while draining, liveness and /metrics still answer 200 and /readyz answers 503', async (t) => {
+  // A kubelet whose liveness probe failed for the length of the drain would kill the pod before its
+  // streams finished, and Prometheus would lose the last scrapes of the requests being drained.
+  const upstream = await new FakeUpstream({ simulation: { tokensPerSecond: 400 } }).start();
+  t.teardown(() => upstream.close());
+  const gw = await startTestGateway(`
+providers:
+  up: { type: openai-compatible, baseUrl: "${upstream.url}/v1" }
+models:
+  a: { provider: up }
+routes:
+  demo: { champion: a }
+`);
+  const { port } = new URL(gw.url);
+  // One keep-alive connection per probe, opened before shutdown (the listener stops accepting).
+  const open = async () => {
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.setEncoding('utf8');
+    await once(socket, 'connect');
+    return socket;
+  };
+  const stream = await open();
+  const probes = { healthz: await open(), metrics: await open(), readyz: await open() };
+  let received = '';
+  stream.on('data', (d: string) => (received += d));
+  const body = JSON.stringify({ model: 'demo', stream: true, messages: [{ role: 'user', content: 'Tell me about Ada Lovelace' }] });
+  stream.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  while (!received.includes('data:')) await new Promise((r) => setTimeout(r, 10));
+  // The probe connections must not be idle when shutdown closes idle ones: send the request line now
+  // and finish the headers once the gateway is draining.
+  for (const [path, socket] of Object.entries(probes)) socket.write(`GET /${path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n`);
+  const closed = gw.close();
+  await new Promise((r) => setTimeout(r, 20));
+  const status = async (socket: ReturnType<typeof connect>): Promise<string> => {
+    let text = '';
+    socket.on('data', (d: string) => (text += d));
+    socket.write('\r\n');
+    while (!/^HTTP\/1\.1 \d{3}/.test(text) && !socket.destroyed) await new Promise((r) => setTimeout(r, 10));
+    return text.slice(9, 12);
+  };
+  t.equal(await status(probes.healthz), '200', '/healthz: the process is alive, draining');
+  t.equal(await status(probes.metrics), '200', '/metrics: the drain is still observable');
+  t.equal(await status(probes.readyz), '503', '/readyz: no new traffic for a draining replica');
+  while (!received.includes('data: [DONE]')) await new Promise((r) => setTimeout(r, 10));
+  t.pass('the in-flight stream finished');
+  for (const socket of [stream, ...Object.values(probes)]) socket.destroy();
+  await closed;
+});
