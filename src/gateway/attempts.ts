@@ -148,7 +148,15 @@ async function attemptOnce(
   ledger.attempts.push(record);
   if (ctx.tracing.enabled) {
     record.span = ctx.tracing.startUpstreamSpan(
-      { operation: ledger.operation, provider: configured.type, requestModel: model.upstreamModel, route: ledger.route.name, variant: ledger.variant, attempt: ledger.attempts.length },
+      {
+        operation: ledger.operation,
+        provider: configured.type,
+        requestModel: model.upstreamModel,
+        route: ledger.route.name,
+        variant: ledger.variant,
+        attempt: ledger.attempts.length,
+        ...(provider.origin !== undefined ? { url: provider.origin } : {}),
+      },
       ledger.span,
     );
   }

@@ -15,10 +15,12 @@ export function providerFor(provider: Provider, operation: Operation): Provider 
 class ResponsesViaChat implements Provider {
   readonly name: string;
   readonly type: Provider['type'];
+  readonly origin: string | undefined;
 
   constructor(private readonly inner: Provider) {
     this.name = inner.name;
     this.type = inner.type;
+    this.origin = inner.origin;
   }
 
   supports(operation: Operation): boolean {

@@ -58,6 +58,8 @@ export interface PassthroughTarget {
 export interface Provider {
   readonly name: string;
   readonly type: ProviderConfig['type'];
+  /** Origin the provider calls (scheme://host:port), for server.address/port on trace spans; none in-process. */
+  readonly origin: string | undefined;
   supports(operation: Operation): boolean;
   /** Throws GatewayError for upstream failures (status, class, OpenAI-shaped body). */
   call(call: ProviderCall): Promise<ProviderResponse>;

@@ -56,6 +56,8 @@ routes:
   t.equal(client.name, 'chat big-2026');
   t.equal(hex(client.parentSpanId), hex(server.spanId), 'attempt span is a child of the request span');
   t.match(attrs(client), { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'big-2026', 'gen_ai.response.model': 'big-2026' });
+  const upstreamUrl = new URL(upstream.url);
+  t.match(attrs(client), { 'server.address': upstreamUrl.hostname, 'server.port': Number(upstreamUrl.port) }, 'which upstream the attempt called');
   t.ok(Number(attrs(client)['gen_ai.usage.output_tokens']) > 0);
   t.same(attrs(client)['gen_ai.response.finish_reasons'], ['stop']);
 

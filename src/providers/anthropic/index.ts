@@ -20,6 +20,7 @@ export const DEFAULT_VERSION = '2023-06-01';
 
 export class AnthropicProvider implements Provider {
   readonly type = 'anthropic' as const;
+  readonly origin: string;
   private readonly pool: Pool;
   private readonly path: string;
   private readonly headers: Record<string, string>;
@@ -32,6 +33,7 @@ export class AnthropicProvider implements Provider {
     connectTimeoutMs = 10_000,
   ) {
     const url = new URL(config.baseUrl ?? DEFAULT_BASE_URL);
+    this.origin = url.origin;
     // Accept both https://api.anthropic.com and https://api.anthropic.com/v1 as the base URL.
     this.keys = longestFirst([config.apiKey]);
     this.path = `${url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '')}/v1/messages`;

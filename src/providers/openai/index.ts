@@ -85,7 +85,7 @@ function credentials(config: OpenAIish): string[] {
 export class OpenAICompatibleProvider implements Provider {
   readonly type: OpenAIish['type'];
   private readonly pool: Pool;
-  private readonly origin: string;
+  readonly origin: string;
   private readonly dialect: Dialect;
   /** Built once, longest first (credentials()): every exchange takes them along to keep them out of error messages. */
   private readonly keys: string[];

@@ -10,6 +10,8 @@ import type { OpenAIErrorBody } from '../../gateway/errors.js';
 
 export class SimulatorProvider implements Provider {
   readonly type = 'simulator' as const;
+  /** In-process: no server to name on trace spans. */
+  readonly origin = undefined;
 
   constructor(readonly name: string) {}
 
