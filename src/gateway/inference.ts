@@ -41,7 +41,7 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
   ledger.requestBytes = req.jsonBodyBytes ?? undefined;
   ledger.clientAskedUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
   if (ctx.tracing.enabled) {
-    ledger.span = ctx.tracing.startRequestSpan({ method: req.method, path: req.routeOptions.url ?? '/v1', requestId: req.id });
+    ledger.span = ctx.tracing.startRequestSpan({ method: req.method, path: req.routeOptions.url ?? '/v1', requestId: req.id, headers: req.headers });
     const rollout = ctx.rollouts.current(route.name);
     ledger.span.setRouting({ route: route.name, variant, model: primary.name, forced, ...(rollout ? { rolloutPercent: rollout.percent, rolloutMode: rollout.mode } : {}) });
   }

@@ -1,10 +1,12 @@
-// OpenTelemetry tracing: one SERVER span per client request carrying the routing decision, and one
-// CLIENT span per upstream attempt named `{operation} {model}` with GenAI semantic-convention
-// attributes. Off (a no-op costing nothing) unless OTEL_EXPORTER_OTLP_ENDPOINT or
-// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; exports OTLP/HTTP (JSON encoding).
+// OpenTelemetry tracing: one SERVER span per client request carrying the routing decision (in the
+// client's trace when it sends a W3C traceparent), and one CLIENT span per upstream attempt named
+// `{operation} {model}` with GenAI semantic-convention attributes. Off (a no-op costing nothing)
+// unless OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; exports OTLP/HTTP
+// (JSON encoding).
 //
 // Prompt and completion content is never recorded: nothing in this API accepts it.
-import { SpanKind, SpanStatusCode, context, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import type { IncomingHttpHeaders } from 'node:http';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, defaultTextMapGetter, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -40,6 +42,8 @@ export interface RequestSpanAttributes {
   /** the route template, e.g. /v1/chat/completions (never the raw URL: no query strings) */
   path: string;
   requestId: string;
+  /** The client's request headers: a W3C traceparent there makes the request span part of its trace. */
+  headers?: IncomingHttpHeaders;
 }
 
 export interface RoutingDecision {
@@ -218,10 +222,17 @@ class OtelTracing implements Tracing {
   }
 
   startRequestSpan(a: RequestSpanAttributes): RequestSpan {
-    const span = this.tracer.startSpan(`${a.method} ${a.path}`, {
-      kind: SpanKind.SERVER,
-      attributes: { [ATTR_HTTP_REQUEST_METHOD]: a.method, [ATTR_HTTP_ROUTE]: a.path, 'bellwether.request_id': a.requestId },
-    });
+    // A caller that traces its own work sends traceparent: the request span continues that trace
+    // instead of starting an unconnected one (an invalid or absent header leaves a new root).
+    const parent = a.headers ? propagator.extract(ROOT_CONTEXT, a.headers, defaultTextMapGetter) : context.active();
+    const span = this.tracer.startSpan(
+      `${a.method} ${a.path}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { [ATTR_HTTP_REQUEST_METHOD]: a.method, [ATTR_HTTP_ROUTE]: a.path, 'bellwether.request_id': a.requestId },
+      },
+      parent,
+    );
     return new OtelRequestSpan(span);
   }
 

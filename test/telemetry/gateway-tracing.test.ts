@@ -68,3 +68,43 @@ routes:
   t.notMatch(JSON.stringify(receiver.exports), 'SECRET', 'no prompt content in spans');
   t.notMatch(JSON.stringify(receiver.exports), 'Certainly', 'no completion content in spans');
 });
+
+t.test("a client's traceparent makes the request span part of the client's trace", async (t) => {
+  const receiver = await startReceiver(t);
+  const upstream = await new FakeUpstream().start();
+  t.teardown(() => upstream.close());
+  const config = parseConfig(
+    `
+providers:
+  up: { type: openai-compatible, baseUrl: "${upstream.url}/v1" }
+models:
+  big: { provider: up, upstreamModel: big-2026 }
+routes:
+  demo: { champion: big }
+`,
+    'trace.yaml',
+    {},
+  );
+  const tracing = createTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
+  const gw = await startGateway({ config, port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), tracing });
+
+  // The calling application's own span, as its OpenTelemetry SDK sends it.
+  const clientTraceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const clientSpanId = '00f067aa0ba902b7';
+  const res = await request(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', traceparent: `00-${clientTraceId}-${clientSpanId}-01` },
+    body: JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: 'hello' }] }),
+  });
+  t.equal(res.statusCode, 200);
+  await res.body.text();
+  await gw.close();
+
+  const spans = receiver.exports.flatMap((e) => e.resourceSpans ?? []).flatMap((r) => r.scopeSpans ?? []).flatMap((s) => s.spans ?? []);
+  const server = spans.find((s) => s.kind === SPAN_KIND_SERVER);
+  const client = spans.find((s) => s.kind === SPAN_KIND_CLIENT);
+  t.equal(hex(server?.traceId), clientTraceId, "the request span joins the client's trace");
+  t.equal(hex(server?.parentSpanId), clientSpanId, "the request span is a child of the client's span");
+  t.equal(hex(client?.traceId), clientTraceId, 'so is the upstream attempt');
+  t.match(String(upstream.requests.at(-1)?.headers.traceparent), new RegExp(`^00-${clientTraceId}-`), "the upstream sees the client's trace");
+});
