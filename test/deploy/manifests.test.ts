@@ -220,6 +220,55 @@ t.test('Kubernetes: probes, ports, security, graceful shutdown, and consistent s
   }
 });
 
+t.test('Kubernetes: the nightly eval CronJob runs the real CLI, with secrets and a hardened pod', async (t) => {
+  const cronJob = k8s('CronJob');
+  const pod = get(cronJob, 'spec', 'jobTemplate', 'spec', 'template', 'spec');
+  const container = get(pod, 'containers', 0);
+  t.equal(get(cronJob, 'spec', 'concurrencyPolicy'), 'Forbid', 'a slow night does not overlap the next');
+  t.equal(get(pod, 'restartPolicy'), 'Never');
+
+  // The same image the Deployment runs (kustomization.yaml tags it): eval client and gateway agree.
+  const deploymentImage = String(get(k8s('Deployment'), 'spec', 'template', 'spec', 'containers', 0, 'image'));
+  t.equal(String(get(container, 'image')).split(':')[0], deploymentImage.split(':')[0], 'the gateway image');
+
+  // `bellwether eval run` with options the CLI defines.
+  const script = [...asArray(get(container, 'command')), ...asArray(get(container, 'args'))].map(String).join(' ');
+  t.match(script, /\bnode bin\/bellwether\.js eval run\b/, 'runs `bellwether eval run` from the image');
+  t.ok(existsSync(fromRoot('bin', 'bellwether.js')), 'bin/bellwether.js exists');
+  const evalCli = text('src', 'cli', 'eval.ts');
+  for (const flag of new Set([...script.matchAll(/\s(--[a-z-]+)/g)].map((m) => m[1] ?? ''))) {
+    t.match(evalCli, new RegExp(`[oO]ption\\('(-[a-z], )?${flag}\\b`), `eval run has ${flag}`);
+  }
+  t.match(script, /--suite \/evals\/\S+\.yaml/, 'the suite from the mounted ConfigMap');
+  t.match(script, /--split (regression|full|holdout)\b/, 'a split the CLI knows');
+
+  // Credentials come from the documented Secret, never as literal values.
+  const secret = k8s('Secret');
+  const service = k8s('Service');
+  for (const e of asArray(get(container, 'env'))) {
+    const name = String(get(e, 'name'));
+    const ref = get(e, 'valueFrom', 'secretKeyRef');
+    if (ref === undefined) {
+      t.notMatch(name, /KEY|TOKEN|SECRET|PASSWORD|REDIS_URL/, `${name} is not a credential given as a literal`);
+      continue;
+    }
+    t.equal(get(ref, 'name'), get(secret, 'metadata', 'name'), `${name} reads the documented Secret`);
+    t.ok(String(get(ref, 'key')) in (get(secret, 'stringData') as object), `secret key ${String(get(ref, 'key'))} documented`);
+  }
+  const url = asArray(get(container, 'env')).find((e) => get(e, 'name') === 'BELLWETHER_URL');
+  t.equal(get(url, 'value'), `http://${String(get(service, 'metadata', 'name'))}:${PORT}`, 'BELLWETHER_URL is the gateway Service');
+
+  t.ok(get(container, 'resources', 'requests', 'cpu') && get(container, 'resources', 'limits', 'memory'), 'resources set');
+  // Hardened like the Deployment: a namespace enforcing the "restricted" Pod Security Standard (which
+  // the gateway's pods meet) must not refuse the eval's pods.
+  t.equal(get(pod, 'securityContext', 'runAsNonRoot'), true);
+  t.equal(get(pod, 'securityContext', 'seccompProfile', 'type'), 'RuntimeDefault');
+  t.equal(get(pod, 'automountServiceAccountToken'), false, 'no Kubernetes API token: the eval needs none');
+  t.equal(get(container, 'securityContext', 'allowPrivilegeEscalation'), false);
+  t.equal(get(container, 'securityContext', 'readOnlyRootFilesystem'), true);
+  t.same(get(container, 'securityContext', 'capabilities', 'drop'), ['ALL']);
+});
+
 t.test('PrometheusRule carries exactly the rules promtool tests', async (t) => {
   const rule = k8s('PrometheusRule');
   const expected = ruleFiles.flatMap((f) => asArray(get(readYaml(f), 'groups')));
