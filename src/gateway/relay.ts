@@ -237,10 +237,23 @@ export async function relayStream(
     attempt.costUsd = costUsd(usage, answer.pricing);
     ledger.usage = usage;
     ledger.response = tracker.summary;
-    endAttemptSpan(attempt, undefined, tracker.summary.finishReason);
+    if (attempt.span) endAttemptSpan(attempt, answeredModel(answer), tracker.summary.finishReason);
     if (!res.destroyed && !res.writableEnded) res.end();
     if (tracker.ended && !upstreamEnded) void releaseUpstream(answer, idleMs);
   }
+}
+
+/**
+ * The model the upstream says answered (gen_ai.response.model), read from the stream's head: every
+ * chat chunk carries it, a Responses stream in response.created. Only with tracing on.
+ */
+function answeredModel(answer: Extract<UpstreamAnswer, { kind: 'stream' }>): { model: string } | undefined {
+  const head = answer.held === undefined ? [answer.committed] : [...(Array.isArray(answer.held) ? answer.held : [answer.held]), answer.committed];
+  for (const event of head) {
+    const model = event.json?.model ?? (event.json?.response as { model?: unknown } | undefined)?.model;
+    if (typeof model === 'string' && model !== '') return { model };
+  }
+  return undefined;
 }
 
 /**

@@ -108,3 +108,38 @@ routes:
   t.equal(hex(client?.traceId), clientTraceId, 'so is the upstream attempt');
   t.match(String(upstream.requests.at(-1)?.headers.traceparent), new RegExp(`^00-${clientTraceId}-`), "the upstream sees the client's trace");
 });
+
+t.test('a streamed answer names the model that answered on its attempt span', async (t) => {
+  const receiver = await startReceiver(t);
+  const upstream = await new FakeUpstream().start();
+  t.teardown(() => upstream.close());
+  const config = parseConfig(
+    `
+providers:
+  up: { type: openai-compatible, baseUrl: "${upstream.url}/v1" }
+models:
+  big: { provider: up, upstreamModel: big-2026 }
+routes:
+  demo: { champion: big }
+`,
+    'trace.yaml',
+    {},
+  );
+  const tracing = createTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
+  const gw = await startGateway({ config, port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), tracing });
+  for (const path of ['/v1/chat/completions', '/v1/responses']) {
+    const body = path === '/v1/responses' ? { model: 'demo', stream: true, input: 'hello' } : { model: 'demo', stream: true, messages: [{ role: 'user', content: 'hello' }] };
+    const res = await request(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    t.equal(res.statusCode, 200);
+    await res.body.text();
+  }
+  await gw.close();
+
+  const spans = receiver.exports.flatMap((e) => e.resourceSpans ?? []).flatMap((r) => r.scopeSpans ?? []).flatMap((s) => s.spans ?? []);
+  const clients = spans.filter((s) => s.kind === SPAN_KIND_CLIENT).map(attrs);
+  t.equal(clients.length, 2, 'one attempt span per stream');
+  for (const client of clients) {
+    t.match(client, { 'gen_ai.response.model': 'big-2026', 'bellwether.api': /chat|responses/ }, `${String(client['bellwether.api'])}: gen_ai.response.model from the stream`);
+    t.ok(Array.isArray(client['gen_ai.response.finish_reasons']), 'and its finish reason');
+  }
+});
