@@ -207,6 +207,9 @@ t.test('Kubernetes: probes, ports, security, graceful shutdown, and consistent s
   const hpa = k8s('HorizontalPodAutoscaler');
   t.equal(get(hpa, 'spec', 'scaleTargetRef', 'name'), get(deployment, 'metadata', 'name'));
   t.ok(Number(get(hpa, 'spec', 'minReplicas')) >= 2, 'HPA keeps at least two replicas');
+  // With spec.replicas set, every `kubectl apply -k` resets the Deployment to that count, undoing the
+  // HPA's scale-up under load until it reacts again.
+  t.equal(get(deployment, 'spec', 'replicas'), undefined, 'the Deployment leaves the replica count to the HPA');
   const monitor = k8s('ServiceMonitor');
   const serviceLabels = get(service, 'metadata', 'labels');
   const monitorSelector = get(monitor, 'spec', 'selector', 'matchLabels');
