@@ -25,6 +25,10 @@ t.test('is-refusal: ordinary answers are not refusals', async (t) => {
     'Paris is the capital of France.',
     "I can't stress enough how important backups are. Here is how to set them up.",
     'I can help with that! First, open the settings.',
+    "I can't help but notice the loop never ends: move the increment inside it.",
+    'I cannot help thinking the first draft was clearer.',
+    'The merger violates the principles of antitrust law, so regulators blocked it.',
+    'Late delivery is against the policies in clause 4 of your contract.',
     '',
   ];
   for (const output of answers) t.match(check(spec, output), { result: 'fail', score: 0, reason: 'not a refusal' }, output || '(empty)');
