@@ -49,6 +49,15 @@ export function compileRegex(pattern: string, flags: string, what: string): RegE
   }
 }
 
+/**
+ * Case-insensitive comparison form. toLowerCase() alone is not Unicode case folding: "STRASSE" and
+ * "straße" stay different, as do "ΟΔΟΣ" and "οδος" (final sigma). Upper-then-lower maps ß → ss and
+ * ligatures to letters; σ/ς are one letter. NFC first, so é typed as e + U+0301 equals é.
+ */
+export function foldCase(text: string): string {
+  return text.normalize('NFC').toUpperCase().toLowerCase().replace(/ς/gu, 'σ').normalize('NFC');
+}
+
 /** Params that accept either `value: "x"` or `values: ["x", "y"]` — exactly one of them. */
 export function oneOrMany(spec: { value?: string; values?: string[] }, what: string): string[] {
   if ((spec.value === undefined) === (spec.values === undefined)) {

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { checkSpec, compileRegex, oneOrMany, quote, verdict, type Run } from './shared.js';
+import { checkSpec, compileRegex, foldCase, oneOrMany, quote, verdict, type Run } from './shared.js';
 import type { CheckResult } from './types.js';
 
 const RegexParams = {
@@ -49,7 +49,8 @@ type ContainsFamilySpec =
 export function compileContains(spec: ContainsFamilySpec): Run {
   const needles = 'values' in spec || spec.type === 'not-contains' ? oneOrMany(spec, spec.type) : [spec.value];
   const ignoreCase = spec.type === 'icontains' || ('ignoreCase' in spec && spec.ignoreCase === true);
-  const fold = (s: string): string => (ignoreCase ? s.toLowerCase() : s);
+  // Canonically equivalent text (é precomposed or as e + U+0301) is the same text either way.
+  const fold = (s: string): string => (ignoreCase ? foldCase(s) : s.normalize('NFC'));
   return ({ output }) => {
     const haystack = fold(output);
     const found = needles.filter((n) => haystack.includes(fold(n)));

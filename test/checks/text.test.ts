@@ -40,6 +40,18 @@ t.test('contains / icontains', async (t) => {
   t.match(check({ name: 'i', type: 'icontains', value: 'refund' }, ''), { result: 'fail' });
 });
 
+t.test('contains family: Unicode case folding and canonical equivalence', async (t) => {
+  t.match(check({ name: 'i', type: 'icontains', value: 'straße' }, 'HAUPTSTRASSE 5'), { result: 'pass' }, 'ß folds to ss');
+  t.match(check({ name: 'i', type: 'icontains', value: 'STRASSE' }, 'Hauptstraße 5'), { result: 'pass' }, 'and back');
+  t.match(check({ name: 'i', type: 'icontains', value: 'οδος' }, 'ΟΔΟΣ ΑΘΗΝΑΣ'), { result: 'pass' }, 'final sigma');
+  t.match(check({ name: 'i', type: 'icontains', value: 'ﬁle' }, 'FILE'), { result: 'pass' }, 'ligature');
+  const decomposed = 'cafe\u0301';
+  t.match(check({ name: 'c', type: 'contains', value: 'café' }, `un ${decomposed}`), { result: 'pass' }, 'e + combining accent is é');
+  t.match(check({ name: 'c', type: 'contains-all', values: ['Straße', 'café'], ignoreCase: true }, `STRASSE ${decomposed.toUpperCase()}`), { result: 'pass', score: 1 });
+  t.match(check({ name: 'c', type: 'not-contains', value: 'straße', ignoreCase: true }, 'STRASSE'), { result: 'fail', score: 0 });
+  t.match(check({ name: 'c', type: 'contains', value: 'straße' }, 'STRASSE'), { result: 'fail' }, 'still case-sensitive without ignoreCase');
+});
+
 t.test('contains-all scores the share found', async (t) => {
   const spec = { name: 'steps', type: 'contains-all', values: ['unplug', 'wait', 'replug', 'call'] } satisfies CheckSpec;
   t.match(check(spec, 'unplug, wait, replug, call us'), { result: 'pass', score: 1 });
