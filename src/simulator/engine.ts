@@ -165,6 +165,29 @@ export function embed(text: string, dimensions = 16): number[] {
   return v.map((x) => x / norm);
 }
 
+/**
+ * The embeddings response api.openai.com sends for `body`: one vector per input, `dimensions`
+ * honoured, and with `encoding_format: "base64"` each vector as the base64 of its little-endian
+ * float32 bytes. The official SDK asks for base64 whenever the caller names no format and decodes
+ * it, so a fake that always answers with float arrays hands SDK users garbage vectors.
+ */
+export function embeddingsBody(body: Record<string, unknown>, model: string) {
+  const input = body.input;
+  const inputs = Array.isArray(input) ? input.map((i) => (typeof i === 'string' ? i : JSON.stringify(i))) : [textOf(input) || String(input ?? '')];
+  const dimensions = typeof body.dimensions === 'number' && Number.isInteger(body.dimensions) && body.dimensions > 0 ? body.dimensions : 16;
+  const base64 = body.encoding_format === 'base64';
+  const tokens = inputs.reduce((sum, text) => sum + estimateTokens(text), 0);
+  return {
+    object: 'list' as const,
+    data: inputs.map((text, index) => {
+      const vector = embed(text, dimensions);
+      return { object: 'embedding' as const, index, embedding: base64 ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector };
+    }),
+    model,
+    usage: { prompt_tokens: tokens, total_tokens: tokens },
+  };
+}
+
 export function estimateTokens(text: string): number {
   return Math.max(1, Math.ceil(text.length / 4));
 }

@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Simulation } from '../config/types.js';
-import { embed, estimateTokens, planChat, type ChatRequestLike } from './engine.js';
+import { embeddingsBody, planChat, type ChatRequestLike } from './engine.js';
 import { chunkSequence, completionBody, errorBody } from './wire.js';
 import { readBody, sendJson, sleep } from './http-util.js';
 
@@ -99,15 +99,7 @@ export class FakeUpstream {
       return sendJson(res, 200, { object: 'list', data: [{ id: 'fake-model', object: 'model', created: 0, owned_by: 'bellwether' }] });
     }
     if (req.method === 'POST' && path.endsWith('/embeddings')) {
-      const input = body?.input;
-      const inputs = Array.isArray(input) ? input.map(String) : [String(input ?? '')];
-      const tokens = inputs.reduce((s, t) => s + estimateTokens(t), 0);
-      return sendJson(res, 200, {
-        object: 'list',
-        data: inputs.map((t, index) => ({ object: 'embedding', index, embedding: embed(t) })),
-        model: String(body?.model ?? ''),
-        usage: { prompt_tokens: tokens, total_tokens: tokens },
-      });
+      return sendJson(res, 200, embeddingsBody(body ?? {}, String(body?.model ?? '')));
     }
     if (req.method === 'POST' && path.endsWith('/chat/completions')) return this.chat(body ?? {}, res);
     // Anything else echoes, so pass-through tests can see what reached the upstream.

@@ -151,6 +151,37 @@ t.test('embeddings and models', async (t) => {
   t.same(ids, ['chat', 'gpt-4o-mini']);
 });
 
+t.test('embeddings: the SDK default (base64) and encoding_format float give the same vectors', async (t) => {
+  const { upstream, client } = await setup(t);
+  // Without encoding_format the SDK asks for base64 and decodes float32 bytes itself.
+  const decoded = await client.embeddings.create({ model: 'chat', input: ['a', 'b'] });
+  t.equal((upstream.requests.at(-1)!.body as { encoding_format?: string }).encoding_format, 'base64', 'the SDK asked for base64');
+  const floats = await client.embeddings.create({ model: 'chat', input: ['a', 'b'], encoding_format: 'float' });
+  t.equal(decoded.data.length, 2);
+  for (const [i, item] of floats.data.entries()) {
+    const vector = decoded.data[i]!.embedding;
+    t.equal(vector.length, 16, 'every dimension decoded');
+    t.ok(Math.abs(Math.hypot(...vector) - 1) < 1e-5, 'a unit vector, not bytes read as floats');
+    t.ok(vector.every((x, d) => Math.abs(x - item.embedding[d]!) < 1e-6), 'same vector as encoding_format float');
+  }
+  const small = await client.embeddings.create({ model: 'chat', input: 'a', dimensions: 8 });
+  t.equal(small.data[0]!.embedding.length, 8, 'dimensions honoured');
+});
+
+t.test('embeddings from a simulator provider: base64 decodes the same as float', async (t) => {
+  const gw = await startTestGateway(`
+providers: { sim: { type: simulator } }
+models: { m: { provider: sim } }
+routes: { emb: { champion: m } }
+`);
+  t.teardown(() => gw.close());
+  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const decoded = await client.embeddings.create({ model: 'emb', input: 'hello' });
+  const floats = await client.embeddings.create({ model: 'emb', input: 'hello', encoding_format: 'float' });
+  t.equal(decoded.data[0]!.embedding.length, floats.data[0]!.embedding.length);
+  t.ok(decoded.data[0]!.embedding.every((x, d) => Math.abs(x - floats.data[0]!.embedding[d]!) < 1e-6));
+});
+
 t.test('models.retrieve answers for a route or alias, and 404s for anything else', async (t) => {
   const { upstream, client } = await setup(t);
   const before = upstream.requests.length;

@@ -1,7 +1,7 @@
 // `type: simulator`: a model played in-process from its `simulation` settings (simulator/engine.ts).
 // It behaves like an OpenAI upstream — same bodies, chunks, usage, errors and timing — without a socket.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { embed, estimateTokens, planChat, textOf, type ChatRequestLike } from '../../simulator/engine.js';
+import { embeddingsBody, planChat, type ChatRequestLike } from '../../simulator/engine.js';
 import { chunkSequence, completionBody, errorBody } from '../../simulator/wire.js';
 import { fromOpenAIUsage } from '../../accounting/usage.js';
 import { GatewayError, classifyStatus } from '../../gateway/errors.js';
@@ -63,16 +63,7 @@ export class SimulatorProvider implements Provider {
   }
 
   private embeddings(call: ProviderCall): ProviderResponse {
-    const input = call.body.input;
-    const inputs = Array.isArray(input) ? input.map((i) => (typeof i === 'string' ? i : JSON.stringify(i))) : [textOf(input) || String(input ?? '')];
-    const dimensions = typeof call.body.dimensions === 'number' ? call.body.dimensions : 16;
-    const tokens = inputs.reduce((sum, text) => sum + estimateTokens(text), 0);
-    const json = {
-      object: 'list',
-      data: inputs.map((text, index) => ({ object: 'embedding', index, embedding: embed(text, dimensions) })),
-      model: call.model.upstreamModel,
-      usage: { prompt_tokens: tokens, total_tokens: tokens },
-    };
+    const json = embeddingsBody(call.body, call.model.upstreamModel);
     return { kind: 'json', status: 200, body: JSON.stringify(json), json, usage: fromOpenAIUsage(json.usage) };
   }
 
