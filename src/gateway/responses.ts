@@ -43,6 +43,9 @@ export interface ResponsesRequest {
   user?: string;
   text?: { format?: { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; name?: string; schema?: Record<string, unknown>; strict?: boolean } };
   metadata?: Record<string, string> | null;
+  store?: boolean | null;
+  previous_response_id?: string | null;
+  conversation?: unknown;
 }
 
 export interface ResponsesOutputText {
@@ -82,12 +85,16 @@ export interface ResponsesObject {
   top_p: number | null;
   metadata: Record<string, string>;
   usage: ResponsesUsage | null;
+  /** Always false here: a translated response is not stored anywhere it could be retrieved or continued from. */
+  store: false;
+  previous_response_id: null;
 }
 
 // --- request ---------------------------------------------------------------------------------------
 
 export function responsesToChat(body: Record<string, unknown>): Record<string, unknown> {
   const req = body as unknown as ResponsesRequest;
+  refuseServerState(req);
   const messages: ChatMessage[] = [];
   if (typeof req.instructions === 'string' && req.instructions.length > 0) messages.push({ role: 'system', content: req.instructions });
   if (typeof req.input === 'string') messages.push({ role: 'user', content: req.input });
@@ -114,6 +121,25 @@ export function responsesToChat(body: Record<string, unknown>): Record<string, u
     chat.stream_options = { include_usage: true };
   }
   return chat as unknown as Record<string, unknown>;
+}
+
+/**
+ * Stored responses live at the Responses-API provider. A chat-only provider has none, so a request
+ * that continues one (previous_response_id, conversation) or asks for one to be kept (store: true)
+ * cannot be honoured; answering it anyway would silently drop the conversation's history.
+ * (`store` omitted is not refused: clients rarely set it, and the answer says `store: false`.)
+ */
+function refuseServerState(req: ResponsesRequest): void {
+  const why = "this model's provider speaks chat completions only and keeps no stored responses";
+  if (req.previous_response_id !== undefined && req.previous_response_id !== null) {
+    throw badRequest(`previous_response_id is not supported: ${why}. Send the whole conversation in input instead.`, 'unsupported_parameter', 'previous_response_id');
+  }
+  if (req.conversation !== undefined && req.conversation !== null) {
+    throw badRequest(`conversation is not supported: ${why}. Send the whole conversation in input instead.`, 'unsupported_parameter', 'conversation');
+  }
+  if (req.store === true) {
+    throw badRequest(`store: true is not supported: ${why}. Send store: false or leave it out.`, 'unsupported_parameter', 'store');
+  }
 }
 
 function addInputItem(messages: ChatMessage[], item: ResponsesInputItem, i: number): void {
@@ -209,6 +235,8 @@ export function responseShell(request: Record<string, unknown>, model: string, i
     top_p: req.top_p ?? null,
     metadata: req.metadata ?? {},
     usage: null,
+    store: false,
+    previous_response_id: null,
   };
 }
 

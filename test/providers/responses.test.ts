@@ -91,6 +91,34 @@ routes:
   t.equal(metricValue(metrics, 'bellwether_requests_total', { route: 'demo', variant: 'champion', stream: 'true', outcome: 'success' }), 1);
 });
 
+t.test('translated: server-side state (previous_response_id, conversation, store) is refused, not ignored', async (t) => {
+  const gw = await startLoggedGateway(`
+providers: { sim: { type: simulator } }
+models: { a: { provider: sim } }
+routes: { demo: { champion: a } }
+`);
+  t.teardown(() => gw.close());
+  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const refused = async (body: Record<string, unknown>, param: string) => {
+    const err = await client.responses.create({ model: 'demo', input: 'And the next one?', ...body } as OpenAI.Responses.ResponseCreateParamsNonStreaming).catch((e: unknown) => e);
+    t.ok(err instanceof OpenAI.BadRequestError, `${param}: 400`);
+    const e = err as InstanceType<typeof OpenAI.BadRequestError>;
+    t.equal(e.param, param);
+    t.equal(e.code, 'unsupported_parameter');
+    t.match(e.message, new RegExp(`${param}.*not supported`));
+  };
+  await refused({ previous_response_id: 'resp_abc123' }, 'previous_response_id');
+  await refused({ previous_response_id: 'resp_abc123', stream: true }, 'previous_response_id');
+  await refused({ conversation: 'conv_abc123' }, 'conversation');
+  await refused({ store: true }, 'store');
+
+  const plain = await client.responses.create({ model: 'demo', input: 'Hello Oslo', store: false });
+  t.equal(plain.status, 'completed', 'store: false is fine');
+  t.equal((plain as { store?: boolean }).store, false, 'and the answer says it was not stored');
+  const implicit = await client.responses.create({ model: 'demo', input: 'Hello Oslo' });
+  t.equal((implicit as { store?: boolean }).store, false, 'store left out: answered, marked not stored');
+});
+
 t.test('translated (anthropic): tool calls both ways, with the SDK stream helper', async (t) => {
   const fake = await new FakeAnthropic({ apiKey: 'sk-ant-test-key' }).start();
   const gw = await startLoggedGateway(`
