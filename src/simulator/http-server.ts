@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Simulation } from '../config/types.js';
 import { embeddingsBody, planChat, type ChatRequestLike } from './engine.js';
-import { chunkSequence, completionBody, errorBody } from './wire.js';
+import { chunkSequence, completionBody, errorBody, rateLimitHeaders, statusErrorBody } from './wire.js';
 import { readBody, sendJson, sleep } from './http-util.js';
 
 export type Fault =
@@ -113,15 +113,16 @@ export class FakeUpstream {
       return;
     }
     if (fault?.kind === 'status') {
-      const headers: Record<string, string> = fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {};
-      return sendJson(res, fault.status, fault.body ?? { error: { message: `Injected HTTP ${fault.status}`, type: fault.status === 429 ? 'requests' : 'server_error', param: null, code: fault.status === 429 ? 'rate_limit_exceeded' : null } }, headers);
+      const headers = fault.status === 429 ? rateLimitHeaders(fault.retryAfter) : fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {};
+      return sendJson(res, fault.status, fault.body ?? statusErrorBody(fault.status, String(body.model ?? 'the requested model')), headers);
     }
     if (fault?.kind === 'slow-headers') await sleep(fault.ms);
 
     const plan = planChat(body as ChatRequestLike, this.options.simulation);
     if (plan.headerDelayMs > 0) await sleep(plan.headerDelayMs);
     if (plan.error) {
-      const headers: Record<string, string> = plan.error.retryAfterSeconds !== undefined ? { 'retry-after': String(plan.error.retryAfterSeconds) } : {};
+      const retryAfter = plan.error.retryAfterSeconds !== undefined ? String(plan.error.retryAfterSeconds) : undefined;
+      const headers = plan.error.status === 429 ? rateLimitHeaders(retryAfter) : retryAfter !== undefined ? { 'retry-after': retryAfter } : {};
       return sendJson(res, plan.error.status, errorBody(plan), headers);
     }
     const model = String(body.model ?? 'fake-model');

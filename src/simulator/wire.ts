@@ -105,3 +105,31 @@ export function errorBody(plan: SimPlan): Record<string, unknown> {
   const e = plan.error;
   return { error: { message: e?.message ?? 'error', type: e?.type ?? 'server_error', param: null, code: e?.code ?? null } };
 }
+
+/**
+ * The error body api.openai.com sends for a bare status: client errors are invalid_request_error
+ * (401 with invalid_api_key, 404 with model_not_found), 429 is a `requests` rate limit, 5xx are
+ * server_error. The SDK exposes `type` and `code`, and clients branch on them.
+ */
+export function statusErrorBody(status: number, model = 'the requested model'): { error: { message: string; type: string; param: null; code: string | null } } {
+  const error = (type: string, code: string | null, message: string) => ({ error: { message, type, param: null, code } });
+  if (status === 401) return error('invalid_request_error', 'invalid_api_key', 'Incorrect API key provided.');
+  if (status === 404) return error('invalid_request_error', 'model_not_found', `The model \`${model}\` does not exist or you do not have access to it.`);
+  if (status === 429) return error('requests', 'rate_limit_exceeded', `Rate limit reached for ${model} on requests per min (RPM): Limit 500, Used 500, Requested 1. Please try again in 120ms.`);
+  if (status === 503) return error('server_error', null, 'The engine is currently overloaded, please try again later.');
+  if (status >= 500) return error('server_error', null, 'The server had an error while processing your request. Sorry about that!');
+  return error('invalid_request_error', null, `Injected HTTP ${status}`);
+}
+
+/** The x-ratelimit-* headers OpenAI sends with a 429 (and Retry-After when the plan has one). */
+export function rateLimitHeaders(retryAfter?: string): Record<string, string> {
+  return {
+    'x-ratelimit-limit-requests': '500',
+    'x-ratelimit-remaining-requests': '0',
+    'x-ratelimit-reset-requests': '120ms',
+    'x-ratelimit-limit-tokens': '200000',
+    'x-ratelimit-remaining-tokens': '199000',
+    'x-ratelimit-reset-tokens': '300ms',
+    ...(retryAfter !== undefined ? { 'retry-after': retryAfter } : {}),
+  };
+}

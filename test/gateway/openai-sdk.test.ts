@@ -213,6 +213,31 @@ t.test('upstream errors keep their status and OpenAI shape; the SDK raises the r
   t.equal(metricValue(metrics, 'bellwether_requests_total', { route: 'chat', variant: 'champion', model: 'big', stream: 'false', error_class: 'rate_limited' }), 1);
 });
 
+t.test('a bare upstream status arrives with the type and code OpenAI sends for it', async (t) => {
+  const { upstream, client } = await setup(t);
+  const expected: [number, string, string | null][] = [
+    [400, 'invalid_request_error', null],
+    [404, 'invalid_request_error', 'model_not_found'],
+    [429, 'requests', 'rate_limit_exceeded'],
+    [500, 'server_error', null],
+    [503, 'server_error', null],
+  ];
+  for (const [status, type, code] of expected) {
+    upstream.inject({ kind: 'status', status });
+    const err = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    t.ok(err instanceof OpenAI.APIError, `${status}: an API error`);
+    t.match(err, { status, type, code }, `${status}: ${type}`);
+  }
+  // The SDK straight at the fake: a 429 carries OpenAI's rate-limit headers.
+  const direct = new OpenAI({ baseURL: `${upstream.url}/v1`, apiKey: PROVIDER_KEY, maxRetries: 0 });
+  upstream.inject({ kind: 'status', status: 429, retryAfter: '2' });
+  const limited = (await direct.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.RateLimitError>;
+  t.ok(limited instanceof OpenAI.RateLimitError);
+  t.equal(limited.headers?.get('retry-after'), '2');
+  t.equal(limited.headers?.get('x-ratelimit-remaining-requests'), '0');
+  for (const h of ['limit-requests', 'reset-requests', 'limit-tokens', 'remaining-tokens', 'reset-tokens']) t.ok(limited.headers?.get(`x-ratelimit-${h}`), `x-ratelimit-${h}`);
+});
+
 t.test('other /v1 paths pass through to the champion provider with its key', async (t) => {
   const { upstream, gw } = await setup(t);
   const res = await fetch(`${gw.url}/v1/files?purpose=batch`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } });

@@ -70,7 +70,7 @@ t.test('500 and 503 are retried; when retries run out the client gets the upstre
   const res = await postJson(gw.url, '/v1/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'x' }] });
   t.equal(res.status, 503);
   t.equal(res.headers['x-bellwether-attempts'], '2');
-  t.same(JSON.parse(res.text), { error: { message: 'Injected HTTP 503', type: 'server_error', code: null, param: null } });
+  t.same(JSON.parse(res.text), { error: { message: 'The engine is currently overloaded, please try again later.', type: 'server_error', code: null, param: null } });
 });
 
 t.test('a connection reset is retried', async (t) => {
