@@ -13,7 +13,8 @@ export const EntitiesInSourceSpec = checkSpec('entities-in-source', {
 
 /**
  * Hallucination guard for extraction: every item the model extracted must appear in the named
- * source text. Both sides are normalised (NFKC, case folding, whitespace collapse; items also lose
+ * source text. Both sides are normalised (NFKC, case folding, typographic quotes and dashes made plain,
+ * whitespace collapse; items also lose
  * leading/trailing punctuation) and an item must match on word boundaries, so "Art" is not
  * grounded by "start". Score = grounded / extracted.
  */
@@ -76,7 +77,18 @@ function flattenItems(value: unknown): string[] {
  * plain toLowerCase() does not do; NFKC first turns compatibility forms (full-width, ligatures) into plain ones.
  */
 export function normalise(text: string): string {
-  return text.normalize('NFKC').toUpperCase().toLowerCase().replace(/\s+/gu, ' ').trim();
+  return foldTypography(text.normalize('NFKC')).toUpperCase().toLowerCase().replace(/\s+/gu, ' ').trim();
+}
+
+/**
+ * NFKC leaves typographic punctuation alone, yet a model and a source routinely disagree on it:
+ * the source says O’Brien or 2019–2020, the model writes O'Brien or 2019-2020. One form each.
+ */
+function foldTypography(text: string): string {
+  return text
+    .replace(/[\u2018\u2019\u201A\u201B\u2032\u02BC\u0060\u00B4]/gu, "'")
+    .replace(/[\u201C\u201D\u201E\u201F\u2033\u00AB\u00BB]/gu, '"')
+    .replace(/[\u2010-\u2015\u2212\uFE58\uFE63\uFF0D]/gu, '-');
 }
 
 const EDGE_PUNCTUATION = /^[\p{P}\p{S}\s]+|[\p{P}\p{S}\s]+$/gu;

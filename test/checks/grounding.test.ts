@@ -12,6 +12,15 @@ t.test('entities-in-source: every item grounded', async (t) => {
     'case folding (ß/SS), NFKC (full-width), whitespace collapse and punctuation trimming');
 });
 
+t.test('entities-in-source: typographic quotes and dashes match their plain forms', async (t) => {
+  const spec = { name: 'grounded', type: 'entities-in-source', source: 'input' } satisfies CheckSpec;
+  const sources = { input: 'Signed by Siobhán O’Brien for “Acme” in 2019–2020, page 12—14.' };
+  const output = JSON.stringify(["Siobhán O'Brien", '"Acme"', '2019-2020', '12-14', 'O‘Brien']);
+  t.match(check(spec, { output, sources }), { result: 'pass', score: 1, reason: '5/5 grounded in "input"' });
+  const reverse = { input: "Signed by O'Brien in 2019-2020." };
+  t.match(check(spec, { output: JSON.stringify(['O’Brien', '2019–2020']), sources: reverse }), { result: 'pass', score: 1 });
+});
+
 t.test('entities-in-source: score = grounded / extracted', async (t) => {
   const spec = { name: 'grounded', type: 'entities-in-source', source: 'notes', path: 'people.name' } satisfies CheckSpec;
   const output = '{"people": [{"name": "Jürgen Weiß"}, {"name": "Anna Berg"}, {"name": "ACME"}, {"name": "Bob"}]}';
