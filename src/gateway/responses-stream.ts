@@ -106,7 +106,7 @@ export class ChatToResponsesStream {
     this.closeMessage(out);
     for (const open of this.calls.values()) {
       open.item.status = 'completed';
-      this.emit(out, 'response.function_call_arguments.done', { item_id: open.item.id, output_index: open.outputIndex, arguments: open.item.arguments });
+      this.emit(out, 'response.function_call_arguments.done', { item_id: open.item.id, output_index: open.outputIndex, name: open.item.name, arguments: open.item.arguments });
       this.emit(out, 'response.output_item.done', { output_index: open.outputIndex, item: open.item });
     }
     this.calls.clear();

@@ -137,6 +137,18 @@ routes: { agent: { champion: haiku } }
   t.equal(call?.name, 'get_weather');
   t.match(call?.call_id, /^toolu_/);
 
+  const events = await client.responses.create({ model: 'agent', input, tools: TOOLS, tool_choice: 'required', stream: true });
+  const added = new Map<string, string>();
+  const done: OpenAI.Responses.ResponseFunctionCallArgumentsDoneEvent[] = [];
+  for await (const e of events) {
+    if (e.type === 'response.output_item.added' && e.item.type === 'function_call') added.set(e.item.id ?? '', e.item.name);
+    if (e.type === 'response.function_call_arguments.done') done.push(e);
+  }
+  t.equal(done.length, 1, 'one function_call_arguments.done');
+  t.equal(done[0]?.name, 'get_weather', 'it names the function, as the real API does');
+  t.equal(added.get(done[0]?.item_id ?? ''), 'get_weather', 'and refers to the added item');
+  t.same(JSON.parse(done[0]?.arguments ?? 'null'), JSON.parse(call?.arguments ?? '{}'));
+
   const final = await client.responses.stream({ model: 'agent', input, tools: TOOLS, tool_choice: 'required' }).finalResponse();
   const streamedCall = final.output.find((o) => o.type === 'function_call');
   t.equal(streamedCall?.type === 'function_call' ? streamedCall.name : undefined, call?.name);
