@@ -179,6 +179,17 @@ function toChatPart(part: ResponsesContentPart, i: number, j: number): ChatConte
 }
 
 function toChatTool(tool: ResponsesTool, i: number): ChatTool {
+  if (tool.type === 'function' && typeof tool.name !== 'string' && typeof (tool as { function?: unknown }).function === 'object') {
+    // The chat-completions shape sent to /v1/responses; the real API rejects it too, but says why.
+    throw badRequest(
+      `tools[${i}]: the Responses API takes flat function tools ({"type":"function","name":…,"parameters":…}), not the chat-completions form with a nested "function" object.`,
+      'invalid_tool',
+      `tools[${i}].name`,
+    );
+  }
+  if (tool.type === 'function' && typeof tool.name !== 'string') {
+    throw badRequest(`tools[${i}]: a function tool needs a "name".`, 'invalid_tool', `tools[${i}].name`);
+  }
   if (tool.type !== 'function' || typeof tool.name !== 'string') {
     throw badRequest(`tools[${i}]: only function tools are supported by this model (got "${tool.type}").`, 'unsupported_tool', `tools[${i}]`);
   }

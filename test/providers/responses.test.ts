@@ -119,6 +119,25 @@ routes: { demo: { champion: a } }
   t.equal((implicit as { store?: boolean }).store, false, 'store left out: answered, marked not stored');
 });
 
+t.test('translated: a chat-style nested function tool is refused with a message that says so', async (t) => {
+  const gw = await startLoggedGateway(`
+providers: { sim: { type: simulator } }
+models: { a: { provider: sim } }
+routes: { demo: { champion: a } }
+`);
+  t.teardown(() => gw.close());
+  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const nested = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } };
+  const err = await client.responses.create({ model: 'demo', input: 'Weather?', tools: [nested as unknown as OpenAI.Responses.Tool] }).catch((e: unknown) => e);
+  t.ok(err instanceof OpenAI.BadRequestError);
+  const e = err as InstanceType<typeof OpenAI.BadRequestError>;
+  t.equal(e.param, 'tools[0].name');
+  t.match(e.message, /flat function tools.*nested "function"/);
+  t.notMatch(e.message, /only function tools are supported/, 'not told that its function tool is not a function tool');
+  const flat = await client.responses.create({ model: 'demo', input: 'Weather in Oslo?', tools: TOOLS });
+  t.equal(flat.status, 'completed', 'the flat form works');
+});
+
 t.test('translated (anthropic): tool calls both ways, with the SDK stream helper', async (t) => {
   const fake = await new FakeAnthropic({ apiKey: 'sk-ant-test-key' }).start();
   const gw = await startLoggedGateway(`
