@@ -38,7 +38,13 @@ export interface ResponsesRequest {
   top_p?: number | null;
   stream?: boolean | null;
   tools?: ResponsesTool[];
-  tool_choice?: 'none' | 'auto' | 'required' | { type: 'function'; name: string };
+  tool_choice?:
+    | 'none'
+    | 'auto'
+    | 'required'
+    | { type: 'function'; name: string }
+    | { type: 'allowed_tools'; mode: 'auto' | 'required'; tools: { type?: string; name?: string }[] }
+    | { type: string; [key: string]: unknown };
   parallel_tool_calls?: boolean | null;
   user?: string;
   text?: { format?: { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; name?: string; schema?: Record<string, unknown>; strict?: boolean } };
@@ -108,7 +114,16 @@ export function responsesToChat(body: Record<string, unknown>): Record<string, u
   if (typeof req.user === 'string') chat.user = req.user;
   if (typeof req.parallel_tool_calls === 'boolean') chat.parallel_tool_calls = req.parallel_tool_calls;
   if (Array.isArray(req.tools) && req.tools.length > 0) chat.tools = req.tools.map(toChatTool);
-  if (req.tool_choice !== undefined) chat.tool_choice = toChatToolChoice(req.tool_choice);
+  if (req.tool_choice !== undefined && req.tool_choice !== null) {
+    const { choice, allowed } = toChatToolChoice(req.tool_choice);
+    chat.tool_choice = choice;
+    // Chat has no allowed-tools list everywhere (Anthropic, most compatible servers): offering only
+    // the allowed tools restricts the model the same way.
+    if (allowed) {
+      chat.tools = (chat.tools ?? []).filter((tool) => allowed.has(tool.function.name));
+      if (chat.tools.length === 0) throw badRequest('tool_choice: allowed_tools names none of the request\'s tools.', 'invalid_tool_choice', 'tool_choice.tools');
+    }
+  }
   const format = req.text?.format;
   if (format?.type === 'json_object') chat.response_format = { type: 'json_object' };
   if (format?.type === 'json_schema') {
@@ -204,9 +219,19 @@ function toChatTool(tool: ResponsesTool, i: number): ChatTool {
   };
 }
 
-function toChatToolChoice(choice: NonNullable<ResponsesRequest['tool_choice']>): ChatToolChoice {
-  if (typeof choice === 'string') return choice;
-  return { type: 'function', function: { name: choice.name } };
+function toChatToolChoice(choice: NonNullable<ResponsesRequest['tool_choice']>): { choice: ChatToolChoice; allowed?: Set<string> } {
+  if (typeof choice === 'string') return { choice };
+  if (choice.type === 'function' && typeof choice.name === 'string') return { choice: { type: 'function', function: { name: choice.name } } };
+  if (choice.type === 'allowed_tools') {
+    const { mode, tools } = choice as Extract<ResponsesRequest['tool_choice'], { type: 'allowed_tools' }>;
+    const list = Array.isArray(tools) ? tools : [];
+    const bad = list.findIndex((t) => t.type !== 'function' || typeof t.name !== 'string');
+    if (bad >= 0 || (mode !== 'auto' && mode !== 'required')) {
+      throw badRequest('tool_choice: allowed_tools needs mode "auto" or "required" and function tools with a name for this model.', 'unsupported_tool_choice', bad >= 0 ? `tool_choice.tools[${bad}]` : 'tool_choice.mode');
+    }
+    return { choice: mode, allowed: new Set(list.map((t) => t.name as string)) };
+  }
+  throw badRequest(`tool_choice: type "${choice.type}" is not supported by this model (use none, auto, required, a function or allowed_tools).`, 'unsupported_tool_choice', 'tool_choice');
 }
 
 // --- response --------------------------------------------------------------------------------------

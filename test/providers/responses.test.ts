@@ -5,6 +5,7 @@ import OpenAI from 'openai';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeAnthropic } from '../../src/simulator/anthropic-server.js';
+import { FakeUpstream } from '../../src/simulator/http-server.js';
 import { metricValue } from '../helpers/gateway.js';
 import { startLoggedGateway } from '../resilience/support.js';
 
@@ -136,6 +137,42 @@ routes: { demo: { champion: a } }
   t.notMatch(e.message, /only function tools are supported/, 'not told that its function tool is not a function tool');
   const flat = await client.responses.create({ model: 'demo', input: 'Weather in Oslo?', tools: TOOLS });
   t.equal(flat.status, 'completed', 'the flat form works');
+});
+
+t.test('translated: tool_choice allowed_tools offers only those tools; hosted-tool choices are refused', async (t) => {
+  const upstream = await new FakeUpstream().start();
+  const gw = await startLoggedGateway(`
+providers: { local: { type: openai-compatible, baseUrl: "${upstream.url}/v1" } }
+models: { a: { provider: local, upstreamModel: local-model } }
+routes: { demo: { champion: a } }
+`);
+  t.teardown(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const tools: OpenAI.Responses.Tool[] = [
+    { type: 'function', name: 'delete_account', strict: false, parameters: { type: 'object', properties: {} } },
+    ...TOOLS,
+  ];
+  const res = await client.responses.create({
+    model: 'demo',
+    input: 'What is the weather in Madrid?',
+    tools,
+    tool_choice: { type: 'allowed_tools', mode: 'required', tools: [{ type: 'function', name: 'get_weather' }] },
+  });
+  const sent = upstream.requests.at(-1)?.body as { tools?: { function: { name: string } }[]; tool_choice?: unknown };
+  t.same(sent.tools?.map((tool) => tool.function.name), ['get_weather'], 'only the allowed tool is offered');
+  t.equal(sent.tool_choice, 'required', 'with the allowed_tools mode');
+  t.same(res.output.filter((o) => o.type === 'function_call').map((o) => (o as OpenAI.Responses.ResponseFunctionToolCall).name), ['get_weather']);
+
+  const hosted = await client.responses.create({ model: 'demo', input: 'x', tools, tool_choice: { type: 'file_search' } }).catch((e: unknown) => e);
+  t.ok(hosted instanceof OpenAI.BadRequestError, 'a hosted-tool choice: 400, not a nameless function choice');
+  t.match(hosted, { param: 'tool_choice', code: 'unsupported_tool_choice', message: /file_search/ });
+  const none = await client.responses
+    .create({ model: 'demo', input: 'x', tools, tool_choice: { type: 'allowed_tools', mode: 'auto', tools: [{ type: 'function', name: 'nope' }] } })
+    .catch((e: unknown) => e);
+  t.match(none, { status: 400, param: 'tool_choice.tools' });
 });
 
 t.test('translated (anthropic): tool calls both ways, with the SDK stream helper', async (t) => {
