@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { costUsd } from '../accounting/cost.js';
 import { estimateUsage, type Usage } from '../accounting/usage.js';
-import { GatewayError, asGatewayError } from './errors.js';
+import { GatewayError, asGatewayError, type OpenAIErrorBody } from './errors.js';
 import { endAttemptSpan, saysNothingAboutHealth, timeoutError, type UpstreamAnswer } from './attempts.js';
 import type { RequestLedger, ResponseSummary } from './ledger.js';
 import type { CircuitBreakers } from './circuit-breaker.js';
@@ -27,6 +27,8 @@ interface StreamTracker {
   readonly deltas: number;
   /** Returns false for events that must not reach the client. */
   observe(event: StreamEvent): boolean;
+  /** The in-band error event that ends this stream when it fails after the first byte. */
+  errorEvent(body: OpenAIErrorBody): string;
 }
 
 class ChatTracker implements StreamTracker {
@@ -63,6 +65,10 @@ class ChatTracker implements StreamTracker {
     return true;
   }
 
+  errorEvent(body: OpenAIErrorBody): string {
+    return `data: ${JSON.stringify(body)}\n\n`;
+  }
+
   private track(choice: ChunkChoice): void {
     const delta = choice.delta;
     if (typeof delta?.content === 'string' && delta.content.length > 0) {
@@ -92,9 +98,18 @@ class ResponsesTracker implements StreamTracker {
 
   /** output_index → tool call slot. */
   private readonly calls = new Map<number, ResponseSummary['toolCalls'][number]>();
+  /** Every Responses event carries the next sequence_number, the gateway's own error event too. */
+  private nextSequence = 0;
+
+  /** A Responses-API `error` event (ResponseErrorEvent), numbered after the events already relayed. */
+  errorEvent(body: OpenAIErrorBody): string {
+    const event = { type: 'error', sequence_number: this.nextSequence, code: body.error.code, message: body.error.message, param: null };
+    return `event: error\ndata: ${JSON.stringify(event)}\n\n`;
+  }
 
   observe(event: StreamEvent): boolean {
-    const json = event.json as { type?: string; delta?: unknown; output_index?: number; item?: { type?: string; call_id?: string; name?: string }; response?: Partial<ResponsesObject> } | undefined;
+    const json = event.json as { type?: string; sequence_number?: unknown; delta?: unknown; output_index?: number; item?: { type?: string; call_id?: string; name?: string }; response?: Partial<ResponsesObject> } | undefined;
+    if (typeof json?.sequence_number === 'number') this.nextSequence = json.sequence_number + 1;
     switch (json?.type) {
       case 'response.output_text.delta':
         if (typeof json.delta === 'string' && json.delta.length > 0) {
@@ -217,12 +232,7 @@ export async function relayStream(
       res.destroy();
     } else if (!res.destroyed && !res.writableEnded) {
       // Mid-stream failures are reported in-band, as OpenAI does, then the stream is closed.
-      const body = error.toBody();
-      res.write(
-        ledger.operation === 'responses'
-          ? `event: error\ndata: ${JSON.stringify({ type: 'error', code: body.error.code, message: body.error.message, param: null })}\n\n`
-          : `data: ${JSON.stringify(body)}\n\n`,
-      );
+      res.write(tracker.errorEvent(error.toBody()));
     }
     if (!usage) {
       // The upstream billed the prompt and whatever it generated, but never said how much.

@@ -175,3 +175,25 @@ routes: { chat: { champion: mini } }
   const line = await gw.requestLine();
   t.equal(line.error_class, 'rate_limited');
 });
+
+t.test('Responses over chat: an error after output started is a numbered ResponseErrorEvent', async (t) => {
+  const upstream = await new FakeUpstream().start();
+  const gw = await startLoggedGateway(`
+providers: { local: { type: openai-compatible, baseUrl: "${upstream.url}/v1" } }
+models: { m: { provider: local, upstreamModel: local-model } }
+routes: { chat: { champion: m } }
+`);
+  t.teardown(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  upstream.inject({ kind: 'stream-error', afterChunks: 3, error: RATE_LIMIT });
+  const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+  for await (const e of await client.responses.create({ model: 'chat', input: 'Tell me about Vienna and Graz.', stream: true })) events.push(e);
+  const last = events.at(-1);
+  t.equal(last?.type, 'error');
+  t.match(last, { code: 'rate_limit_exceeded', message: /Rate limit reached/, param: null });
+  t.same(events.map((e) => e.sequence_number), events.map((_, i) => i), 'sequence numbers run on through the error event');
+  t.ok(events.some((e) => e.type === 'response.output_text.delta'), 'output had started');
+});
