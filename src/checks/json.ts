@@ -72,6 +72,11 @@ function schemaValidator(schema: AnySchemaObject): ValidateFunction {
 }
 
 export function compileJsonSchema(spec: Static<typeof JsonSchemaSpec>): Run {
+  // An async schema compiles to a validator that returns a Promise, and a Promise is truthy: every
+  // output would pass. Checks are synchronous, so such a schema can never run.
+  if (containsAsync(spec.schema)) {
+    throw new CheckConfigError('invalid JSON schema: "$async" schemas are not supported (checks are synchronous)');
+  }
   let validate: ValidateFunction;
   try {
     validate = schemaValidator(spec.schema);
@@ -87,4 +92,12 @@ export function compileJsonSchema(spec: Static<typeof JsonSchemaSpec>): Run {
     const more = errors.length > 3 ? ` (+${errors.length - 3} more)` : '';
     return verdict(false, `schema mismatch: ${shown.join('; ')}${more}`);
   };
+}
+
+/** True when any (sub)schema sets `$async: true`; Ajv makes the whole validator async then. */
+function containsAsync(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(containsAsync);
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return record.$async === true || Object.values(record).some(containsAsync);
 }

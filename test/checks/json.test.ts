@@ -75,3 +75,10 @@ t.test('json-schema: a broken schema is a config error at compile time', async (
   t.throws(() => bad({ $ref: '#/definitions/missing' }), { message: /check "bad" \(json-schema\): invalid JSON schema/ });
   t.doesNotThrow(() => bad({ required: ['a'] }), 'legal-but-loose schemas are accepted');
 });
+
+t.test('json-schema: an $async schema is a config error, not a check that always passes', async (t) => {
+  const spec = { name: 'a', type: 'json-schema', schema: { $async: true, type: 'object', required: ['id'] } } satisfies CheckSpec;
+  t.throws(() => compileCheck(spec), { name: 'CheckConfigError', message: /\$async/ });
+  const nested = { name: 'n', type: 'json-schema', schema: { type: 'object', properties: { a: { $async: true, type: 'string' } } } } satisfies CheckSpec;
+  t.throws(() => compileCheck(nested), CheckConfigError);
+});
