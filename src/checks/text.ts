@@ -3,7 +3,8 @@ import { checkSpec, compileRegex, foldCase, oneOrMany, quote, verdict, type Run 
 import type { CheckResult } from './types.js';
 
 const RegexParams = {
-  pattern: Type.String({ description: 'JavaScript regular expression source' }),
+  // "" matches every output (regex always passes, not-regex always fails): a config mistake, like an empty needle.
+  pattern: Type.String({ minLength: 1, description: 'JavaScript regular expression source' }),
   flags: Type.Optional(Type.String({ description: 'any of i m s u v (g and y are rejected)' })),
 };
 export const RegexSpec = checkSpec('regex', RegexParams);

@@ -29,6 +29,8 @@ t.test('regex: a bad pattern or flag is a config error', async (t) => {
   });
   t.throws(() => compileCheck({ name: 'r', type: 'not-regex', pattern: 'a', flags: 'g' }), { message: /g and y/ });
   t.throws(() => compileCheck({ name: 'r', type: 'regex', pattern: 'a', flags: 'ii' }), CheckConfigError);
+  t.throws(() => compileCheck({ name: 'r', type: 'regex', pattern: '' }), { name: 'CheckConfigError', message: /\/pattern/ }, 'an empty pattern matches every output');
+  t.throws(() => compileCheck({ name: 'r', type: 'not-regex', pattern: '' }), CheckConfigError);
 });
 
 t.test('contains / icontains', async (t) => {
