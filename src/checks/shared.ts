@@ -42,11 +42,54 @@ export function compileRegex(pattern: string, flags: string, what: string): RegE
   if (!ALLOWED_FLAGS.test(flags)) {
     throw new CheckConfigError(`${what}: flags ${JSON.stringify(flags)} not allowed (use i, m, s, u, v; g and y make matching stateful)`);
   }
+  let re: RegExp;
   try {
-    return new RegExp(pattern, flags);
+    re = new RegExp(pattern, flags);
   } catch (err) {
     throw new CheckConfigError(`${what}: invalid regular expression ${JSON.stringify(pattern)}: ${(err as Error).message}`);
   }
+  const nested = nestedQuantifier(pattern);
+  if (nested !== undefined) {
+    throw new CheckConfigError(
+      `${what}: ${JSON.stringify(nested)} repeats a repeated group, which can backtrack for minutes on a long answer and stall the gateway (JavaScript regexes have no timeout); drop the inner or the outer quantifier`,
+    );
+  }
+  return re;
+}
+
+const UNBOUNDED = /^(?:[+*]|\{\d+,\})\??/;
+// One atom (escape, character class or plain character) under an unbounded quantifier: `a+`, `\w*`, `[a-z]{2,}`.
+const REPEATED_ATOM = /^(?:\\.|\[(?:\\.|[^\]\\])*\]|[^()|\\[\]])(?:[+*]|\{\d+,\})\??$/;
+
+/**
+ * The classic catastrophic shape: a group whose whole body is one repeated atom, itself repeated
+ * without bound — `(a+)+`, `(?:\w*)*`, `([a-z]+){2,}`. On a near-miss input the engine tries every
+ * way to split the run between the two loops (exponential). Returns the offending text, if any.
+ */
+function nestedQuantifier(pattern: string): string | undefined {
+  const open: number[] = [];
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i];
+    if (ch === '\\') {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (ch === ']') inClass = false;
+      continue;
+    }
+    if (ch === '[') inClass = true;
+    else if (ch === '(') open.push(i);
+    else if (ch === ')') {
+      const start = open.pop();
+      if (start === undefined) continue;
+      const body = pattern.slice(start + 1, i).replace(/^\?(?::|<[^>=!]*>)/, '');
+      const after = UNBOUNDED.exec(pattern.slice(i + 1));
+      if (after && REPEATED_ATOM.test(body)) return pattern.slice(start, i + 1 + after[0].length);
+    }
+  }
+  return undefined;
 }
 
 /**

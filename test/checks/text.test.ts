@@ -33,6 +33,16 @@ t.test('regex: a bad pattern or flag is a config error', async (t) => {
   t.throws(() => compileCheck({ name: 'r', type: 'not-regex', pattern: '' }), CheckConfigError);
 });
 
+t.test('regex: a repeated repeated group (catastrophic backtracking) is a config error', async (t) => {
+  for (const pattern of ['(a+)+$', '^(?:\\w*)*!', '([a-z]+){2,}x', '(?<word>\\s+)*$', '(\\d+?)+;']) {
+    t.throws(() => compileCheck({ name: 'r', type: 'regex', pattern }), { name: 'CheckConfigError', message: /repeats a repeated group/ }, pattern);
+  }
+  t.throws(() => compileCheck({ name: 'r', type: 'is-refusal', patterns: ['(x+)+y'] }), { message: /patterns\[0\]: .*repeats a repeated group/ });
+  for (const pattern of ['(ab+)+', '(\\d+,)*\\d+', '\\w+\\s*\\w+', '(a|b)+', '[(a+)+]', '\\(a+\\)+', '(a+)?', '(a+){2}']) {
+    t.doesNotThrow(() => compileCheck({ name: 'r', type: 'regex', pattern }), `${pattern} is fine`);
+  }
+});
+
 t.test('contains / icontains', async (t) => {
   const spec = { name: 'says_refund', type: 'contains', value: 'refund' } satisfies CheckSpec;
   t.match(check(spec, 'We issued a refund.'), { result: 'pass', score: 1 });
