@@ -102,7 +102,15 @@ export function compileMaxTokens(spec: Static<typeof MaxTokensSpec>): Run {
     if (typeof reported === 'number' && Number.isFinite(reported)) {
       return verdict(reported <= spec.max, `${reported} output tokens (max ${spec.max})`);
     }
-    const estimate = output.split(/\s+/u).filter(Boolean).length;
+    const estimate = estimateTokens(output);
     return verdict(estimate <= spec.max, `~${estimate} tokens estimated by whitespace split, no usage reported (max ${spec.max})`);
   };
+}
+
+// Scripts written without spaces: a whole paragraph is one "word" there, while BPE spends about a
+// token per character, so each character counts as a word.
+const UNSPACED_CHAR = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/gu;
+
+function estimateTokens(text: string): number {
+  return text.replace(UNSPACED_CHAR, ' $& ').split(/\s+/u).filter(Boolean).length;
 }

@@ -112,3 +112,11 @@ t.test('max-tokens prefers reported usage, else estimates and says so', async (t
   t.match(check(spec, { output: ' one  two\nthree ' }), { result: 'pass', reason: /~3 tokens estimated/ });
   t.match(check(spec, { output: 'one two three four', usage: {} }), { result: 'fail', reason: /no usage reported/ });
 });
+
+t.test('max-tokens without usage: text without spaces (CJK, Thai) is not one word', async (t) => {
+  const spec = { name: 'brief', type: 'max-tokens', max: 20 } satisfies CheckSpec;
+  const japanese = 'これは非常に長い回答で、制限をはるかに超えています。東京の天気は晴れです。'.repeat(3);
+  t.match(check(spec, japanese), { result: 'fail', reason: /tokens estimated/ }, 'a long Japanese answer fails');
+  t.match(check(spec, '你好世界'), { result: 'pass', reason: /~4 tokens/ }, 'a character counts once');
+  t.match(check(spec, 'Tokyo 東京 is big'), { result: 'pass', reason: /~5 tokens/ }, 'mixed text');
+});
