@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { parseOutputJson } from './json.js';
-import { AllowCodeFence, checkSpec, quote, truncate, verdict, type Run } from './shared.js';
+import { AllowCodeFence, checkSpec, foldCase, quote, truncate, verdict, type Run } from './shared.js';
 import { CheckConfigError } from './types.js';
 
 export const EqualsSpec = checkSpec('equals', {
@@ -25,7 +25,8 @@ export function compileEquals(spec: Static<typeof EqualsSpec>): Run {
   const trim = spec.trim ?? true;
   const text = (s: string): string => {
     const t = trim ? s.trim() : s;
-    return spec.ignoreCase === true ? t.toLowerCase() : t;
+    // The same text typed precomposed or decomposed is the same text; ignoreCase is Unicode case folding.
+    return spec.ignoreCase === true ? foldCase(t) : t.normalize('NFC');
   };
   return ({ output, reference }) => {
     const expected = hasValue ? spec.value : reference;

@@ -12,6 +12,12 @@ t.test('equals: string value compares text, trimmed by default', async (t) => {
   t.match(check({ name: 'empty', type: 'equals', value: '' }, '  '), { result: 'pass' }, 'an expected empty answer');
 });
 
+t.test('equals: text compares NFC, and ignoreCase folds Unicode case', async (t) => {
+  t.match(check({ name: 'city', type: 'equals', value: 'Zürich' }, 'Zu\u0308rich'), { result: 'pass' }, 'u + combining diaeresis is ü');
+  t.match(check({ name: 'street', type: 'equals', value: 'Hauptstraße', ignoreCase: true }, 'HAUPTSTRASSE'), { result: 'pass' }, 'ß folds to ss');
+  t.match(check({ name: 'street', type: 'equals', value: 'Hauptstraße' }, 'HAUPTSTRASSE'), { result: 'fail' }, 'still case-sensitive by default');
+});
+
 t.test('equals: JSON value compares structure', async (t) => {
   const spec = { name: 'parsed', type: 'equals', value: { city: 'Paris', tags: ['a', 'b'], n: 1 } } satisfies CheckSpec;
   t.match(check(spec, '{"n": 1.0, "tags": ["a", "b"], "city": "Paris"}'), { result: 'pass' }, 'key order and number spelling ignored');
