@@ -47,7 +47,7 @@ export interface ResponsesRequest {
     | { type: string; [key: string]: unknown };
   parallel_tool_calls?: boolean | null;
   user?: string;
-  text?: { format?: { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; name?: string; schema?: Record<string, unknown>; strict?: boolean } };
+  text?: { format?: { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; name?: string; description?: string; schema?: Record<string, unknown>; strict?: boolean } };
   metadata?: Record<string, string> | null;
   store?: boolean | null;
   previous_response_id?: string | null;
@@ -85,7 +85,8 @@ export interface ResponsesObject {
   output: ResponsesOutputItem[];
   parallel_tool_calls: boolean;
   temperature: number | null;
-  text: { format: { type: string } };
+  /** The request's format echoed whole (a json_schema keeps its name and schema), as the real API does. */
+  text: { format: { type: string; [key: string]: unknown } };
   tool_choice: unknown;
   tools: ResponsesTool[];
   top_p: number | null;
@@ -127,8 +128,16 @@ export function responsesToChat(body: Record<string, unknown>): Record<string, u
   const format = req.text?.format;
   if (format?.type === 'json_object') chat.response_format = { type: 'json_object' };
   if (format?.type === 'json_schema') {
-    const f = format as { name?: string; schema?: Record<string, unknown>; strict?: boolean };
-    chat.response_format = { type: 'json_schema', json_schema: { name: f.name ?? 'response', schema: f.schema ?? {}, ...(f.strict !== undefined ? { strict: f.strict } : {}) } };
+    const f = format as { name?: string; description?: string; schema?: Record<string, unknown>; strict?: boolean };
+    chat.response_format = {
+      type: 'json_schema',
+      json_schema: {
+        name: f.name ?? 'response',
+        ...(typeof f.description === 'string' ? { description: f.description } : {}),
+        schema: f.schema ?? {},
+        ...(f.strict !== undefined && f.strict !== null ? { strict: f.strict } : {}),
+      },
+    };
   }
   if (req.stream === true) {
     chat.stream = true;
@@ -265,7 +274,7 @@ export function responseShell(request: Record<string, unknown>, model: string, i
     output: [],
     parallel_tool_calls: req.parallel_tool_calls ?? true,
     temperature: req.temperature ?? null,
-    text: { format: { type: req.text?.format?.type ?? 'text' } },
+    text: { format: req.text?.format ?? { type: 'text' } },
     tool_choice: req.tool_choice ?? 'auto',
     tools: req.tools ?? [],
     top_p: req.top_p ?? null,

@@ -92,6 +92,31 @@ routes:
   t.equal(metricValue(metrics, 'bellwether_requests_total', { route: 'demo', variant: 'champion', stream: 'true', outcome: 'success' }), 1);
 });
 
+t.test('translated: text.format json_schema keeps its description and is echoed whole', async (t) => {
+  const upstream = await new FakeUpstream().start();
+  const gw = await startLoggedGateway(`
+providers: { local: { type: openai-compatible, baseUrl: "${upstream.url}/v1" } }
+models: { a: { provider: local, upstreamModel: local-model } }
+routes: { demo: { champion: a } }
+`);
+  t.teardown(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const format = {
+    type: 'json_schema' as const,
+    name: 'people',
+    description: 'Every person named in the text, surname first',
+    strict: true,
+    schema: { type: 'object', properties: { people: { type: 'array', items: { type: 'string' } } }, required: ['people'], additionalProperties: false },
+  };
+  const res = await client.responses.create({ model: 'demo', input: 'Marie Curie met Albert Einstein.', text: { format } });
+  const sent = upstream.requests.at(-1)?.body as { response_format?: unknown };
+  t.same(sent.response_format, { type: 'json_schema', json_schema: { name: 'people', description: format.description, schema: format.schema, strict: true } }, 'the description reaches the model');
+  t.same(res.text?.format, format, 'the response echoes the format it answered in');
+});
+
 t.test('translated: server-side state (previous_response_id, conversation, store) is refused, not ignored', async (t) => {
   const gw = await startLoggedGateway(`
 providers: { sim: { type: simulator } }
