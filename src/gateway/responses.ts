@@ -50,6 +50,7 @@ export interface ResponsesRequest {
   text?: { format?: { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; name?: string; description?: string; schema?: Record<string, unknown>; strict?: boolean } };
   metadata?: Record<string, string> | null;
   store?: boolean | null;
+  background?: boolean | null;
   previous_response_id?: string | null;
   conversation?: unknown;
 }
@@ -150,7 +151,8 @@ export function responsesToChat(body: Record<string, unknown>): Record<string, u
 /**
  * Stored responses live at the Responses-API provider. A chat-only provider has none, so a request
  * that continues one (previous_response_id, conversation) or asks for one to be kept (store: true)
- * cannot be honoured; answering it anyway would silently drop the conversation's history.
+ * cannot be honoured; answering it anyway would silently drop the conversation's history. Background
+ * mode is the same: its answer is polled by id later.
  * (`store` omitted is not refused: clients rarely set it, and the answer says `store: false`.)
  */
 function refuseServerState(req: ResponsesRequest): void {
@@ -160,6 +162,10 @@ function refuseServerState(req: ResponsesRequest): void {
   }
   if (req.conversation !== undefined && req.conversation !== null) {
     throw badRequest(`conversation is not supported: ${why}. Send the whole conversation in input instead.`, 'unsupported_parameter', 'conversation');
+  }
+  if (req.background === true) {
+    // Background mode answers "queued" and is polled by id later: there is nothing to poll here.
+    throw badRequest(`background: true is not supported: ${why}, so there is nothing to poll. Leave background out and wait for the answer (or stream it).`, 'unsupported_parameter', 'background');
   }
   if (req.store === true) {
     throw badRequest(`store: true is not supported: ${why}. Send store: false or leave it out.`, 'unsupported_parameter', 'store');

@@ -117,7 +117,7 @@ routes: { demo: { champion: a } }
   t.same(res.text?.format, format, 'the response echoes the format it answered in');
 });
 
-t.test('translated: server-side state (previous_response_id, conversation, store) is refused, not ignored', async (t) => {
+t.test('translated: server-side state (previous_response_id, conversation, store, background) is refused, not ignored', async (t) => {
   const gw = await startLoggedGateway(`
 providers: { sim: { type: simulator } }
 models: { a: { provider: sim } }
@@ -137,6 +137,7 @@ routes: { demo: { champion: a } }
   await refused({ previous_response_id: 'resp_abc123', stream: true }, 'previous_response_id');
   await refused({ conversation: 'conv_abc123' }, 'conversation');
   await refused({ store: true }, 'store');
+  await refused({ background: true }, 'background');
 
   const plain = await client.responses.create({ model: 'demo', input: 'Hello Oslo', store: false });
   t.equal(plain.status, 'completed', 'store: false is fine');
