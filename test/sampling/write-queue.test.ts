@@ -6,6 +6,7 @@ import { RedisDatasetStore } from '../../src/sampling/redis-store.js';
 import { WriteQueue, type SampleResult } from '../../src/sampling/write-queue.js';
 import { startRedis } from '../helpers/redis.js';
 import { collect, makeRecord } from './fixtures/records.js';
+import { waitFor } from '../rollout/support.js';
 
 /** A store whose availability the test controls; it remembers hashes like the real ones. */
 class ControlledStore implements DatasetStore {
@@ -72,24 +73,39 @@ function resultCounter(): { counts: Record<string, number>; onResult: (route: st
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-t.test('offer is synchronous; full batches go out at once, partial ones after the interval', async (t) => {
+t.test('offer is synchronous; a full batch goes out at once, without waiting for the interval', async (t) => {
+  const store = new ControlledStore();
+  const { counts, onResult } = resultCounter();
+  // An interval far longer than the wait below: a written batch can only have been the full one.
+  const queue = new WriteQueue({ store, capacity: 100, batchSize: 5, flushIntervalMs: 60_000, onResult });
+  t.teardown(() => queue.close());
+
+  for (let i = 0; i < 5; i++) t.equal(queue.offer(makeRecord({ variant: 'challenger' })), true);
+  t.equal(store.appendCalls, 0, 'nothing is written inside offer()');
+  await waitFor(() => store.batches.length > 0 || undefined, 5_000);
+  t.same(store.batches, [5], 'a full batch is written without waiting for the interval');
+
+  queue.offer(makeRecord());
+  await sleep(20);
+  t.same(store.batches, [5], 'a partial batch waits');
+  t.same(counts, { 'support-chat/challenger/stored': 5 });
+  t.match(queue.stats(), { pending: 1, stored: 5, dropped: 0, storeDown: false });
+});
+
+t.test('a partial batch is written once the interval has passed', async (t) => {
   const store = new ControlledStore();
   const { counts, onResult } = resultCounter();
   const queue = new WriteQueue({ store, capacity: 100, batchSize: 5, flushIntervalMs: 50, onResult });
   t.teardown(() => queue.close());
 
-  for (let i = 0; i < 5; i++) t.equal(queue.offer(makeRecord({ variant: 'challenger' })), true);
-  t.equal(store.appendCalls, 0, 'nothing is written inside offer()');
-  await sleep(10);
-  t.same(store.batches, [5], 'a full batch is written without waiting for the interval');
-
+  const offeredAt = performance.now();
   queue.offer(makeRecord());
-  await sleep(10);
-  t.same(store.batches, [5], 'a partial batch waits');
-  await sleep(80);
-  t.same(store.batches, [5, 1], '…until the interval');
-  t.same(counts, { 'support-chat/challenger/stored': 5, 'support-chat/champion/stored': 1 });
-  t.match(queue.stats(), { pending: 0, stored: 6, dropped: 0, storeDown: false });
+  await waitFor(() => store.batches.length > 0 || undefined, 5_000, 1);
+  // Only a lower bound: a loaded machine may write it late, never early.
+  t.ok(performance.now() - offeredAt >= 45, 'not before the interval');
+  t.same(store.batches, [1]);
+  t.same(counts, { 'support-chat/champion/stored': 1 });
+  t.match(queue.stats(), { pending: 0, stored: 1, dropped: 0, storeDown: false });
 });
 
 t.test('a full queue drops new offers, reports them, and warns once', async (t) => {
@@ -130,7 +146,7 @@ t.test('a store outage keeps accepted records, retries with backoff and logs onc
 
   const records = Array.from({ length: 12 }, () => makeRecord());
   t.ok(records.slice(0, 10).every((r) => queue.offer(r)));
-  await sleep(150);
+  await waitFor(() => store.appendCalls >= 4 || undefined, 5_000);
   t.ok(store.appendCalls >= 4, `retried (${store.appendCalls} attempts)`);
   t.same(records.slice(10).map((r) => queue.offer(r)), [false, false], 'capacity still holds during the outage');
   t.match(queue.stats(), { pending: 10, storeDown: true, dropped: 2 });
@@ -165,7 +181,7 @@ t.test('a hanging append times out and is retried', async (t) => {
   const queue = new WriteQueue({ store, batchSize: 1, appendTimeoutMs: 20, retryInitialDelayMs: 5, logger });
   t.teardown(() => queue.close());
   queue.offer(makeRecord());
-  await sleep(60);
+  await waitFor(() => store.appendCalls >= 2 || undefined, 5_000);
   t.ok(store.appendCalls >= 2);
   t.match(logger.lines[0], { level: 'error', obj: { err: /timed out/ } });
   store.gate = undefined;
@@ -246,7 +262,7 @@ t.test('end to end: Redis killed while sampling, restarted on the same port, not
   await redis.kill();
   const during = Array.from({ length: 25 }, () => makeRecord());
   during.forEach((r) => queue.offer(r));
-  await sleep(300);
+  await waitFor(() => queue.stats().storeDown || undefined, 10_000);
   t.equal(queue.stats().storeDown, true);
 
   await redis.restart();
