@@ -176,12 +176,15 @@ export async function relayStream(
     }
   };
 
-  // One idle timer for the whole stream, re-armed at each wait for the upstream (a timer per event
-  // cost more). It only counts waits for the upstream: a slow client is backpressure, not idleness.
-  let waiting = false;
-  const idle = setTimeout(function expire() {
-    if (waiting) cancel.abort(timeoutError('idle', idleMs));
-    else idle.refresh();
+  // One idle timer for the whole stream, never touched per event (re-arming it per event was 1 % of
+  // the relay's CPU): when it fires it checks how long the current wait for the upstream has lasted
+  // and sleeps for the rest. Only waits for the upstream count: a slow client is backpressure.
+  let waitingSince: number | undefined;
+  let idle = setTimeout(function expire() {
+    const left = waitingSince === undefined ? idleMs : idleMs - (performance.now() - waitingSince);
+    if (left <= 0) return void cancel.abort(timeoutError('idle', idleMs));
+    idle = setTimeout(expire, left);
+    idle.unref();
   }, idleMs);
   idle.unref();
   let upstreamEnded = false;
@@ -191,14 +194,13 @@ export async function relayStream(
     else if (held) await handle(held);
     await handle(answer.committed);
     while (!tracker.ended) {
-      waiting = true;
-      idle.refresh();
       const waitStart = performance.now();
+      waitingSince = waitStart;
       let next: IteratorResult<StreamEvent>;
       try {
         next = await answer.rest.next();
       } finally {
-        waiting = false;
+        waitingSince = undefined;
         ledger.upstreamWaitMs += performance.now() - waitStart;
       }
       if (next.done) {

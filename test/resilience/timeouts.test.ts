@@ -58,6 +58,20 @@ t.test('a stall between chunks: idle timeout, reported in-band, not retried', as
   t.equal(upstream.requests.length, 1, 'never retried after a byte reached the client');
 });
 
+t.test('a stream that keeps arriving within the idle timeout runs past it many times over', async (t) => {
+  // 20 tokens/s: a chunk every 50 ms for well over a second, against a 250 ms idle timeout. The
+  // idle timer fires during the stream and must measure the current wait, not the stream's age.
+  const { gw, client } = await setup(t, 'timeouts: { idleMs: 250 }', 20);
+  const started = performance.now();
+  const stream = await client.chat.completions.create({ ...STREAM, max_tokens: 30 });
+  let text = '';
+  for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+  t.ok(performance.now() - started > 1000, 'the stream lasted longer than four idle timeouts');
+  t.ok(text.length > 0);
+  const line = await gw.requestLine();
+  t.equal(line.error_class, 'none');
+});
+
 t.test('total timeout', async (t) => {
   const { upstream, gw } = await setup(t, 'retry: { maxAttempts: 3 }, timeouts: { totalMs: 300 }');
   upstream.inject({ kind: 'slow-headers', ms: 5000 });
