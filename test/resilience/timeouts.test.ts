@@ -63,7 +63,7 @@ t.test('a stream that keeps arriving within the idle timeout runs past it many t
   // idle timer fires during the stream and must measure the current wait, not the stream's age.
   const { gw, client } = await setup(t, 'timeouts: { idleMs: 250 }', 20);
   const started = performance.now();
-  const stream = await client.chat.completions.create({ ...STREAM, max_tokens: 30 });
+  const stream = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Tell me about Vienna and Graz.' }], stream: true, max_tokens: 30 });
   let text = '';
   for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
   t.ok(performance.now() - started > 1000, 'the stream lasted longer than four idle timeouts');
