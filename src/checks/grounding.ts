@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { parseOutputJson } from './json.js';
-import { AllowCodeFence, checkSpec, quote, truncate, type Run } from './shared.js';
+import { AllowCodeFence, checkSpec, looseText, quote, truncate, type Run } from './shared.js';
 import type { CheckResult } from './types.js';
 
 export const EntitiesInSourceSpec = checkSpec('entities-in-source', {
@@ -30,7 +30,7 @@ export function compileEntitiesInSource(spec: Static<typeof EntitiesInSourceSpec
     const selected = select(parsed.value, segments);
     if (selected === undefined) return { pass: false, score: 0, reason: `path ${quote(spec.path ?? '')} not found in output` };
     const items = flattenItems(selected).map(normaliseItem).filter((item) => item !== '');
-    return judge(items, normalise(sourceText), spec.source, minScore, spec.allowEmpty === true);
+    return judge(items, looseText(sourceText), spec.source, minScore, spec.allowEmpty === true);
   };
 }
 
@@ -72,29 +72,10 @@ function flattenItems(value: unknown): string[] {
   throw new Error(`extracted item is an object (${truncate(JSON.stringify(value), 40)}); point "path" at its text field`);
 }
 
-/**
- * toUpperCase().toLowerCase() approximates full Unicode case folding (ß → ss, ﬁ → fi), which
- * plain toLowerCase() does not do; NFKC first turns compatibility forms (full-width, ligatures) into plain ones.
- */
-export function normalise(text: string): string {
-  return foldTypography(text.normalize('NFKC')).toUpperCase().toLowerCase().replace(/\s+/gu, ' ').trim();
-}
-
-/**
- * NFKC leaves typographic punctuation alone, yet a model and a source routinely disagree on it:
- * the source says O’Brien or 2019–2020, the model writes O'Brien or 2019-2020. One form each.
- */
-function foldTypography(text: string): string {
-  return text
-    .replace(/[\u2018\u2019\u201A\u201B\u2032\u02BC\u0060\u00B4]/gu, "'")
-    .replace(/[\u201C\u201D\u201E\u201F\u2033\u00AB\u00BB]/gu, '"')
-    .replace(/[\u2010-\u2015\u2212\uFE58\uFE63\uFF0D]/gu, '-');
-}
-
 const EDGE_PUNCTUATION = /^[\p{P}\p{S}\s]+|[\p{P}\p{S}\s]+$/gu;
 
 function normaliseItem(item: string): string {
-  return normalise(item).replace(EDGE_PUNCTUATION, '');
+  return looseText(item).replace(EDGE_PUNCTUATION, '');
 }
 
 const WORD_CHAR = /[\p{L}\p{N}\p{M}]/u;

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { checkSpec, compileRegex, quote, verdict, type Run } from './shared.js';
+import { checkSpec, compileRegex, foldTypography, quote, verdict, type Run } from './shared.js';
 
 export const IsRefusalSpec = checkSpec('is-refusal', {
   patterns: Type.Optional(
@@ -37,7 +37,7 @@ export function compileIsRefusal(spec: Static<typeof IsRefusalSpec>): Run {
   ];
   return ({ output, finishReason }) => {
     if (finishReason === 'content_filter') return verdict(true, 'refusal: blocked by content filter');
-    const text = output.normalize('NFKC').replace(/[\u2018\u2019\u02BC]/gu, "'").replace(/\s+/gu, ' ');
+    const text = foldTypography(output.normalize('NFKC')).replace(/\s+/gu, ' ');
     for (const re of patterns) {
       const match = re.exec(text);
       if (match) return verdict(true, `refusal: ${quote(match[0])}`);

@@ -101,6 +101,26 @@ export function foldCase(text: string): string {
   return text.normalize('NFC').toUpperCase().toLowerCase().replace(/ς/gu, 'σ').normalize('NFC');
 }
 
+/**
+ * NFKC leaves typographic punctuation alone, yet a model and a source routinely disagree on it:
+ * the source says O’Brien or 2019–2020, the model writes O'Brien or 2019-2020. One form each.
+ */
+export function foldTypography(text: string): string {
+  return text
+    .replace(/[\u2018\u2019\u201A\u201B\u2032\u02BC\u0060\u00B4]/gu, "'")
+    .replace(/[\u201C\u201D\u201E\u201F\u2033\u00AB\u00BB]/gu, '"')
+    .replace(/[\u2010-\u2015\u2212\uFE58\uFE63\uFF0D]/gu, '-');
+}
+
+/**
+ * The loose form two texts are compared in when one should be "found in" the other (entities in a
+ * source, expected items in an answer): compatibility forms made plain (NFKC: full-width letters,
+ * ligatures), typographic quotes and dashes folded, Unicode case folding, runs of whitespace as one space.
+ */
+export function looseText(text: string): string {
+  return foldCase(foldTypography(text.normalize('NFKC'))).replace(/\s+/gu, ' ').trim();
+}
+
 /** Params that accept either `value: "x"` or `values: ["x", "y"]` — exactly one of them. */
 export function oneOrMany(spec: { value?: string; values?: string[] }, what: string): string[] {
   if ((spec.value === undefined) === (spec.values === undefined)) {

@@ -8,6 +8,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { CheckInput } from '../checks/index.js';
+import { looseText } from '../checks/shared.js';
 
 export const CoverageSpec = Type.Object(
   {
@@ -46,10 +47,10 @@ export function precision(spec: PrecisionSpec, input: CheckInput): Outcome {
   const got = expected(parsed, spec.outputPath);
   if (got === undefined) return { result: 'fail', score: 0, reason: `no list of strings at "${spec.outputPath}" in the output` };
   if (got.length === 0) return { result: want.length === 0 ? 'pass' : 'fail', score: want.length === 0 ? 1 : 0, reason: 'nothing extracted' };
-  const wanted = want.map(normalise);
+  const wanted = want.map(looseText);
   // Containment either way: "Mr Brown" for "Brown" is a boundary slip, not an invented entity.
   const isExpected = (g: string) => {
-    const n = normalise(g).replace(/^[\p{P}\s]+|[\p{P}\s]+$/gu, '');
+    const n = looseText(g).replace(/^[\p{P}\s]+|[\p{P}\s]+$/gu, '');
     return n.length >= 2 && wanted.some((w) => n.includes(w) || w.includes(n));
   };
   const extra = got.filter((g) => !isExpected(g));
@@ -60,8 +61,6 @@ export function precision(spec: PrecisionSpec, input: CheckInput): Outcome {
     reason: extra.length === 0 ? `all ${got.length} extracted items expected` : `${extra.length} of ${got.length} not expected: ${extra.slice(0, 5).map((m) => JSON.stringify(m)).join(', ')}`,
   };
 }
-
-const normalise = (s: string) => s.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
 
 function expected(reference: unknown, path: string | undefined): string[] | undefined {
   let v = reference;
@@ -76,8 +75,8 @@ export function coverage(spec: CoverageSpec, input: CheckInput): Outcome {
   // No reference is a suite problem (a case without one), not the model's fault.
   if (want === undefined) return { result: 'error', score: 0, reason: `case has no reference list${spec.path ? ` at "${spec.path}"` : ''}` };
   if (want.length === 0) return { result: 'pass', score: 1, reason: 'nothing expected' };
-  const text = normalise(input.output);
-  const missing = want.filter((w) => !text.includes(normalise(w)));
+  const text = looseText(input.output);
+  const missing = want.filter((w) => !text.includes(looseText(w)));
   const score = (want.length - missing.length) / want.length;
   const pass = score >= (spec.minScore ?? 1) - 1e-12;
   return {
