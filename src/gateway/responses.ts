@@ -47,7 +47,14 @@ export interface ResponsesRequest {
     | { type: string; [key: string]: unknown };
   parallel_tool_calls?: boolean | null;
   user?: string;
-  text?: { format?: { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; name?: string; description?: string; schema?: Record<string, unknown>; strict?: boolean } };
+  text?: {
+    format?: { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; name?: string; description?: string; schema?: Record<string, unknown>; strict?: boolean };
+    verbosity?: string | null;
+  };
+  reasoning?: { effort?: string | null; summary?: string | null } | null;
+  service_tier?: string | null;
+  prompt_cache_key?: string;
+  safety_identifier?: string;
   metadata?: Record<string, string> | null;
   store?: boolean | null;
   background?: boolean | null;
@@ -87,7 +94,8 @@ export interface ResponsesObject {
   parallel_tool_calls: boolean;
   temperature: number | null;
   /** The request's format echoed whole (a json_schema keeps its name and schema), as the real API does. */
-  text: { format: { type: string; [key: string]: unknown } };
+  text: { format: { type: string; [key: string]: unknown }; verbosity?: string };
+  reasoning: { effort: string | null; summary: string | null };
   tool_choice: unknown;
   tools: ResponsesTool[];
   top_p: number | null;
@@ -140,6 +148,13 @@ export function responsesToChat(body: Record<string, unknown>): Record<string, u
       },
     };
   }
+  // Same meaning, flat names in chat completions; a model that does not support one rejects it there
+  // as the Responses API would (reasoning effort on a non-reasoning model).
+  if (typeof req.reasoning?.effort === 'string') chat.reasoning_effort = req.reasoning.effort;
+  if (typeof req.text?.verbosity === 'string') chat.verbosity = req.text.verbosity;
+  if (typeof req.service_tier === 'string') chat.service_tier = req.service_tier;
+  if (typeof req.prompt_cache_key === 'string') chat.prompt_cache_key = req.prompt_cache_key;
+  if (typeof req.safety_identifier === 'string') chat.safety_identifier = req.safety_identifier;
   if (req.stream === true) {
     chat.stream = true;
     // Usage is how the answer is priced; the chat path only reports it in streams when asked.
@@ -280,7 +295,8 @@ export function responseShell(request: Record<string, unknown>, model: string, i
     output: [],
     parallel_tool_calls: req.parallel_tool_calls ?? true,
     temperature: req.temperature ?? null,
-    text: { format: req.text?.format ?? { type: 'text' } },
+    text: { format: req.text?.format ?? { type: 'text' }, ...(typeof req.text?.verbosity === 'string' ? { verbosity: req.text.verbosity } : {}) },
+    reasoning: { effort: req.reasoning?.effort ?? null, summary: req.reasoning?.summary ?? null },
     tool_choice: req.tool_choice ?? 'auto',
     tools: req.tools ?? [],
     top_p: req.top_p ?? null,

@@ -51,6 +51,11 @@ export interface ChatRequest {
   parallel_tool_calls?: boolean;
   user?: string;
   response_format?: { type: string; json_schema?: Record<string, unknown> };
+  reasoning_effort?: string;
+  verbosity?: string;
+  service_tier?: string;
+  prompt_cache_key?: string;
+  safety_identifier?: string;
 }
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';

@@ -117,6 +117,39 @@ routes: { demo: { champion: a } }
   t.same(res.text?.format, format, 'the response echoes the format it answered in');
 });
 
+t.test('translated: reasoning effort, verbosity, service tier, cache key and safety identifier reach the chat model', async (t) => {
+  const upstream = await new FakeUpstream().start();
+  const gw = await startLoggedGateway(`
+providers: { local: { type: openai-compatible, baseUrl: "${upstream.url}/v1" } }
+models: { a: { provider: local, upstreamModel: local-model } }
+routes: { demo: { champion: a } }
+`);
+  t.teardown(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const res = await client.responses.create({
+    model: 'demo',
+    input: 'Plan a trip to Graz.',
+    reasoning: { effort: 'low' },
+    text: { verbosity: 'low' },
+    service_tier: 'flex',
+    prompt_cache_key: 'trip-planner-v2',
+    safety_identifier: 'user-7f3a',
+  });
+  const sent = upstream.requests.at(-1)?.body as Record<string, unknown>;
+  t.match(sent, { reasoning_effort: 'low', verbosity: 'low', service_tier: 'flex', prompt_cache_key: 'trip-planner-v2', safety_identifier: 'user-7f3a' });
+  t.notOk('reasoning' in sent, 'chat completions has no reasoning object');
+  t.same(res.reasoning, { effort: 'low', summary: null }, 'echoed like the real API');
+  t.equal(res.text?.verbosity, 'low');
+
+  const plain = await client.responses.create({ model: 'demo', input: 'Hi' });
+  const sentPlain = upstream.requests.at(-1)?.body as Record<string, unknown>;
+  t.notOk('reasoning_effort' in sentPlain || 'verbosity' in sentPlain || 'service_tier' in sentPlain, 'nothing added when not asked for');
+  t.same(plain.reasoning, { effort: null, summary: null });
+});
+
 t.test('translated: server-side state (previous_response_id, conversation, store, background) is refused, not ignored', async (t) => {
   const gw = await startLoggedGateway(`
 providers: { sim: { type: simulator } }
