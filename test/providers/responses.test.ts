@@ -13,6 +13,21 @@ const TOOLS: OpenAI.Responses.Tool[] = [
   { type: 'function', name: 'get_weather', description: 'Weather for a city', strict: false, parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
 ];
 
+/** Route `demo` on a chat-completions-only upstream (the fake OpenAI server), so /v1/responses is translated. */
+async function chatOnlyRoute(t: Test) {
+  const upstream = await new FakeUpstream().start();
+  const gw = await startLoggedGateway(`
+providers: { local: { type: openai-compatible, baseUrl: "${upstream.url}/v1" } }
+models: { a: { provider: local, upstreamModel: local-model } }
+routes: { demo: { champion: a } }
+`);
+  t.teardown(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+  return { upstream, client: new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 }) };
+}
+
 /** A minimal native Responses endpoint with the real API's body and event shapes. */
 async function fakeNativeResponses(t: Test) {
   const seen: { path: string; body: Record<string, unknown> }[] = [];
@@ -93,17 +108,7 @@ routes:
 });
 
 t.test('translated: text.format json_schema keeps its description and is echoed whole', async (t) => {
-  const upstream = await new FakeUpstream().start();
-  const gw = await startLoggedGateway(`
-providers: { local: { type: openai-compatible, baseUrl: "${upstream.url}/v1" } }
-models: { a: { provider: local, upstreamModel: local-model } }
-routes: { demo: { champion: a } }
-`);
-  t.teardown(async () => {
-    await gw.close();
-    await upstream.close();
-  });
-  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const { upstream, client } = await chatOnlyRoute(t);
   const format = {
     type: 'json_schema' as const,
     name: 'people',
@@ -118,17 +123,7 @@ routes: { demo: { champion: a } }
 });
 
 t.test('translated: reasoning effort, verbosity, service tier, cache key and safety identifier reach the chat model', async (t) => {
-  const upstream = await new FakeUpstream().start();
-  const gw = await startLoggedGateway(`
-providers: { local: { type: openai-compatible, baseUrl: "${upstream.url}/v1" } }
-models: { a: { provider: local, upstreamModel: local-model } }
-routes: { demo: { champion: a } }
-`);
-  t.teardown(async () => {
-    await gw.close();
-    await upstream.close();
-  });
-  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const { upstream, client } = await chatOnlyRoute(t);
   const res = await client.responses.create({
     model: 'demo',
     input: 'Plan a trip to Graz.',
@@ -199,17 +194,7 @@ routes: { demo: { champion: a } }
 });
 
 t.test('translated: tool_choice allowed_tools offers only those tools; hosted-tool choices are refused', async (t) => {
-  const upstream = await new FakeUpstream().start();
-  const gw = await startLoggedGateway(`
-providers: { local: { type: openai-compatible, baseUrl: "${upstream.url}/v1" } }
-models: { a: { provider: local, upstreamModel: local-model } }
-routes: { demo: { champion: a } }
-`);
-  t.teardown(async () => {
-    await gw.close();
-    await upstream.close();
-  });
-  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const { upstream, client } = await chatOnlyRoute(t);
   const tools: OpenAI.Responses.Tool[] = [
     { type: 'function', name: 'delete_account', strict: false, parameters: { type: 'object', properties: {} } },
     ...TOOLS,
