@@ -10,15 +10,17 @@ import { finish, newId, responseShell, type ResponsesObject, type ResponsesOutpu
 
 type OpenItem =
   | { kind: 'message'; outputIndex: number; item: Extract<ResponsesOutputItem, { type: 'message' }>; text: string }
-  | { kind: 'call'; outputIndex: number; item: Extract<ResponsesOutputItem, { type: 'function_call' }> };
+  | { kind: 'call'; outputIndex: number; item: Extract<ResponsesOutputItem, { type: 'function_call' }>; done: boolean };
 
 export class ChatToResponsesStream {
   private readonly response: ResponsesObject;
   private sequence = 0;
   private started = false;
   private message: Extract<OpenItem, { kind: 'message' }> | undefined;
-  /** Chat tool_call index → open function_call item. */
+  /** Chat tool_call index → its function_call item (open until the next item starts). */
   private readonly calls = new Map<number, Extract<OpenItem, { kind: 'call' }>>();
+  /** The function_call item still streaming: the Responses API has one item open at a time. */
+  private openCall: Extract<OpenItem, { kind: 'call' }> | undefined;
   private finishReason: FinishReason | null = null;
   private usage: Usage | undefined;
   private pendingUsage = false;
@@ -55,6 +57,7 @@ export class ChatToResponsesStream {
       let open = this.calls.get(call.index);
       if (!open) {
         this.closeMessage(out);
+        this.closeCall(out);
         const item: Extract<ResponsesOutputItem, { type: 'function_call' }> = {
           type: 'function_call',
           id: newId('fc'),
@@ -63,15 +66,18 @@ export class ChatToResponsesStream {
           arguments: '',
           status: 'in_progress',
         };
-        open = { kind: 'call', outputIndex: this.response.output.length, item };
+        open = { kind: 'call', outputIndex: this.response.output.length, item, done: false };
         this.response.output.push(item);
         this.calls.set(call.index, open);
+        this.openCall = open;
         this.emit(out, 'response.output_item.added', { output_index: open.outputIndex, item: { ...item } });
       }
       const args = call.function?.arguments ?? '';
       if (args.length > 0) {
         open.item.arguments += args;
-        this.emit(out, 'response.function_call_arguments.delta', { item_id: open.item.id, output_index: open.outputIndex, delta: args });
+        // Arguments for a call already closed (a provider interleaving calls) still reach the final
+        // response; a delta after its done event would contradict the stream.
+        if (!open.done) this.emit(out, 'response.function_call_arguments.delta', { item_id: open.item.id, output_index: open.outputIndex, delta: args });
       }
     }
     if (choice?.finish_reason) this.finishReason = choice.finish_reason;
@@ -80,6 +86,7 @@ export class ChatToResponsesStream {
 
   private text(out: StreamEvent[], text: string): void {
     if (!this.message) {
+      this.closeCall(out);
       const item: Extract<ResponsesOutputItem, { type: 'message' }> = { type: 'message', id: newId('msg'), status: 'in_progress', role: 'assistant', content: [] };
       this.message = { kind: 'message', outputIndex: this.response.output.length, item, text: '' };
       this.response.output.push(item);
@@ -102,13 +109,20 @@ export class ChatToResponsesStream {
     this.message = undefined;
   }
 
+  private closeCall(out: StreamEvent[]): void {
+    const open = this.openCall;
+    if (!open) return;
+    open.done = true;
+    open.item.status = 'completed';
+    this.emit(out, 'response.function_call_arguments.done', { item_id: open.item.id, output_index: open.outputIndex, name: open.item.name, arguments: open.item.arguments });
+    this.emit(out, 'response.output_item.done', { output_index: open.outputIndex, item: open.item });
+    this.openCall = undefined;
+  }
+
+  /** At most one item is open (the last one added), so closing both keeps output order. */
   private closeAll(out: StreamEvent[]): void {
     this.closeMessage(out);
-    for (const open of this.calls.values()) {
-      open.item.status = 'completed';
-      this.emit(out, 'response.function_call_arguments.done', { item_id: open.item.id, output_index: open.outputIndex, name: open.item.name, arguments: open.item.arguments });
-      this.emit(out, 'response.output_item.done', { output_index: open.outputIndex, item: open.item });
-    }
+    this.closeCall(out);
     this.calls.clear();
   }
 

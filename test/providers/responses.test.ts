@@ -145,6 +145,55 @@ t.test('translated: reasoning effort, verbosity, service tier, cache key and saf
   t.same(plain.reasoning, { effort: null, summary: null });
 });
 
+t.test('translated stream: items open and close one after another, also when a tool call comes before text', async (t) => {
+  // A chat model that calls two tools and then says something: each Responses output item must be
+  // done before the next is added, and the done events follow output_index, as the real API streams.
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
+    `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'local-model', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk({ role: 'assistant', content: null }));
+      res.write(chunk({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '' } }] }));
+      res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":"Oslo"}' } }] }));
+      res.write(chunk({ tool_calls: [{ index: 1, id: 'call_b', type: 'function', function: { name: 'get_weather', arguments: '{"city":' } }] }));
+      res.write(chunk({ tool_calls: [{ index: 1, function: { arguments: '"Graz"}' } }] }));
+      res.write(chunk({ content: 'Checking both.' }));
+      res.write(chunk({}, 'tool_calls'));
+      res.write(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'local-model', choices: [], usage: { prompt_tokens: 20, completion_tokens: 12, total_tokens: 32 } })}\n\n`);
+      res.end('data: [DONE]\n\n');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const gw = await startLoggedGateway(`
+providers: { local: { type: openai-compatible, baseUrl: "http://127.0.0.1:${(server.address() as AddressInfo).port}/v1" } }
+models: { a: { provider: local, upstreamModel: local-model } }
+routes: { demo: { champion: a } }
+`);
+  t.teardown(() => gw.close());
+
+  const res = await fetch(`${gw.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'demo', input: 'Weather in Oslo and Graz?', tools: TOOLS, stream: true }) });
+  const events = (await res.text())
+    .split('\n\n')
+    .map((block) => block.split('\n').find((line) => line.startsWith('data: ')))
+    .filter((line): line is string => line !== undefined)
+    .map((line) => JSON.parse(line.slice(6)) as { type: string; output_index?: number; item?: { type: string } });
+  const lifecycle = events.filter((e) => e.type === 'response.output_item.added' || e.type === 'response.output_item.done').map((e) => `${e.type.slice(21)} ${e.output_index}`);
+  t.same(lifecycle, ['added 0', 'done 0', 'added 1', 'done 1', 'added 2', 'done 2'], 'one item at a time, in output order');
+  const doneArgs = events.filter((e) => e.type === 'response.function_call_arguments.done') as unknown as { output_index: number; arguments: string }[];
+  t.same(doneArgs.map((e) => [e.output_index, e.arguments]), [[0, '{"city":"Oslo"}'], [1, '{"city":"Graz"}']]);
+  const completed = events.at(-1) as unknown as { type: string; response: { output: { type: string }[] } };
+  t.equal(completed.type, 'response.completed');
+  t.same(completed.response.output.map((o) => o.type), ['function_call', 'function_call', 'message']);
+
+  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const final = await client.responses.stream({ model: 'demo', input: 'Weather in Oslo and Graz?', tools: TOOLS }).finalResponse();
+  t.same(final.output.map((o) => o.type), ['function_call', 'function_call', 'message'], 'the SDK assembles the same response');
+  t.equal(final.output_text, 'Checking both.');
+});
+
 t.test('translated: server-side state (previous_response_id, conversation, store, background) is refused, not ignored', async (t) => {
   const gw = await startLoggedGateway(`
 providers: { sim: { type: simulator } }
