@@ -269,7 +269,7 @@ export function endAttemptSpan(record: AttemptRecord, answer?: Record<string, un
   const reason = finishReason ?? choices?.[0]?.finish_reason ?? (typeof answer?.status === 'string' ? answer.status : undefined);
   record.span?.end({
     ...(typeof answer?.model === 'string' ? { responseModel: answer.model } : {}),
-    ...(usage ? { inputTokens: usage.input + usage.cachedInput + usage.cacheWrite, outputTokens: usage.output } : {}),
+    ...(usage ? { inputTokens: usage.input + usage.cachedInput + usage.cacheWrite, outputTokens: usage.output, ...(record.usageEstimated ? { usageEstimated: true } : {}) } : {}),
     ...(reason ? { finishReasons: [reason] } : {}),
     ...(record.outcome === 'error' ? { errorType: record.errorClass } : {}),
   });

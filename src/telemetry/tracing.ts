@@ -87,6 +87,8 @@ export interface UpstreamResult {
   inputTokens?: number;
   outputTokens?: number;
   finishReasons?: string[];
+  /** The token counts are the gateway's estimate (the stream ended before the provider reported usage). */
+  usageEstimated?: boolean;
   /** PRODUCT.md error_class of a failed attempt; sets the span status to ERROR */
   errorType?: string;
 }
@@ -196,6 +198,7 @@ class OtelUpstreamSpan implements UpstreamSpan {
     if (r.inputTokens !== undefined) attrs[GEN_AI.inputTokens] = r.inputTokens;
     if (r.outputTokens !== undefined) attrs[GEN_AI.outputTokens] = r.outputTokens;
     if (r.finishReasons !== undefined) attrs[GEN_AI.finishReasons] = r.finishReasons;
+    if (r.usageEstimated === true) attrs['bellwether.usage.estimated'] = true;
     if (r.errorType !== undefined && r.errorType !== 'none') {
       attrs[ATTR_ERROR_TYPE] = r.errorType;
       this.span.setStatus({ code: SpanStatusCode.ERROR });

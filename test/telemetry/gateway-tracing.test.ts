@@ -143,3 +143,39 @@ routes:
     t.ok(Array.isArray(client['gen_ai.response.finish_reasons']), 'and its finish reason');
   }
 });
+
+t.test('a stream cut before its usage carries estimated token counts, marked as estimates', async (t) => {
+  const receiver = await startReceiver(t);
+  // Chunks 5 ms apart, so those before the cut reach the gateway before the socket is destroyed.
+  const upstream = await new FakeUpstream({ simulation: { tokensPerSecond: 200 } }).start();
+  t.teardown(() => upstream.close());
+  const config = parseConfig(
+    `
+providers:
+  up: { type: openai-compatible, baseUrl: "${upstream.url}/v1" }
+models:
+  big: { provider: up, upstreamModel: big-2026 }
+routes:
+  demo: { champion: big, retry: { maxAttempts: 1 } }
+`,
+    'trace.yaml',
+    {},
+  );
+  const tracing = createTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
+  const gw = await startGateway({ config, port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), tracing });
+  const send = async () => {
+    const res = await request(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'demo', stream: true, messages: [{ role: 'user', content: 'Tell me about Graz.' }] }) });
+    await res.body.text();
+  };
+  // Cut after a few content chunks: the client already has part of the answer.
+  upstream.inject({ kind: 'cut-stream', afterChunks: 6 });
+  await send();
+  await send();
+  await gw.close();
+
+  const spans = receiver.exports.flatMap((e) => e.resourceSpans ?? []).flatMap((r) => r.scopeSpans ?? []).flatMap((s) => s.spans ?? []);
+  const [cut, whole] = spans.filter((s) => s.kind === SPAN_KIND_CLIENT).map(attrs);
+  t.match(cut, { 'gen_ai.usage.output_tokens': Number, 'bellwether.usage.estimated': true }, 'the cut stream: tokens estimated by the gateway, and it says so');
+  t.equal(whole?.['bellwether.usage.estimated'], undefined, 'a stream with its usage report: counts from the provider, no mark');
+  t.type(whole?.['gen_ai.usage.output_tokens'], 'number');
+});
