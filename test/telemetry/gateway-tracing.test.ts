@@ -1,7 +1,7 @@
 // Tracing through a running gateway: one SERVER span per request carrying the routing decision, one
 // CLIENT span per upstream attempt (`chat {model}`, gen_ai.* attributes), traceparent sent upstream,
 // trace_id in the log line — and no prompt or completion text anywhere in the export.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { request } from 'undici';
@@ -10,6 +10,29 @@ import { startGateway } from '../../src/server.js';
 import { createTracing } from '../../src/telemetry/tracing.js';
 import { FakeUpstream } from '../../src/simulator/http-server.js';
 import { SPAN_KIND_CLIENT, SPAN_KIND_SERVER, attrs, hex, startReceiver } from '../helpers/otlp.js';
+
+
+/** A traced gateway (OTLP/HTTP JSON to a local receiver) with route `demo` on a fake OpenAI upstream. */
+async function tracedGateway(t: Test, o: { route?: string; simulation?: { tokensPerSecond: number } } = {}) {
+  const receiver = await startReceiver(t);
+  const upstream = await new FakeUpstream(o.simulation ? { simulation: o.simulation } : {}).start();
+  t.teardown(() => upstream.close());
+  const config = parseConfig(
+    `
+providers:
+  up: { type: openai-compatible, baseUrl: "${upstream.url}/v1" }
+models:
+  big: { provider: up, upstreamModel: big-2026 }
+routes:
+  demo: { champion: big${o.route ? `, ${o.route}` : ''} }
+`,
+    'trace.yaml',
+    {},
+  );
+  const tracing = createTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
+  const gw = await startGateway({ config, port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), tracing });
+  return { receiver, upstream, gw };
+}
 
 t.test('a proxied request exports its spans and logs its trace id', async (t) => {
   const receiver = await startReceiver(t);
@@ -70,23 +93,7 @@ routes:
 });
 
 t.test("a client's traceparent makes the request span part of the client's trace", async (t) => {
-  const receiver = await startReceiver(t);
-  const upstream = await new FakeUpstream().start();
-  t.teardown(() => upstream.close());
-  const config = parseConfig(
-    `
-providers:
-  up: { type: openai-compatible, baseUrl: "${upstream.url}/v1" }
-models:
-  big: { provider: up, upstreamModel: big-2026 }
-routes:
-  demo: { champion: big }
-`,
-    'trace.yaml',
-    {},
-  );
-  const tracing = createTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
-  const gw = await startGateway({ config, port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), tracing });
+  const { receiver, upstream, gw } = await tracedGateway(t);
 
   // The calling application's own span, as its OpenTelemetry SDK sends it.
   const clientTraceId = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -110,23 +117,7 @@ routes:
 });
 
 t.test('a streamed answer names the model that answered on its attempt span', async (t) => {
-  const receiver = await startReceiver(t);
-  const upstream = await new FakeUpstream().start();
-  t.teardown(() => upstream.close());
-  const config = parseConfig(
-    `
-providers:
-  up: { type: openai-compatible, baseUrl: "${upstream.url}/v1" }
-models:
-  big: { provider: up, upstreamModel: big-2026 }
-routes:
-  demo: { champion: big }
-`,
-    'trace.yaml',
-    {},
-  );
-  const tracing = createTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
-  const gw = await startGateway({ config, port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), tracing });
+  const { receiver, gw } = await tracedGateway(t);
   for (const path of ['/v1/chat/completions', '/v1/responses']) {
     const body = path === '/v1/responses' ? { model: 'demo', stream: true, input: 'hello' } : { model: 'demo', stream: true, messages: [{ role: 'user', content: 'hello' }] };
     const res = await request(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -145,24 +136,8 @@ routes:
 });
 
 t.test('a stream cut before its usage carries estimated token counts, marked as estimates', async (t) => {
-  const receiver = await startReceiver(t);
   // Chunks 5 ms apart, so those before the cut reach the gateway before the socket is destroyed.
-  const upstream = await new FakeUpstream({ simulation: { tokensPerSecond: 200 } }).start();
-  t.teardown(() => upstream.close());
-  const config = parseConfig(
-    `
-providers:
-  up: { type: openai-compatible, baseUrl: "${upstream.url}/v1" }
-models:
-  big: { provider: up, upstreamModel: big-2026 }
-routes:
-  demo: { champion: big, retry: { maxAttempts: 1 } }
-`,
-    'trace.yaml',
-    {},
-  );
-  const tracing = createTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
-  const gw = await startGateway({ config, port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }), tracing });
+  const { receiver, upstream, gw } = await tracedGateway(t, { route: 'retry: { maxAttempts: 1 }', simulation: { tokensPerSecond: 200 } });
   const send = async () => {
     const res = await request(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'demo', stream: true, messages: [{ role: 'user', content: 'Tell me about Graz.' }] }) });
     await res.body.text();
