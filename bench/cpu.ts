@@ -83,4 +83,24 @@ export class CpuMeter {
   }
 }
 
+/**
+ * One share for a measurement taken in rounds: CPU and wall time add up (so CPU per request stays total
+ * CPU ÷ total requests), and other load is weighted by each round's wall time.
+ */
+export function combineShares(parts: readonly CpuShare[]): CpuShare {
+  const processMs: Record<string, number> = {};
+  let wallMs = 0;
+  let otherWeighted = 0;
+  let otherWall = 0;
+  for (const part of parts) {
+    for (const [name, ms] of Object.entries(part.processMs)) processMs[name] = (processMs[name] ?? 0) + ms;
+    wallMs += part.wallMs;
+    if (part.otherPct !== undefined) {
+      otherWeighted += part.otherPct * part.wallMs;
+      otherWall += part.wallMs;
+    }
+  }
+  return { processMs, otherPct: otherWall > 0 ? Math.round((10 * otherWeighted) / otherWall) / 10 : undefined, wallMs };
+}
+
 export const CORES = cpus().length;

@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     const scavenges = parseScavenges(log.subarray(offset).toString('utf8'));
     // The main isolate starts first, so the first trace line in the file is its own.
     const mainIsolate = log.toString('utf8').match(/^\[\d+:0x[0-9a-f]+\]/m)?.[0];
-    console.log(`${load.ok} requests in ${load.durationS} s (p50 ${load.latency.p50Ms} ms, p99 ${load.latency.p99Ms} ms)`);
+    console.log(`${load.ok} requests in ${load.durationS.toFixed(2)} s (p50 ${load.latency.p50Ms} ms, p99 ${load.latency.p99Ms} ms)`);
     for (const isolate of [...new Set(scavenges.map((s) => s.isolate))]) {
       const mine = scavenges.filter((s) => s.isolate === isolate);
       const name = isolate === mainIsolate ? 'request thread' : 'sampling worker';

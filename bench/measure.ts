@@ -25,12 +25,54 @@ export interface LoadResult {
 }
 
 /**
+ * What a load measurement returns: its result plus every latency sample (ms). run.ts measures each
+ * target in rounds and merges them from the samples, so a merged percentile is the percentile of all
+ * requests, not an average of the rounds' percentiles. The samples never go into the results file:
+ * there are hundreds of thousands.
+ */
+export interface LoadRun extends LoadResult {
+  samples: number[];
+}
+
+export interface PacedRun extends LoadRun {
+  maxInflight: number;
+}
+
+/** One result for a measurement taken in rounds: requests and seconds add up, percentiles of every sample. */
+export function mergeLoadRuns(parts: readonly LoadRun[]): LoadRun {
+  const sum = (field: (p: LoadRun) => number): number => parts.reduce((s, p) => s + field(p), 0);
+  const samples = parts.flatMap((p) => p.samples);
+  const ok = sum((p) => p.ok);
+  const durationS = sum((p) => p.durationS);
+  return {
+    reqPerSec: round(ok / durationS, 1),
+    latency: summarise(samples),
+    ok,
+    non2xx: sum((p) => p.non2xx),
+    errors: sum((p) => p.errors),
+    timeouts: sum((p) => p.timeouts),
+    durationS: round(durationS, 2),
+    samples,
+  };
+}
+
+export function mergePacedRuns(parts: readonly PacedRun[]): PacedRun {
+  return { ...mergeLoadRuns(parts), maxInflight: Math.max(0, ...parts.map((p) => p.maxInflight)) };
+}
+
+/** The result as written to the results file. */
+export function withoutSamples<R extends { samples: unknown }>(run: R): Omit<R, 'samples'> {
+  const { samples, ...result } = run;
+  return result;
+}
+
+/**
  * Closed loop with autocannon: `connections` keep-alive connections, each sending its next request as
  * soon as the previous answer arrived. With `overallRate`, autocannon caps each connection at
  * rate/connections requests per second. Latencies come from autocannon's per-response event (it
  * times with process.hrtime) so they keep sub-millisecond precision; its own histogram rounds to 1 ms.
  */
-export async function autocannonRun(target: Target, options: { connections: number; durationS: number; overallRate?: number }): Promise<LoadResult> {
+export async function autocannonRun(target: Target, options: { connections: number; durationS: number; overallRate?: number }): Promise<LoadRun> {
   const base: autocannon.Options = {
     url: `${target.origin}${target.path}`,
     method: 'POST',
@@ -56,6 +98,7 @@ export async function autocannonRun(target: Target, options: { connections: numb
     errors: result.errors,
     timeouts: result.timeouts,
     durationS: result.duration,
+    samples,
   };
 }
 
@@ -71,7 +114,7 @@ function runAutocannon(options: autocannon.Options, onResponse: (statusCode: num
  * (a 1 ms timer dispatches every request that is due), so a slow server cannot slow the load down.
  * Latency is dispatch → last body byte, per request, with undici.
  */
-export async function pacedRun(target: Target, options: { rate: number; durationS: number }): Promise<LoadResult & { maxInflight: number }> {
+export async function pacedRun(target: Target, options: { rate: number; durationS: number }): Promise<PacedRun> {
   const pool = new Pool(target.origin, { connections: 256, keepAliveTimeout: 30_000 });
   try {
     return await paced(pool, target, options.rate, options.durationS);
@@ -80,7 +123,7 @@ export async function pacedRun(target: Target, options: { rate: number; duration
   }
 }
 
-async function paced(pool: Pool, target: Target, rate: number, durationS: number): Promise<LoadResult & { maxInflight: number }> {
+async function paced(pool: Pool, target: Target, rate: number, durationS: number): Promise<PacedRun> {
   const total = Math.max(1, Math.round(rate * durationS));
   const samples: number[] = [];
   let ok = 0;
@@ -130,7 +173,8 @@ async function paced(pool: Pool, target: Target, rate: number, durationS: number
   });
   const sendingS = (performance.now() - start) / 1000;
   await Promise.all(pending);
-  return { reqPerSec: round(ok / sendingS, 1), latency: summarise(samples), ok, non2xx, errors, timeouts: 0, durationS: round(sendingS, 2), maxInflight };
+  // durationS unrounded: rounds add their seconds up, and req/s is requests ÷ those seconds.
+  return { reqPerSec: round(ok / sendingS, 1), latency: summarise(samples), ok, non2xx, errors, timeouts: 0, durationS: sendingS, maxInflight, samples };
 }
 
 export interface StreamResult {
@@ -142,10 +186,32 @@ export interface StreamResult {
   errors: number;
   /** Streams that ended without `data: [DONE]`. */
   incomplete: number;
+  /** Start → the last worker's last stream ended. */
+  durationS: number;
+}
+
+/** A stream measurement with its raw samples (ms); see LoadRun. */
+export interface StreamRun extends StreamResult {
+  samples: { ttfb: number[]; total: number[] };
+}
+
+/** One result for a measurement taken in rounds (see mergeLoadRuns). */
+export function mergeStreamRuns(parts: readonly StreamRun[]): StreamRun {
+  const sum = (field: (p: StreamRun) => number): number => parts.reduce((s, p) => s + field(p), 0);
+  const samples = { ttfb: parts.flatMap((p) => p.samples.ttfb), total: parts.flatMap((p) => p.samples.total) };
+  return {
+    ttfb: summarise(samples.ttfb),
+    total: summarise(samples.total),
+    streams: sum((p) => p.streams),
+    errors: sum((p) => p.errors),
+    incomplete: sum((p) => p.incomplete),
+    durationS: round(sum((p) => p.durationS), 2),
+    samples,
+  };
 }
 
 /** `concurrency` workers each stream one answer after another until the time is up. */
-export async function ttfbRun(target: Target, options: { concurrency: number; durationS: number }): Promise<StreamResult> {
+export async function ttfbRun(target: Target, options: { concurrency: number; durationS: number }): Promise<StreamRun> {
   const pool = new Pool(target.origin, { connections: options.concurrency, keepAliveTimeout: 30_000 });
   try {
     return await ttfbLoop(pool, target, options.concurrency, options.durationS);
@@ -154,8 +220,9 @@ export async function ttfbRun(target: Target, options: { concurrency: number; du
   }
 }
 
-async function ttfbLoop(pool: Pool, target: Target, concurrency: number, durationS: number): Promise<StreamResult> {
-  const deadline = performance.now() + durationS * 1000;
+async function ttfbLoop(pool: Pool, target: Target, concurrency: number, durationS: number): Promise<StreamRun> {
+  const start = performance.now();
+  const deadline = start + durationS * 1000;
   const ttfb: number[] = [];
   const total: number[] = [];
   let errors = 0;
@@ -184,7 +251,8 @@ async function ttfbLoop(pool: Pool, target: Target, concurrency: number, duratio
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { ttfb: summarise(ttfb), total: summarise(total), streams: ttfb.length, errors, incomplete };
+  const tookS = (performance.now() - start) / 1000;
+  return { ttfb: summarise(ttfb), total: summarise(total), streams: ttfb.length, errors, incomplete, durationS: tookS, samples: { ttfb, total } };
 }
 
 export interface OpenStreamsResult {

@@ -4,8 +4,10 @@ import { parseArgs } from 'node:util';
 
 export interface BenchOptions {
   quick: boolean;
-  /** Seconds of measurement per data point. */
+  /** Seconds of measurement per data point, in total over its rounds. */
   durationS: number;
+  /** Rounds the measured time of each phase is split into, the three targets in rotated order in each. */
+  rounds: number;
   /** Seconds of discarded warm-up before each data point. */
   warmupS: number;
   /** `routes.*.sampling.rate` for the gateway's routes; undefined leaves sampling unconfigured. */
@@ -24,12 +26,14 @@ export interface BenchOptions {
 
 const HELP = `npm run bench -- [options]
   --quick                 ~20 s smoke run (short measurements)          env BENCH_QUICK=1
-  --duration <s>          seconds per measurement (default 8, quick 1.5)
+  --duration <s>          measured seconds per target and phase (default 8, quick 1.5)
+  --rounds <n>            ... in n rounds, targets in rotated order    env BENCH_ROUNDS
+                          (default 4, quick 2)
   --warmup <s>            warm-up seconds before each, in two halves (default 2, quick 0.5)
   --sampling              configure routes.*.sampling: { rate: 1 }        env BENCH_SAMPLING=1
   --sampling-rate <r>     ... with this rate instead (0..1)              env BENCH_SAMPLING_RATE
   --config <file.yaml>    YAML fragment deep-merged over the generated gateway config (repeatable)
-  --cpu-prof              after each measured gateway run of phases 1-3, one more run under the V8
+  --cpu-prof              after the measured rounds of phases 1-3, one more gateway run under the V8
                           profiler; writes .cpuprofile files and prints the top frames
   --cpu-prof-dir <dir>    where to write them (default bench/results/profiles)
   --log-file <path>       keep the gateway's log here (default: temp file, deleted)
@@ -43,6 +47,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     options: {
       quick: { type: 'boolean' },
       duration: { type: 'string' },
+      rounds: { type: 'string' },
       warmup: { type: 'string' },
       sampling: { type: 'boolean' },
       'sampling-rate': { type: 'string' },
@@ -61,11 +66,13 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     process.exit(0);
   }
   const quick = values.quick === true || env.BENCH_QUICK === '1';
+  const roundsText = values.rounds ?? env.BENCH_ROUNDS;
   const rateText = values['sampling-rate'] ?? env.BENCH_SAMPLING_RATE;
   const samplingRate = rateText !== undefined ? number(rateText, 'sampling rate', 0, 1) : values.sampling === true || env.BENCH_SAMPLING === '1' ? 1 : undefined;
   return {
     quick,
     durationS: values.duration !== undefined ? number(values.duration, '--duration', 0.5, 600) : quick ? 1.5 : 8,
+    rounds: roundsText !== undefined ? integer(roundsText, 'rounds', 1, 20) : quick ? 2 : 4,
     warmupS: values.warmup !== undefined ? number(values.warmup, '--warmup', 0, 60) : quick ? 0.5 : 2,
     samplingRate,
     fragments: values.config ?? [],
@@ -76,6 +83,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     concurrency: 64,
     rate: 500,
   };
+}
+
+function integer(text: string, what: string, min: number, max: number): number {
+  const n = number(text, what, min, max);
+  if (!Number.isInteger(n)) throw new Error(`${what} must be a whole number, got "${text}"`);
+  return n;
 }
 
 export function number(text: string, what: string, min: number, max: number): number {

@@ -18,6 +18,20 @@ export interface Results {
   memory: Partial<Record<'passthrough' | 'gateway', OpenStreamsResult & { rssIdleStartBytes: number | undefined }>>;
   /** Per measurement phase (throughput, fixedRate, ...), CPU used by each process and by the rest of the machine. */
   cpu: Partial<Record<string, Record<Who, CpuShare>>>;
+  /** Per measurement phase, each target's figures in each round: the spread behind the merged results. */
+  rounds: Partial<Record<string, RoundFigures[]>>;
+}
+
+/** One target's figures in one round of a phase (streaming: p50Ms and p99Ms are the whole stream's). */
+export interface RoundFigures {
+  round: number;
+  who: Who;
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  ttfbP50Ms?: number;
+  cpuUsPerReq: number;
+  otherPct: number | undefined;
 }
 
 /** The process that serves a request for each way of calling: the upstream itself, or the proxy in front. */
@@ -103,6 +117,19 @@ function opt(note: string | undefined): { note?: string } {
   return note === undefined ? {} : { note };
 }
 
+type Comparison = [what: string, figure: (gw: RoundFigures, ref: Record<Who, RoundFigures>) => string, unit: string];
+
+/**
+ * One line under a phase's table: the judged comparisons in each round on their own, so a reader sees
+ * whether the merged figure is typical or carried by one round.
+ */
+function perRound(r: Results, phase: string, comparisons: Comparison[]): string {
+  const all = r.rounds[phase] ?? [];
+  const byRound = [...new Set(all.map((f) => f.round))].map((n) => Object.fromEntries(all.filter((f) => f.round === n).map((f) => [f.who, f])) as Record<Who, RoundFigures>);
+  const line = ([what, figure, unit]: Comparison): string => `${what}: ${byRound.map((ref) => figure(ref.gateway, ref)).join(', ')}${unit}`;
+  return byRound.length === 0 ? '' : `per round, ${comparisons.map(line).join('; ')}`;
+}
+
 const PLAIN = { style: { head: [], border: [] } };
 const ms = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : '—');
 const x = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—');
@@ -126,7 +153,7 @@ export function render(r: Results, v: Verdict[]): string {
   if (Number.isFinite(gwCpu) && Number.isFinite(ptCpu) && gwCpu > 0) {
     t.push([{ colSpan: 9, content: `CPU per request, gateway ÷ pass-through: ${x(ratio(gwCpu, ptCpu))} — where CPU-bound, the gateway can serve ~${Math.round((100 * ptCpu) / gwCpu)} % of the pass-through's rate` }]);
   }
-  parts.push(t.toString());
+  parts.push(t.toString(), perRound(r, 'throughput', [['gateway ÷ pass-through req/s', (gw, ref) => x(ratio(gw.reqPerSec, ref.passthrough.reqPerSec)), '']]));
 
   const f = new Table({ head: ['2. fixed 500 req/s, non-stream', 'req/s', 'p50 ms', 'p99 ms', 'p50 − direct', 'p99 ÷ pass-through', 'CPU µs/req', 'failed', 'other load'], ...PLAIN });
   f.push([{ colSpan: 9, content: 'open loop (evenly spaced, undici) — judged' }]);
@@ -144,7 +171,13 @@ export function render(r: Results, v: Verdict[]): string {
       f.push([LABEL[who], l.reqPerSec.toFixed(0), ms(l.latency.p50Ms), ms(l.latency.p99Ms), signed(l.latency.p50Ms - a.direct.latency.p50Ms), x(ratio(l.latency.p99Ms, a.passthrough.latency.p99Ms)), us(cpuPerRequestUs(share, who, l.ok + l.non2xx)), failures(l), pct(share?.otherPct)]);
     }
   }
-  parts.push(f.toString());
+  parts.push(
+    f.toString(),
+    perRound(r, 'fixedRate', [
+      ['open loop, gateway p50 − direct p50', (gw, ref) => signed(gw.p50Ms - ref.direct.p50Ms), ' ms'],
+      ['gateway p99 ÷ pass-through p99', (gw, ref) => x(ratio(gw.p99Ms, ref.passthrough.p99Ms)), ''],
+    ]),
+  );
 
   const s = new Table({ head: ['3. stream, 10 ms between chunks', 'TTFB p50 ms', 'TTFB p99 ms', 'TTFB p50 − pass-through', 'stream p50 ms', 'streams', 'CPU µs/stream', 'failed', 'other load'], ...PLAIN });
   for (const who of WHO) {
@@ -152,7 +185,7 @@ export function render(r: Results, v: Verdict[]): string {
     const share = r.cpu.streaming?.[who];
     s.push([LABEL[who], ms(l.ttfb.p50Ms), ms(l.ttfb.p99Ms), signed(l.ttfb.p50Ms - r.streaming.passthrough.ttfb.p50Ms), ms(l.total.p50Ms), String(l.streams), us(cpuPerRequestUs(share, who, l.streams + l.errors)), String(l.errors + l.incomplete), pct(share?.otherPct)]);
   }
-  parts.push(s.toString());
+  parts.push(s.toString(), perRound(r, 'streaming', [['gateway − pass-through TTFB p50', (gw, ref) => signed((gw.ttfbP50Ms ?? NaN) - (ref.passthrough.ttfbP50Ms ?? NaN)), ' ms']]));
 
   const m = new Table({ head: ['4. RSS with open streams', 'RSS at start MB', 'RSS before MB', 'RSS peak MB', 'KB per stream', 'open / requested', 'failed'], ...PLAIN });
   for (const who of ['passthrough', 'gateway'] as const) {

@@ -7,15 +7,29 @@ import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { gatewayConfig, MESSAGES, ROUTES, UPSTREAMS, upstreamSpecs, upstreamUrls, writeConfig, type UpstreamName } from './gateway-config.js';
-import { autocannonRun, openStreamsRun, pacedRun, ttfbRun, type StreamResult, type Target } from './measure.js';
+import {
+  autocannonRun,
+  mergeLoadRuns,
+  mergePacedRuns,
+  mergeStreamRuns,
+  openStreamsRun,
+  pacedRun,
+  ttfbRun,
+  withoutSamples,
+  type LoadRun,
+  type PacedRun,
+  type StreamRun,
+  type Target,
+} from './measure.js';
 import { parseOptions } from './options.js';
 import { GATEWAY_NODE_FLAGS } from '../src/runtime-flags.js';
 import { rssBytes, startChild, type Child } from './processes.js';
 import type { ProfileReply } from './ipc.js';
-import { CpuMeter, type CpuShare } from './cpu.js';
+import { combineShares, CpuMeter, type CpuShare } from './cpu.js';
 import { formatSummary, readProfile, summariseProfile, type ProfileSummary } from './profile-top.js';
-import { render, verdicts, worstOtherLoad, WHO, type Results, type Who } from './report.js';
+import { cpuPerRequestUs, render, verdicts, worstOtherLoad, WHO, type Results, type RoundFigures, type Who } from './report.js';
 import type { PassthroughSpec } from './passthrough-child.js';
+import { round } from './stats.js';
 
 const options = parseOptions(process.argv.slice(2), process.env);
 const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
@@ -43,7 +57,9 @@ const children: Child[] = [];
 const startedAt = new Date();
 
 async function main(): Promise<void> {
-  log(`${options.quick ? 'quick' : 'full'} run: ${options.warmupS} s warm-up + ${options.durationS} s per measurement; ${cpus().length} CPUs`);
+  log(
+    `${options.quick ? 'quick' : 'full'} run: ${options.warmupS} s warm-up + ${options.durationS} s per measurement, in ${options.rounds} rounds of ${round(options.durationS / options.rounds, 2)} s; ${cpus().length} CPUs`,
+  );
   const upstream = await startChild({
     name: 'fake upstream',
     module: 'upstream-child.js',
@@ -108,43 +124,63 @@ async function main(): Promise<void> {
   const profiles: Record<string, { file: string; summary: ProfileSummary }> = {};
   const meter = new CpuMeter({ bench: process.pid, upstream: upstream.pid, passthrough: passthrough.pid, gateway: gateway.pid });
   const cpu: Results['cpu'] = {};
-  /** Runs one measurement against each of the three: warm-up (discarded), then measured with CPU accounting. */
-  const each = async <R>(phase: string, run: (who: Who, durationS: number) => Promise<R>): Promise<Record<Who, R>> => {
-    const out: Partial<Record<Who, R>> = {};
-    const shares: Partial<Record<Who, CpuShare>> = {};
+  const rounds: Results['rounds'] = {};
+  /** A discarded warm-up of each target, before any of them is measured. */
+  const warmUp = async (phase: string, run: Run<unknown>): Promise<void> => {
+    if (options.warmupS <= 0) return;
     for (const who of WHO) {
-      log(`${phase}: ${who}`);
-      if (options.warmupS > 0) {
-        // In two halves, each on its own connections: V8 deoptimises much of the HTTP path the first
-        // time connections close (their objects change shape), and the next second runs at about
-        // half speed while it recompiles; after a second turnover it doesn't (--trace-deopt). A
-        // long-running server has long been past that, so it belongs in the warm-up.
-        await run(who, options.warmupS / 2);
-        await run(who, options.warmupS / 2);
-      }
-      const start = meter.snapshot();
-      out[who] = await run(who, options.durationS);
-      shares[who] = meter.since(start);
-      if (who === 'gateway' && options.cpuProfDir && PROFILED.has(phase)) {
-        // An extra run under the profiler, after the measured one, so profiling never skews the numbers.
-        log(`${phase}: gateway again, CPU-profiled`);
-        const file = resolve(options.cpuProfDir, `gateway-${phase}.cpuprofile`);
-        await checkReply(gateway.profile({ type: 'profile-start' }));
-        await run(who, options.durationS);
-        await checkReply(gateway.profile({ type: 'profile-stop', file }));
-        profiles[phase] = { file, summary: summariseProfile(readProfile(file)) };
+      log(`${phase}: ${who} warm-up`);
+      // In two halves, each on its own connections: V8 deoptimises much of the HTTP path the first
+      // time connections close (their objects change shape), and the next second runs at about
+      // half speed while it recompiles; after a second turnover it doesn't (--trace-deopt). A
+      // long-running server has long been past that, so it belongs in the warm-up.
+      await run(who, options.warmupS / 2);
+      await run(who, options.warmupS / 2);
+    }
+  };
+  /** An extra gateway run under the profiler, after the measured rounds, so profiling never skews the numbers. */
+  const profileGateway = async (phase: string, run: Run<unknown>): Promise<void> => {
+    log(`${phase}: gateway again, CPU-profiled`);
+    const file = resolve(must(options.cpuProfDir, 'profile directory'), `gateway-${phase}.cpuprofile`);
+    await checkReply(gateway.profile({ type: 'profile-start' }));
+    await run('gateway', options.durationS);
+    await checkReply(gateway.profile({ type: 'profile-stop', file }));
+    profiles[phase] = { file, summary: summariseProfile(readProfile(file)) };
+  };
+  /**
+   * Runs one measurement against each of the three: a warm-up each (discarded), then the measured time
+   * in rounds with CPU accounting, and merges each target's rounds into one result. The machine is
+   * shared and its speed drifts within seconds; measured one target after the other, a spell of
+   * outside load fell on whichever ran during it and decided a comparison. In rounds, each a slice of
+   * every target in rotated order (direct, pass-through, gateway; then pass-through, gateway, direct;
+   * …), a spell falls on all three, and every target runs first, second and last alike.
+   */
+  const each = async <R extends { samples: unknown }>(phase: string, kind: Kind<R>, run: Run<R>): Promise<Record<Who, Omit<R, 'samples'>>> => {
+    await warmUp(phase, run);
+    const parts: Record<Who, { run: R; share: CpuShare }[]> = { direct: [], passthrough: [], gateway: [] };
+    const figures: RoundFigures[] = [];
+    for (let n = 0; n < options.rounds; n++) {
+      for (const who of rotated(n)) {
+        log(`${phase}: ${who}, round ${n + 1}/${options.rounds}`);
+        const start = meter.snapshot();
+        const result = await run(who, options.durationS / options.rounds);
+        const share = meter.since(start);
+        parts[who].push({ run: result, share });
+        figures.push({ round: n, who, ...kind.figures(result), cpuUsPerReq: cpuPerRequestUs(share, who, kind.requests(result)), otherPct: share.otherPct });
       }
     }
-    cpu[phase] = shares as Record<Who, CpuShare>;
-    return out as Record<Who, R>;
+    if (options.cpuProfDir && PROFILED.has(phase)) await profileGateway(phase, run);
+    cpu[phase] = perWho((who) => combineShares(parts[who].map((p) => p.share)));
+    rounds[phase] = figures;
+    return perWho((who) => withoutSamples(kind.merge(parts[who].map((p) => p.run))));
   };
 
-  const throughput = await each('throughput', (who, durationS) => autocannonRun(chat[who], { connections: options.concurrency, durationS }));
-  const fixedRate = await each('fixedRate', (who, durationS) => pacedRun(chat[who], { rate: options.rate, durationS }));
+  const throughput = await each('throughput', LOAD, (who, durationS) => autocannonRun(chat[who], { connections: options.concurrency, durationS }));
+  const fixedRate = await each('fixedRate', PACED, (who, durationS) => pacedRun(chat[who], { rate: options.rate, durationS }));
   const fixedRateAutocannon = options.quick
     ? undefined
-    : await each('fixedRateAutocannon', (who, durationS) => autocannonRun(chat[who], { connections: RATE_AUTOCANNON_CONNECTIONS, overallRate: options.rate, durationS }));
-  const streaming: Record<Who, StreamResult> = await each('streaming', (who, durationS) => ttfbRun(stream[who], { concurrency: TTFB_CONCURRENCY, durationS }));
+    : await each('fixedRateAutocannon', LOAD, (who, durationS) => autocannonRun(chat[who], { connections: RATE_AUTOCANNON_CONNECTIONS, overallRate: options.rate, durationS }));
+  const streaming = await each('streaming', STREAM, (who, durationS) => ttfbRun(stream[who], { concurrency: TTFB_CONCURRENCY, durationS }));
 
   const memory: Results['memory'] = {};
   for (const who of options.quick ? (['gateway'] as const) : (['passthrough', 'gateway'] as const)) {
@@ -165,6 +201,7 @@ async function main(): Promise<void> {
       quick: options.quick,
       warmupS: options.warmupS,
       durationS: options.durationS,
+      rounds: options.rounds,
       node: process.version,
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model,
@@ -189,7 +226,8 @@ async function main(): Promise<void> {
         fixedRateAutocannon: `autocannon overallRate ${options.rate}, ${RATE_AUTOCANNON_CONNECTIONS} connections (each sends its quota of ${options.rate / RATE_AUTOCANNON_CONNECTIONS} back to back at the start of every second)`,
         streaming: `${TTFB_CONCURRENCY} undici workers streaming one answer after another; ${STREAM_TOKENS} content chunks, 10 ms apart; TTFB = request sent → first body byte`,
         memory: `${options.streams} concurrent streams, ${SLOW_TOKEN_MS} ms between chunks; RSS from /proc/<pid>/status sampled every 100 ms for ${HOLD_MS} ms while all are open, then the streams are cancelled`,
-        cpu: 'CPU ms per process from /proc/<pid>/stat over each measured window (warm-up excluded); otherPct = share of all cores used by processes outside the bench',
+        cpu: 'CPU ms per process from /proc/<pid>/stat over each measured window (warm-up excluded), summed over the rounds; otherPct = share of all cores used by processes outside the bench, weighted by each round’s wall time',
+        rounds: `each phase: every target warmed up, then ${options.rounds} rounds of ${round(options.durationS / options.rounds, 2)} s, the targets in rotated order (round 1: direct, pass-through, gateway; round 2: pass-through, gateway, direct; …); each target’s rounds merged from every sample (percentiles of the union, req/s = requests ÷ seconds, CPU summed)`,
       },
     },
     throughput,
@@ -198,6 +236,7 @@ async function main(): Promise<void> {
     streaming,
     memory,
     cpu,
+    rounds,
   };
   const verdictList = verdicts(results);
   const table = render(results, verdictList);
@@ -223,6 +262,40 @@ async function main(): Promise<void> {
     out.push('', `Gateway CPU profile, ${phase} (a separate run after the measured one): ${p.file}`, formatSummary(p.summary, 15));
   }
   process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/** One measurement of one target for `durationS` seconds. */
+type Run<R> = (who: Who, durationS: number) => Promise<R>;
+
+/** How a phase's measurement merges over rounds and what it shows per round. */
+interface Kind<R> {
+  merge(parts: R[]): R;
+  figures(result: R): Pick<RoundFigures, 'reqPerSec' | 'p50Ms' | 'p99Ms' | 'ttfbP50Ms'>;
+  /** Requests the serving process worked on, for CPU per request (as the tables count them). */
+  requests(result: R): number;
+}
+
+const LOAD: Kind<LoadRun> = {
+  merge: mergeLoadRuns,
+  figures: (r) => ({ reqPerSec: r.reqPerSec, p50Ms: r.latency.p50Ms, p99Ms: r.latency.p99Ms }),
+  requests: (r) => r.ok + r.non2xx,
+};
+
+const PACED: Kind<PacedRun> = { ...LOAD, merge: mergePacedRuns };
+
+const STREAM: Kind<StreamRun> = {
+  merge: mergeStreamRuns,
+  figures: (r) => ({ reqPerSec: round(r.streams / r.durationS, 1), p50Ms: r.total.p50Ms, p99Ms: r.total.p99Ms, ttfbP50Ms: r.ttfb.p50Ms }),
+  requests: (r) => r.streams + r.errors,
+};
+
+/** Round r's order: WHO rotated left by r, so over three rounds every target takes every position. */
+function rotated(round: number): Who[] {
+  return WHO.map((_, i) => WHO[(i + round) % WHO.length] as Who);
+}
+
+function perWho<T>(value: (who: Who) => T): Record<Who, T> {
+  return { direct: value('direct'), passthrough: value('passthrough'), gateway: value('gateway') };
 }
 
 /** One request per target before measuring: a misconfigured bench must not produce numbers. */
