@@ -42,6 +42,7 @@ const HOLD_MS = options.quick ? 1000 : 3000;
 // cancels them all once RSS is sampled.
 const SLOW_TOKENS = 50;
 const TTFB_CONCURRENCY = 8;
+const STREAM_WARMUP_FACTOR = 3;
 const PROFILED = new Set(['throughput', 'fixedRate', 'streaming']);
 const RATE_AUTOCANNON_CONNECTIONS = 10;
 
@@ -126,16 +127,16 @@ async function main(): Promise<void> {
   const cpu: Results['cpu'] = {};
   const rounds: Results['rounds'] = {};
   /** A discarded warm-up of each target, before any of them is measured. */
-  const warmUp = async (phase: string, run: Run<unknown>): Promise<void> => {
-    if (options.warmupS <= 0) return;
+  const warmUp = async (phase: string, run: Run<unknown>, warmupS: number): Promise<void> => {
+    if (warmupS <= 0) return;
     for (const who of WHO) {
-      log(`${phase}: ${who} warm-up`);
+      log(`${phase}: ${who} warm-up (${warmupS} s)`);
       // In two halves, each on its own connections: V8 deoptimises much of the HTTP path the first
       // time connections close (their objects change shape), and the next second runs at about
       // half speed while it recompiles; after a second turnover it doesn't (--trace-deopt). A
       // long-running server has long been past that, so it belongs in the warm-up.
-      await run(who, options.warmupS / 2);
-      await run(who, options.warmupS / 2);
+      await run(who, warmupS / 2);
+      await run(who, warmupS / 2);
     }
   };
   /** An extra gateway run under the profiler, after the measured rounds, so profiling never skews the numbers. */
@@ -155,8 +156,8 @@ async function main(): Promise<void> {
    * every target in rotated order (direct, pass-through, gateway; then pass-through, gateway, direct;
    * …), a spell falls on all three, and every target runs first, second and last alike.
    */
-  const each = async <R extends { samples: unknown }>(phase: string, kind: Kind<R>, run: Run<R>): Promise<Record<Who, Omit<R, 'samples'>>> => {
-    await warmUp(phase, run);
+  const each = async <R extends { samples: unknown }>(phase: string, kind: Kind<R>, run: Run<R>, warmupS = options.warmupS): Promise<Record<Who, Omit<R, 'samples'>>> => {
+    await warmUp(phase, run, warmupS);
     const parts: Record<Who, { run: R; share: CpuShare }[]> = { direct: [], passthrough: [], gateway: [] };
     const figures: RoundFigures[] = [];
     for (let n = 0; n < options.rounds; n++) {
@@ -180,7 +181,12 @@ async function main(): Promise<void> {
   const fixedRateAutocannon = options.quick
     ? undefined
     : await each('fixedRateAutocannon', LOAD, (who, durationS) => autocannonRun(chat[who], { connections: RATE_AUTOCANNON_CONNECTIONS, overallRate: options.rate, durationS }));
-  const streaming = await each('streaming', STREAM, (who, durationS) => ttfbRun(stream[who], { concurrency: TTFB_CONCURRENCY, durationS }));
+  // Streams warm up three times longer, every target alike. The gateway's streaming path (SSE parsing,
+  // the relay) runs only for stream requests — about 40 a second here — and V8 needs ~6 s of them to
+  // optimise it: CPU per stream of a fresh gateway in consecutive 2 s windows 8,600 → 5,100 → 3,450
+  // µs, then steady. A long-running gateway is long past that; 2 s of warm-up left the first rounds
+  // measuring the JIT, not the gateway.
+  const streaming = await each('streaming', STREAM, (who, durationS) => ttfbRun(stream[who], { concurrency: TTFB_CONCURRENCY, durationS }), options.warmupS * STREAM_WARMUP_FACTOR);
 
   const memory: Results['memory'] = {};
   for (const who of options.quick ? (['gateway'] as const) : (['passthrough', 'gateway'] as const)) {
