@@ -8,8 +8,10 @@ async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: nu
   const child = spawn(process.execPath, ['bin/bellwether.js', 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  const [code] = (await once(child, 'exit')) as [number | null];
+  // A last resort for a child that hangs, far beyond the half second a refusal takes.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  // 'close', not 'exit': only then has everything the child wrote to stderr been read.
+  const [code] = (await once(child, 'close')) as [number | null];
   clearTimeout(timer);
   return { code, stderr };
 }

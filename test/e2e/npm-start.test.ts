@@ -42,7 +42,8 @@ t.test('npm start → demo route answers; metrics show both arms; SIGTERM drains
     text += next.value.choices[0]?.delta?.content ?? '';
   }
   t.match(text, /Rome/, 'stream finished after SIGTERM');
-  const [code] = (await once(child, 'exit')) as [number];
+  // 'close', not 'exit': only then has everything the child wrote to stdout been read.
+  const [code] = (await once(child, 'close')) as [number];
   t.equal(code, 0, 'exit 0 after draining');
   t.match(out, /shutdown complete/);
 });

@@ -43,7 +43,8 @@ routes:
   res.body.on('data', () => undefined).on('error', () => undefined);
   await new Promise((r) => setTimeout(r, 100));
   child.kill('SIGTERM');
-  const [code] = (await once(child, 'exit')) as [number];
+  // 'close', not 'exit': only then has everything the child wrote to stdout been read.
+  const [code] = (await once(child, 'close')) as [number];
   t.equal(code, 0, 'exit 0: the shutdown went as configured');
   const warning = out.split('\n').filter((l) => l.includes('grace period over')).map((l) => JSON.parse(l) as { level: number; cut_requests: number });
   t.equal(warning.length, 1);
