@@ -83,15 +83,6 @@ export async function chat(url: string, user: string, extra: Record<string, unkn
   return { status: res.statusCode, variant: String(res.headers['x-bellwether-variant']), model: String(res.headers['x-bellwether-model']) };
 }
 
-/** Polls until `check` returns a value (not undefined) or the deadline passes. */
-export async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000, everyMs = 10): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
+export { waitFor } from '../helpers/wait.js';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -6,7 +6,7 @@ import { RedisDatasetStore } from '../../src/sampling/redis-store.js';
 import { WriteQueue, type SampleResult } from '../../src/sampling/write-queue.js';
 import { startRedis } from '../helpers/redis.js';
 import { collect, makeRecord } from './fixtures/records.js';
-import { waitFor } from '../rollout/support.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A store whose availability the test controls; it remembers hashes like the real ones. */
 class ControlledStore implements DatasetStore {
