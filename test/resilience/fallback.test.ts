@@ -6,6 +6,7 @@ import OpenAI from 'openai';
 import { request } from 'undici';
 import { FakeUpstream } from '../../src/simulator/http-server.js';
 import { metricValue } from '../helpers/gateway.js';
+import { waitFor } from '../helpers/wait.js';
 import { startLoggedGateway } from './support.js';
 
 async function setup(t: Test, breaker = '{ consecutiveFailures: 2, openSeconds: 600 }') {
@@ -88,12 +89,17 @@ t.test('breaker opens on consecutive failures; then traffic goes straight to the
 });
 
 t.test('half-open probes close the breaker again', async (t) => {
-  const { challenger, gw, client } = await setup(t, '{ consecutiveFailures: 1, openSeconds: 0.2, halfOpenProbes: 1 }');
+  // Open for 2 s: far longer than reading the state right after the failure takes, even on a loaded
+  // machine; then the half-open state is polled for, and may only come once the 2 s have passed.
+  const { challenger, gw, client } = await setup(t, '{ consecutiveFailures: 1, openSeconds: 2, halfOpenProbes: 1 }');
   challenger.inject({ kind: 'status', status: 503 }, 1);
+  const failedAt = performance.now();
   await ask(client);
-  t.equal(metricValue(await gw.metrics(), 'bellwether_circuit_breaker_state', { model: 'small' }), 2);
-  await new Promise((resolve) => setTimeout(resolve, 400));
-  t.equal(metricValue(await gw.metrics(), 'bellwether_circuit_breaker_state', { model: 'small' }), 1, 'half-open once openSeconds passed');
+  const state = async () => metricValue(await gw.metrics(), 'bellwether_circuit_breaker_state', { model: 'small' });
+  t.equal(await state(), 2);
+  await waitFor(async () => ((await state()) === 1 ? true : undefined), 15_000, 50);
+  t.pass('half-open once openSeconds passed');
+  t.ok(performance.now() - failedAt >= 1950, 'not before openSeconds');
   const { response } = await ask(client);
   t.equal(response.headers.get('x-bellwether-model'), 'small', 'the probe went to the challenger');
   t.equal(metricValue(await gw.metrics(), 'bellwether_circuit_breaker_state', { model: 'small' }), 0);
