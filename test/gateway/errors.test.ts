@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { FakeUpstream } from '../../src/simulator/http-server.js';
 import { startTestGateway, metricValue, metricSum } from '../helpers/gateway.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CONFIG = `
 server: { bodyLimitBytes: 2048 }
@@ -164,7 +165,8 @@ t.test('health and readiness', async (t) => {
 });
 
 t.test('a request arriving while the gateway drains gets an OpenAI-shaped 503', async (t) => {
-  const upstream = await new FakeUpstream({ simulation: { tokensPerSecond: 40 } }).start();
+  // About 50 tokens at 20/s: the stream is still running seconds after its first chunk.
+  const upstream = await new FakeUpstream({ simulation: { tokensPerSecond: 20 } }).start();
   t.teardown(() => upstream.close());
   const logs: { level: number; msg: string; status?: number }[] = [];
   const logger = pino({ level: 'info' }, new Writable({
@@ -192,7 +194,7 @@ routes:
   socket.write(req(body(true)));
   while (!received.includes('data:')) await new Promise((r) => setTimeout(r, 10));
   const closed = gw.close();
-  await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => gw.gateway.ctx.draining || undefined);
   // ...and the client sends its next request on the same connection.
   socket.write(req(body(false)));
   await Promise.race([once(socket, 'close'), new Promise((r) => setTimeout(r, 10_000))]);
@@ -241,7 +243,7 @@ routes:
   // and finish the headers once the gateway is draining.
   for (const [path, socket] of Object.entries(probes)) socket.write(`GET /${path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n`);
   const closed = gw.close();
-  await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => gw.gateway.ctx.draining || undefined);
   const status = async (socket: ReturnType<typeof connect>): Promise<string> => {
     let text = '';
     socket.on('data', (d: string) => (text += d));
