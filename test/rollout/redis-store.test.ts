@@ -48,7 +48,10 @@ t.test('every change lands in an untrimmed audit stream; unreadable state is not
   t.match(entries[0], { action: 'set', actor: 'loop', reason: 'step 30', from: { percent: 29, version: 30 }, to: { percent: 30, version: 31 } });
 
   await raw.set('audit:rollout:state:demo', '{"route":"demo","percent":"lots"}');
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Two more completed syncs, not a fixed sleep: the second one certainly read the garbage (a loaded
+  // machine may run no resync at all in a short sleep, and the check would pass without one).
+  const seen = new Set([store.health().lastSyncAt]);
+  await waitFor(() => (seen.add(store.health().lastSyncAt).size >= 3 ? true : undefined), 10_000);
   t.match(store.current('demo'), { percent: 30, version: 31 }, 'garbage in Redis never replaces the last good state');
 });
 
@@ -90,15 +93,17 @@ t.test('a change Redis accepted too late for an answer is not reported as "no ch
   t.teardown(() => gw.close());
   const raw = new Redis(redis.url);
   t.teardown(() => raw.quit());
-  // Writes stall longer than the command timeout (2 s); Redis runs the queued write afterwards.
-  await raw.client('PAUSE', '2500', 'WRITE');
+  // Writes stall far longer than the command timeout (2 s); Redis runs the queued write afterwards.
+  // (With a pause only a little longer than the timeout, a loaded machine could send the write late
+  // or fire the timeout late, and the write would succeed in time: a 200, not the 503 under test.)
+  await raw.client('PAUSE', '7000', 'WRITE');
   const res = await admin<{ error: { message: string; code: string } }>(gw.url, 'PUT', '/routes/demo/rollout', { percent: 40, reason: 'slow redis' });
   t.equal(res.status, 503);
   t.equal(res.json.error.code, 'state_store_unavailable');
   const applied = await waitFor(async () => {
     const view = (await admin<{ percent: number }>(gw.url, 'GET', '/routes/demo')).json;
     return view.percent === 40 ? view : undefined;
-  });
+  }, 20_000);
   t.match(applied, { percent: 40, version: 2 }, 'the write landed after the timeout');
   t.notMatch(res.json.error.message, /no change was made/, 'so the 503 must not have said it did not');
   t.match(res.json.error.message, /may have been applied/, 'it says to check before retrying');
