@@ -90,7 +90,8 @@ t.test('a model that does not answer in time fails its case; the run is still co
         res.writeHead(200, { 'content-type': 'application/json', 'x-bellwether-cost-usd': '0.001' });
         res.end(JSON.stringify({ choices: [{ message: { content: '{"ok":true}' }, finish_reason: 'stop' }] }));
       };
-      if (text === 'slow') setTimeout(answer, 1500);
+      // Ten times the run's timeout (unref'd: it must not keep the test process alive).
+      if (text === 'slow') setTimeout(answer, 20_000).unref();
       else answer();
     });
   });
@@ -98,7 +99,8 @@ t.test('a model that does not answer in time fails its case; the run is still co
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const quick: Suite = { ...suite, economics: { monthlyVolume: 1000, retry: { maxAttempts: 1, on: 'error' } }, run: { concurrency: 2, timeoutMs: 300, seed: 1 } };
+  // The fast case must be answered within the timeout too: 2 s is ample for a local call on a loaded machine.
+  const quick: Suite = { ...suite, economics: { monthlyVolume: 1000, retry: { maxAttempts: 1, on: 'error' } }, run: { concurrency: 2, timeoutMs: 2000, seed: 1 } };
   const two: EvalCase[] = ['fast', 'slow'].map((id) => ({ ...(cases[0] as EvalCase), id, sources: { input: id }, request: { messages: [{ role: 'user', content: id }], params: {} } }));
   const r = await runEval({ suite: quick, cases: two, split: 'regression', url, outDir: mkdtempSync(join(tmpdir(), 'bw-runner-')), progress: false });
   t.equal(r.status, 'complete', r.incompleteReasons.join('; '));
