@@ -43,8 +43,12 @@ export function metricSum(text: string, name: string, labels: Record<string, str
   return sum;
 }
 
-/** Polls `fn` until `ok` holds (background writers, caches) or 15 s pass; returns the last value. */
-export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+/**
+ * Polls `fn` until `ok` holds (background writers, caches) or 30 s pass; returns the last value.
+ * The deadline only matters when the test is failing: the sampling worker alone needs ~4 s to start
+ * under tap (it loads TypeScript), and several times that on a loaded CI machine.
+ */
+export async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

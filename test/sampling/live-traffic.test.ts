@@ -116,13 +116,17 @@ t.test('sampled records for both variants, redacted, exportable with the CLI', a
   t.equal(traversal.statusCode, 400);
   await traversal.body.text();
 
-  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  // The worker reports what it stored a moment after writing it (batched, from a background-priority
+  // thread): a record can be exported before its count arrives, so the count is polled for.
+  const storedIn = (text: string) =>
+    (metricValue(text, 'bellwether_samples_total', { route: 'demo', variant: 'champion', result: 'stored' }) ?? 0) +
+    (metricValue(text, 'bellwether_samples_total', { route: 'demo', variant: 'challenger', result: 'stored' }) ?? 0);
+  const metrics = await until(async () => (await fetch(`${gw.url}/metrics`)).text(), (text) => storedIn(text) >= 40);
   const fails = (variant: string, model: string) => metricValue(metrics, 'bellwether_quality_checks_total', { route: 'demo', variant, model, check: 'valid_json', result: 'fail' }) ?? -1;
   t.equal(fails('champion', 'big'), 0, 'champion always valid JSON');
   t.ok(fails('challenger', 'small') > 0, 'challenger emits invalid JSON sometimes');
   t.equal(metricValue(metrics, 'bellwether_samples_total', { route: 'demo', variant: 'champion', result: 'dropped' }), 0);
-  const stored = (metricValue(metrics, 'bellwether_samples_total', { route: 'demo', variant: 'champion', result: 'stored' }) ?? 0) + (metricValue(metrics, 'bellwether_samples_total', { route: 'demo', variant: 'challenger', result: 'stored' }) ?? 0);
-  t.equal(stored, 40);
+  t.equal(storedIn(metrics), 40);
 });
 
 t.test('feedback: attributed by request id, counted, negative feedback samples the response', async (t) => {
