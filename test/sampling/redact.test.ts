@@ -235,10 +235,12 @@ t.test('Responses API parts and credential-named fields in plain objects', async
 });
 
 t.test('long unbroken runs stay linear (no regex backtracking blow-up)', async (t) => {
+  // Linear takes 1-25 ms here; quadratic backtracking over 100-200k characters, tens of seconds. The
+  // bound sits far from both, so a loaded or descheduled machine cannot cross it.
   for (const run of ['a'.repeat(200_000), '7'.repeat(200_000), 'a.'.repeat(100_000), '4-'.repeat(50_000)]) {
     const started = performance.now();
     t.equal(redactor.redactString(run).count, 0);
-    t.ok(performance.now() - started < 1000, `${run.slice(0, 4)}… (${run.length} chars) in ${Math.round(performance.now() - started)} ms`);
+    t.ok(performance.now() - started < 5000, `${run.slice(0, 4)}… (${run.length} chars) in ${Math.round(performance.now() - started)} ms`);
   }
 });
 
