@@ -127,6 +127,7 @@ t.test('Prometheus scraping a gateway under traffic: dashboard and rules evaluat
   for (let i = 0; i < 240; i += 40) {
     await Promise.all(Array.from({ length: 40 }, (_, k) => send(i + k)));
   }
+  const trafficDone = Date.now();
 
   const queries = dashboardQueries(readJson(dashboardPath));
   const keyPanels: { title: RegExp; refId?: string }[] = [
@@ -178,11 +179,21 @@ t.test('Prometheus scraping a gateway under traffic: dashboard and rules evaluat
     t.equal(r.status, 'success', `${q.where} evaluates${r.error ? `: ${r.error}` : ''}`);
   }
 
-  // The rules load and evaluate cleanly against real series (pre-created zeros included).
-  await sleep(1500); // at least one evaluation after the traffic
-  const rulesDoc = await getJson(`${prom}/api/v1/rules`);
-  const groups = isRecord(rulesDoc) && isRecord(rulesDoc['data']) && Array.isArray(rulesDoc['data']['groups']) ? rulesDoc['data']['groups'] : [];
-  const rules = groups.flatMap((g: unknown) => (isRecord(g) && Array.isArray(g['rules']) ? (g['rules'] as unknown[]) : [])).filter(isRecord);
+  // The rules load and evaluate cleanly against real series (pre-created zeros included). Polled until
+  // every rule has been evaluated after the traffic: a fixed sleep may see none on a loaded machine.
+  const readRules = async (): Promise<Record<string, unknown>[]> => {
+    const rulesDoc = await getJson(`${prom}/api/v1/rules`);
+    const groups = isRecord(rulesDoc) && isRecord(rulesDoc['data']) && Array.isArray(rulesDoc['data']['groups']) ? rulesDoc['data']['groups'] : [];
+    return groups.flatMap((g: unknown) => (isRecord(g) && Array.isArray(g['rules']) ? (g['rules'] as unknown[]) : [])).filter(isRecord);
+  };
+  const evaluatedAfterTraffic = (rule: Record<string, unknown>): boolean => Date.parse(String(rule['lastEvaluation'])) > trafficDone;
+  const rules = await waitFor('every rule to evaluate after the traffic', 30_000, async () => {
+    const all = await readRules();
+    return all.length > 0 && all.every(evaluatedAfterTraffic) ? all : undefined;
+  }).catch(async (err: unknown) => {
+    t.fail(String(err));
+    return readRules();
+  });
   t.ok(rules.length >= 20, `${rules.length} rules loaded`);
   for (const rule of rules) {
     t.equal(rule['health'], 'ok', `rule ${String(rule['name'])} evaluates${rule['lastError'] ? `: ${String(rule['lastError'])}` : ''}`);
