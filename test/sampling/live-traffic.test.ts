@@ -30,6 +30,7 @@ routes:
     champion: big
     sampling: { rate: 0 }
 datasets: { dir: ${dir} }
+server: { shutdownGraceMs: 1000 }
 `;
 
 async function chat(url: string, model: string, user: string, content: string, json = true) {
@@ -203,6 +204,7 @@ models:
 routes:
   demo: { champion: big, challenger: small, rollout: { percent: 100 }, retry: { maxAttempts: 1 }, sampling: { rate: 1 } }
 datasets: { dir: ${dir} }
+server: { shutdownGraceMs: 1000 }
 `);
   t.teardown(() => gw.close());
   const answer = await chat(gw.url, 'demo', 'u1', 'hello', false);
@@ -226,6 +228,7 @@ models: { big: { provider: sim }, small: { provider: sim } }
 routes:
   demo: { champion: big, challenger: small, rollout: { percent: 0 }, sampling: { rate: 1 } }
 datasets: { dir: ${dir} }
+server: { shutdownGraceMs: 1000 }
 `);
   t.teardown(() => gw.close());
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${KEY}` };
