@@ -115,13 +115,15 @@ t.test('a stream attempt that times out before its first token: cost unknown (co
   const gw = await startLoggedGateway(`
 providers: { openai: { type: openai, baseUrl: "${upstream.url}/v1" } }
 models: { mini: { provider: openai, upstreamModel: gpt-4o-mini } }
-routes: { chat: { champion: mini, retry: { maxAttempts: 2, baseDelayMs: 1 }, timeouts: { firstTokenMs: 300 } } }
+routes: { chat: { champion: mini, retry: { maxAttempts: 2, baseDelayMs: 1 }, timeouts: { firstTokenMs: 1000 } } }
 `);
   t.teardown(async () => {
     await gw.close();
     await upstream.close();
   });
-  upstream.inject({ kind: 'slow-headers', ms: 3000 });
+  // The retry must show its first token within the timeout too: 1 s leaves a loaded machine room
+  // (it takes milliseconds), and the slow headers are ten times that.
+  upstream.inject({ kind: 'slow-headers', ms: 10_000 });
   const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'unused', maxRetries: 0 });
   const stream = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Hello Lisbon' }], stream: true });
   for await (const _ of stream) void _;
@@ -138,13 +140,14 @@ t.test('Anthropic: an attempt that times out after message_start is priced from 
   const gw = await startLoggedGateway(`
 providers: { claude: { type: anthropic, baseUrl: "${fake.url}", apiKey: sk-ant-test } }
 models: { sonnet: { provider: claude, upstreamModel: claude-sonnet-4-5-20250929 } }
-routes: { chat: { champion: sonnet, retry: { maxAttempts: 2, baseDelayMs: 1 }, timeouts: { firstTokenMs: 300 } } }
+routes: { chat: { champion: sonnet, retry: { maxAttempts: 2, baseDelayMs: 1 }, timeouts: { firstTokenMs: 1000 } } }
 `);
   t.teardown(async () => {
     await gw.close();
     await fake.close();
   });
-  fake.inject({ kind: 'stall', afterEvents: 1, ms: 3000 });
+  // As above: a 1 s first-token timeout for the retry, a stall ten times that for the first attempt.
+  fake.inject({ kind: 'stall', afterEvents: 1, ms: 10_000 });
   const res = await postJson(gw.url, '/v1/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'Hello Porto' }], stream: true });
   t.equal(res.status, 200);
   const line = await gw.requestLine();
