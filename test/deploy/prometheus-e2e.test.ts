@@ -77,8 +77,6 @@ t.test('Prometheus scraping a gateway under traffic: dashboard and rules evaluat
     t.equal(res.statusCode, 200, `gateway answers ${path}`);
   }
 
-  const port = await freePort();
-  const prom = `http://127.0.0.1:${port}`;
   writeFileSync(
     join(dir, 'prometheus.yml'),
     stringify({
@@ -87,22 +85,40 @@ t.test('Prometheus scraping a gateway under traffic: dashboard and rules evaluat
       scrape_configs: [{ job_name: 'bellwether', metrics_path: '/metrics', static_configs: [{ targets: [gatewayHost] }] }],
     }),
   );
-  const child: ChildProcess = spawn(
-    prometheusBin,
-    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  // The port is probed free and released before Prometheus binds it, so another process can take it
+  // in between; Prometheus then exits at once and another port is tried (as helpers/redis.ts does).
   let promLog = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    promLog = (promLog + chunk.toString('utf8')).slice(-4000);
-  });
-  t.teardown(async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
+  const startPrometheus = async (): Promise<{ child: ChildProcess; prom: string }> => {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const child: ChildProcess = spawn(
+        prometheusBin,
+        [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      promLog = '';
+      child.stderr?.on('data', (chunk: Buffer) => {
+        promLog = (promLog + chunk.toString('utf8')).slice(-4000);
+      });
+      t.teardown(async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          const exited = new Promise((resolve) => child.once('exit', resolve));
+          child.kill('SIGTERM');
+          await exited;
+        }
+      });
+      const prom = `http://127.0.0.1:${port}`;
+      const state = await waitFor('Prometheus to start', 30_000, async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return 'exited';
+        const res = await request(`${prom}/-/ready`);
+        await res.body.text();
+        return res.statusCode === 200 ? 'ready' : undefined;
+      });
+      if (state === 'ready') return { child, prom };
+      if (attempt >= 5 || !/address already in use/i.test(promLog)) throw new Error(`prometheus exited: ${promLog}`);
     }
-  });
+  };
+  const { prom } = await startPrometheus();
 
   const query = async (expr: string): Promise<QueryResponse> =>
     (await getJson(`${prom}/api/v1/query?query=${encodeURIComponent(expr)}`)) as QueryResponse;
