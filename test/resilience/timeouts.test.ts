@@ -61,14 +61,15 @@ t.test('a stall between chunks: idle timeout, reported in-band, not retried', as
 });
 
 t.test('a stream that keeps arriving within the idle timeout runs past it many times over', async (t) => {
-  // 20 tokens/s: a chunk every 50 ms for well over a second, against a 250 ms idle timeout. The
-  // idle timer fires during the stream and must measure the current wait, not the stream's age.
-  const { gw, client } = await setup(t, 'timeouts: { idleMs: 250 }', 20);
+  // 10 tokens/s: a chunk every 100 ms for 4 s, against an 800 ms idle timeout (8× the gap, so a
+  // loaded machine can't fake a stall). The idle timer fires several times during the stream and
+  // must measure the current wait, not the stream's age.
+  const { gw, client } = await setup(t, 'timeouts: { idleMs: 800 }', 10);
   const started = performance.now();
-  const stream = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Tell me about Vienna and Graz.' }], stream: true, max_tokens: 30 });
+  const stream = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Tell me about Vienna and Graz.' }], stream: true, max_tokens: 40 });
   let text = '';
   for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
-  t.ok(performance.now() - started > 1000, 'the stream lasted longer than four idle timeouts');
+  t.ok(performance.now() - started > 3200, 'the stream lasted longer than four idle timeouts');
   t.ok(text.length > 0);
   const line = await gw.requestLine();
   t.equal(line.error_class, 'none');
