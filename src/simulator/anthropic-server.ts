@@ -17,7 +17,7 @@ import type {
   AnthropicStreamEvent,
   AnthropicUsage,
 } from '../providers/anthropic/wire.js';
-import { readBody, sendJson, sleep } from './http-util.js';
+import { clientGone, pause, readBody, sendJson } from './http-util.js';
 
 export type AnthropicFault =
   | { kind: 'status'; status: number; errorType?: string; message?: string; retryAfter?: string }
@@ -106,26 +106,27 @@ export class FakeAnthropic {
     const invalid = validate(body);
     if (invalid || !body) return sendError(res, 400, 'invalid_request_error', invalid ?? 'body required');
 
+    const gone = clientGone(res);
     const fault = this.faults.shift();
     if (fault?.kind === 'reset') return void res.socket?.destroy();
     if (fault?.kind === 'status') {
       const type = fault.errorType ?? ERROR_TYPE_FOR_STATUS[fault.status] ?? 'api_error';
       return sendError(res, fault.status, type, fault.message ?? (type === 'overloaded_error' ? 'Overloaded' : `Injected ${type}`), fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {});
     }
-    if (fault?.kind === 'slow-headers') await sleep(fault.ms);
+    if (fault?.kind === 'slow-headers' && !(await pause(fault.ms, gone))) return;
 
     const plan = planChat(toChatLike(body), this.options.simulation);
-    if (plan.headerDelayMs > 0) await sleep(plan.headerDelayMs);
+    if (plan.headerDelayMs > 0 && !(await pause(plan.headerDelayMs, gone))) return;
     if (plan.error) {
       const type = ERROR_TYPE_FOR_STATUS[plan.error.status] ?? 'api_error';
       return sendError(res, plan.error.status, type, plan.error.message, plan.error.retryAfterSeconds !== undefined ? { 'retry-after': String(plan.error.retryAfterSeconds) } : {});
     }
     const answer = this.answer(body, plan);
     if (body.stream !== true) {
-      await sleep(plan.firstTokenMs + plan.interTokenMs * plan.pieces.length);
+      if (!(await pause(plan.firstTokenMs + plan.interTokenMs * plan.pieces.length, gone))) return;
       return send(res, 200, answer);
     }
-    await this.stream(res, answer, plan, fault);
+    await this.stream(res, answer, plan, fault, gone);
   }
 
   /** The complete message, as the non-streaming API returns it. */
@@ -169,7 +170,7 @@ export class FakeAnthropic {
     };
   }
 
-  private async stream(res: ServerResponse, answer: AnthropicResponse, plan: SimPlan, fault: AnthropicFault | undefined): Promise<void> {
+  private async stream(res: ServerResponse, answer: AnthropicResponse, plan: SimPlan, fault: AnthropicFault | undefined, gone: AbortSignal): Promise<void> {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'request-id': `req_${randomBytes(8).toString('hex')}` });
     res.flushHeaders();
     let finished = false;
@@ -178,10 +179,10 @@ export class FakeAnthropic {
     });
     let sent = 0;
     for (const { delayMs, event } of eventSequence(answer, plan)) {
-      if (delayMs > 0) await sleep(delayMs);
+      if (delayMs > 0 && !(await pause(delayMs, gone))) return;
       if (res.destroyed) return;
       if (fault?.kind === 'cut-stream' && sent === fault.afterEvents) return void res.socket?.destroy();
-      if (fault?.kind === 'stall' && sent === fault.afterEvents) await sleep(fault.ms);
+      if (fault?.kind === 'stall' && sent === fault.afterEvents && !(await pause(fault.ms, gone))) return;
       if (fault?.kind === 'stream-error' && sent === fault.afterEvents) {
         const type = fault.errorType ?? 'overloaded_error';
         res.write(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type, message: fault.message ?? 'Overloaded' } })}\n\n`);

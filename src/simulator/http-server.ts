@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Simulation } from '../config/types.js';
 import { embeddingsBody, planChat, type ChatRequestLike } from './engine.js';
 import { chunkSequence, completionBody, errorBody, rateLimitHeaders, statusErrorBody } from './wire.js';
-import { readBody, sendJson, sleep } from './http-util.js';
+import { clientGone, pause, readBody, sendJson } from './http-util.js';
 
 export type Fault =
   | { kind: 'status'; status: number; retryAfter?: string; body?: unknown }
@@ -107,6 +107,7 @@ export class FakeUpstream {
   }
 
   private async chat(body: Record<string, unknown>, res: ServerResponse): Promise<void> {
+    const gone = clientGone(res);
     const fault = this.faults.shift();
     if (fault?.kind === 'reset') {
       res.socket?.destroy();
@@ -116,10 +117,10 @@ export class FakeUpstream {
       const headers = fault.status === 429 ? rateLimitHeaders(fault.retryAfter) : fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {};
       return sendJson(res, fault.status, fault.body ?? statusErrorBody(fault.status, String(body.model ?? 'the requested model')), headers);
     }
-    if (fault?.kind === 'slow-headers') await sleep(fault.ms);
+    if (fault?.kind === 'slow-headers' && !(await pause(fault.ms, gone))) return;
 
     const plan = planChat(body as ChatRequestLike, this.options.simulation);
-    if (plan.headerDelayMs > 0) await sleep(plan.headerDelayMs);
+    if (plan.headerDelayMs > 0 && !(await pause(plan.headerDelayMs, gone))) return;
     if (plan.error) {
       const retryAfter = plan.error.retryAfterSeconds !== undefined ? String(plan.error.retryAfterSeconds) : undefined;
       const headers = plan.error.status === 429 ? rateLimitHeaders(retryAfter) : retryAfter !== undefined ? { 'retry-after': retryAfter } : {};
@@ -127,7 +128,7 @@ export class FakeUpstream {
     }
     const model = String(body.model ?? 'fake-model');
     if (body.stream !== true) {
-      await sleep(plan.firstTokenMs + plan.interTokenMs * plan.pieces.length);
+      if (!(await pause(plan.firstTokenMs + plan.interTokenMs * plan.pieces.length, gone))) return;
       return sendJson(res, 200, completionBody(plan, model));
     }
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -135,13 +136,13 @@ export class FakeUpstream {
     const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     let sent = 0;
     for (const { delayMs, chunk } of chunkSequence(plan, model, includeUsage)) {
-      if (delayMs > 0) await sleep(delayMs);
+      if (delayMs > 0 && !(await pause(delayMs, gone))) return;
       if (res.destroyed) return;
       if (fault?.kind === 'cut-stream' && sent === fault.afterChunks) {
         res.socket?.destroy();
         return;
       }
-      if (fault?.kind === 'stall' && sent === fault.afterChunks) await sleep(fault.ms);
+      if (fault?.kind === 'stall' && sent === fault.afterChunks && !(await pause(fault.ms, gone))) return;
       if (fault?.kind === 'stream-error' && sent === fault.afterChunks) {
         const error = fault.error ?? { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error', code: null };
         return void res.end(`data: ${JSON.stringify({ error: { ...error, param: null } })}\n\n`);
