@@ -10,7 +10,7 @@ import { finish, newId, responseShell, type ResponsesObject, type ResponsesOutpu
 
 type OpenItem =
   | { kind: 'message'; outputIndex: number; item: Extract<ResponsesOutputItem, { type: 'message' }>; text: string }
-  | { kind: 'call'; outputIndex: number; item: Extract<ResponsesOutputItem, { type: 'function_call' }>; done: boolean };
+  | { kind: 'call'; outputIndex: number; item: Extract<ResponsesOutputItem, { type: 'function_call' }> };
 
 export class ChatToResponsesStream {
   private readonly response: ResponsesObject;
@@ -66,7 +66,7 @@ export class ChatToResponsesStream {
           arguments: '',
           status: 'in_progress',
         };
-        open = { kind: 'call', outputIndex: this.response.output.length, item, done: false };
+        open = { kind: 'call', outputIndex: this.response.output.length, item };
         this.response.output.push(item);
         this.calls.set(call.index, open);
         this.openCall = open;
@@ -77,7 +77,7 @@ export class ChatToResponsesStream {
         open.item.arguments += args;
         // Arguments for a call already closed (a provider interleaving calls) still reach the final
         // response; a delta after its done event would contradict the stream.
-        if (!open.done) this.emit(out, 'response.function_call_arguments.delta', { item_id: open.item.id, output_index: open.outputIndex, delta: args });
+        if (open === this.openCall) this.emit(out, 'response.function_call_arguments.delta', { item_id: open.item.id, output_index: open.outputIndex, delta: args });
       }
     }
     if (choice?.finish_reason) this.finishReason = choice.finish_reason;
@@ -112,7 +112,6 @@ export class ChatToResponsesStream {
   private closeCall(out: StreamEvent[]): void {
     const open = this.openCall;
     if (!open) return;
-    open.done = true;
     open.item.status = 'completed';
     this.emit(out, 'response.function_call_arguments.done', { item_id: open.item.id, output_index: open.outputIndex, name: open.item.name, arguments: open.item.arguments });
     this.emit(out, 'response.output_item.done', { output_index: open.outputIndex, item: open.item });
