@@ -46,7 +46,7 @@ export function recordRequest(metrics: Metrics, logger: Logger, ledger: RequestL
     }
   }
   if (ledger.attempts.length > 0) {
-    metrics.hot.overhead.get(route, stream).observe(Math.max(0, totalMs - ledger.upstreamWaitMs - ledger.clientWaitMs) / 1000);
+    metrics.hot.overhead.get(route, stream).observe(ledger.overheadMs(totalMs) / 1000);
   }
 
   ledger.span?.end({ statusCode: ledger.status, outcome, errorClass: ledger.errorClass, attempts: ledger.attempts.length, answeredBy: answered });

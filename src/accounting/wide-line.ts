@@ -40,7 +40,7 @@ export function wideLineMembers(ledger: RequestLedger, facts: LineFacts): string
   out += ']';
   if (ledger.fallbackReason) out += `,"fallback":${str(ledger.fallbackReason)}`;
   const ttft = ledger.ttftMs === undefined ? 'null' : num(round(ledger.ttftMs));
-  const overhead = round(Math.max(0, facts.totalMs - ledger.upstreamWaitMs - ledger.clientWaitMs));
+  const overhead = round(ledger.overheadMs(facts.totalMs));
   out += `,"duration_ms":${num(round(facts.totalMs))},"ttft_ms":${ttft},"overhead_ms":${num(overhead)},"tokens":${usage(ledger.usage)},"cost_usd":${facts.costUsd === undefined ? 'null' : num(facts.costUsd)},"cost_provenance":"${facts.costProvenance}"`;
   return out;
 }

@@ -52,9 +52,10 @@ export function compileContains(spec: ContainsFamilySpec): Run {
   const ignoreCase = spec.type === 'icontains' || ('ignoreCase' in spec && spec.ignoreCase === true);
   // Canonically equivalent text (é precomposed or as e + U+0301) is the same text either way.
   const fold = (s: string): string => (ignoreCase ? foldCase(s) : s.normalize('NFC'));
+  const folded = needles.map(fold);
   return ({ output }) => {
     const haystack = fold(output);
-    const found = needles.filter((n) => haystack.includes(fold(n)));
+    const found = needles.filter((_, i) => haystack.includes(folded[i] as string));
     const missing = needles.filter((n) => !found.includes(n));
     return judgeContains(spec.type, needles.length, found, missing);
   };

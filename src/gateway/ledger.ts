@@ -53,6 +53,10 @@ export class RequestLedger {
   upstreamWaitMs = 0;
   /** Time a stream waited for a slow client to take what was written (backpressure): not gateway work either. */
   clientWaitMs = 0;
+  /** The gateway's own share of `totalMs`: everything but waiting for upstreams and for the client. */
+  overheadMs(totalMs: number): number {
+    return Math.max(0, totalMs - this.upstreamWaitMs - this.clientWaitMs);
+  }
   status = 200;
   errorClass: ErrorClass = 'none';
   errorCause: string | undefined;

@@ -104,9 +104,10 @@ export class ShadowMirror {
     const percent = effectivePercent(state, this.ctx.rollouts.health().stale);
     if (percent <= 0 || !this.sample(percent)) return undefined;
     const model = this.ctx.config.models[state.challenger];
-    const provider = model ? this.ctx.providers.get(model.provider) : undefined;
+    const configured = model ? this.ctx.providers.get(model.provider) : undefined;
     // Through the same adapter as the client's own calls: a chat-only provider answers /v1/responses too.
-    if (!model || !provider || !providerFor(provider, ledger.operation).supports(ledger.operation)) return undefined;
+    const provider = configured && providerFor(configured, ledger.operation);
+    if (!model || !provider || !provider.supports(ledger.operation)) return undefined;
     return { ledger, route, model, provider };
   }
 
@@ -138,7 +139,7 @@ export class ShadowMirror {
     const cancel = new Cancellation();
     const total = guard(cancel, route.timeouts.totalMs, 'total');
     try {
-      const response = await providerFor(provider, ledger.operation).call({
+      const response = await provider.call({
         operation: ledger.operation,
         model,
         body,

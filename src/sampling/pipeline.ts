@@ -50,11 +50,7 @@ export function createSamplingPipeline(
   const memory = new MemoryRecentResponses(config.feedback.ttlSeconds * 1000, config.feedback.maxEntries);
   const recent: RecentResponses = redis ? new RedisRecentResponses(redis, config.state.keyPrefix, config.feedback.ttlSeconds, memory, logger) : memory;
   let checks = new OnlineChecks(config, metrics);
-  const sampler = new Sampler({
-    offer: (source) => writer?.offer(source) ?? false,
-    close: async (ms) => writer?.close(ms),
-    reconfigure: () => {},
-  });
+  const sampler = new Sampler({ offer: (source) => writer?.offer(source) ?? false });
 
   const backlog: RequestLedger[] = [];
   let scheduled = false;

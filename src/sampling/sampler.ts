@@ -10,7 +10,7 @@ export type SampleReason = 'sampled' | 'error' | 'fallback' | 'check_failed' | '
 
 export class Sampler {
   constructor(
-    private readonly writer: SampleWriter,
+    private readonly writer: Pick<SampleWriter, 'offer'>,
     private readonly random: () => number = Math.random,
   ) {}
 

@@ -7,8 +7,6 @@ import { createHash } from 'node:crypto';
 import type { Simulation } from '../config/types.js';
 import { textOf } from '../providers/chat-wire.js';
 
-export { textOf };
-
 export interface SimToolCall {
   id: string;
   name: string;
@@ -158,7 +156,7 @@ function planChoice(req: ChatRequestLike, s: { recall: number; invalidJsonRate: 
 }
 
 /** Deterministic pseudo-embedding: unit vector derived from the text's hash. */
-export function embed(text: string, dimensions = 16): number[] {
+function embed(text: string, dimensions = 16): number[] {
   const rng = seeded(text);
   const v = Array.from({ length: dimensions }, () => rng() * 2 - 1);
   const norm = Math.hypot(...v) || 1;
@@ -188,7 +186,7 @@ export function embeddingsBody(body: Record<string, unknown>, model: string) {
   };
 }
 
-export function estimateTokens(text: string): number {
+function estimateTokens(text: string): number {
   return Math.max(1, Math.ceil(text.length / 4));
 }
 

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Simulation } from '../config/types.js';
 import { embeddingsBody, planChat, type ChatRequestLike } from './engine.js';
-import { chunkSequence, completionBody, errorBody, rateLimitHeaders, statusErrorBody } from './wire.js';
+import { chunkSequence, completionBody, errorBody, errorHeaders, statusErrorBody } from './wire.js';
 import { clientGone, pause, readBody, sendJson } from './http-util.js';
 
 export type Fault =
@@ -114,7 +114,7 @@ export class FakeUpstream {
       return;
     }
     if (fault?.kind === 'status') {
-      const headers = fault.status === 429 ? rateLimitHeaders(fault.retryAfter) : fault.retryAfter !== undefined ? { 'retry-after': fault.retryAfter } : {};
+      const headers = errorHeaders(fault.status, fault.retryAfter);
       return sendJson(res, fault.status, fault.body ?? statusErrorBody(fault.status, String(body.model ?? 'the requested model')), headers);
     }
     if (fault?.kind === 'slow-headers' && !(await pause(fault.ms, gone))) return;
@@ -123,7 +123,7 @@ export class FakeUpstream {
     if (plan.headerDelayMs > 0 && !(await pause(plan.headerDelayMs, gone))) return;
     if (plan.error) {
       const retryAfter = plan.error.retryAfterSeconds !== undefined ? String(plan.error.retryAfterSeconds) : undefined;
-      const headers = plan.error.status === 429 ? rateLimitHeaders(retryAfter) : retryAfter !== undefined ? { 'retry-after': retryAfter } : {};
+      const headers = errorHeaders(plan.error.status, retryAfter);
       return sendJson(res, plan.error.status, errorBody(plan), headers);
     }
     const model = String(body.model ?? 'fake-model');

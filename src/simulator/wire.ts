@@ -122,7 +122,13 @@ export function statusErrorBody(status: number, model = 'the requested model'): 
 }
 
 /** The x-ratelimit-* headers OpenAI sends with a 429 (and Retry-After when the plan has one). */
-export function rateLimitHeaders(retryAfter?: string): Record<string, string> {
+/** Headers of an error answer: a 429 carries the rate-limit headers, any error its Retry-After. */
+export function errorHeaders(status: number, retryAfter?: string): Record<string, string> {
+  const after: Record<string, string> = retryAfter !== undefined ? { 'retry-after': retryAfter } : {};
+  return status === 429 ? { ...rateLimitHeaders(), ...after } : after;
+}
+
+function rateLimitHeaders(): Record<string, string> {
   return {
     'x-ratelimit-limit-requests': '500',
     'x-ratelimit-remaining-requests': '0',
@@ -130,6 +136,5 @@ export function rateLimitHeaders(retryAfter?: string): Record<string, string> {
     'x-ratelimit-limit-tokens': '200000',
     'x-ratelimit-remaining-tokens': '199000',
     'x-ratelimit-reset-tokens': '300ms',
-    ...(retryAfter !== undefined ? { 'retry-after': retryAfter } : {}),
   };
 }

@@ -188,7 +188,8 @@ function zeroMissing(startUp: boolean): ZeroMissing {
   return (metric, labels) => {
     const map = (metric as { hashMap?: unknown }).hashMap;
     const readable = map !== null && typeof map === 'object';
-    if (readable ? entryOf(metric, labels, 'any') === undefined : startUp) metric.zero(labels);
+    // At start-up nothing has been observed: zeroing is always safe, and skips a scan per series.
+    if (startUp || (readable && entryOf(metric, labels, 'any') === undefined)) metric.zero(labels);
   };
 }
 
