@@ -43,6 +43,8 @@ const HOLD_MS = options.quick ? 1000 : 3000;
 const SLOW_TOKENS = 50;
 const TTFB_CONCURRENCY = 8;
 const STREAM_WARMUP_FACTOR = 3;
+/** Concurrent streams in the streaming phase's warm-up: ~2,000 streams in 6 s instead of ~250. */
+const STREAM_WARMUP_CONCURRENCY = 64;
 const PROFILED = new Set(['throughput', 'fixedRate', 'streaming']);
 const RATE_AUTOCANNON_CONNECTIONS = 10;
 
@@ -156,8 +158,13 @@ async function main(): Promise<void> {
    * every target in rotated order (direct, pass-through, gateway; then pass-through, gateway, direct;
    * …), a spell falls on all three, and every target runs first, second and last alike.
    */
-  const each = async <R extends { samples: unknown }>(phase: string, kind: Kind<R>, run: Run<R>, warmupS = options.warmupS): Promise<Record<Who, Omit<R, 'samples'>>> => {
-    await warmUp(phase, run, warmupS);
+  const each = async <R extends { samples: unknown }>(
+    phase: string,
+    kind: Kind<R>,
+    run: Run<R>,
+    warm: { seconds: number; run: Run<unknown> } = { seconds: options.warmupS, run },
+  ): Promise<Record<Who, Omit<R, 'samples'>>> => {
+    await warmUp(phase, warm.run, warm.seconds);
     const parts: Record<Who, { run: R; share: CpuShare }[]> = { direct: [], passthrough: [], gateway: [] };
     const figures: RoundFigures[] = [];
     for (let n = 0; n < options.rounds; n++) {
@@ -181,12 +188,16 @@ async function main(): Promise<void> {
   const fixedRateAutocannon = options.quick
     ? undefined
     : await each('fixedRateAutocannon', LOAD, (who, durationS) => autocannonRun(chat[who], { connections: RATE_AUTOCANNON_CONNECTIONS, overallRate: options.rate, durationS }));
-  // Streams warm up three times longer, every target alike. The gateway's streaming path (SSE parsing,
-  // the relay) runs only for stream requests — about 40 a second here — and V8 needs ~6 s of them to
-  // optimise it: CPU per stream of a fresh gateway in consecutive 2 s windows 8,600 → 5,100 → 3,450
-  // µs, then steady. A long-running gateway is long past that; 2 s of warm-up left the first rounds
-  // measuring the JIT, not the gateway.
-  const streaming = await each('streaming', STREAM, (who, durationS) => ttfbRun(stream[who], { concurrency: TTFB_CONCURRENCY, durationS }), options.warmupS * STREAM_WARMUP_FACTOR);
+  // Streams warm up three times longer and eight times wider, every target alike. The gateway's
+  // streaming path (SSE parsing, the relay, the stream branch of the handler) runs only for stream
+  // requests, and V8 optimises a function after enough calls, not enough seconds: a fresh gateway
+  // under the measured 8-stream load (~40 streams/s) needed ~45 s — ~1,800 streams — before its
+  // TTFB and CPU per stream stopped falling. 64 streams at once serve ~2,000 in the 6 s. A gateway in
+  // production has long been past that; the measured rounds keep the 8-stream load.
+  const streaming = await each('streaming', STREAM, (who, durationS) => ttfbRun(stream[who], { concurrency: TTFB_CONCURRENCY, durationS }), {
+    seconds: options.warmupS * STREAM_WARMUP_FACTOR,
+    run: (who, durationS) => ttfbRun(stream[who], { concurrency: STREAM_WARMUP_CONCURRENCY, durationS }),
+  });
 
   const memory: Results['memory'] = {};
   for (const who of options.quick ? (['gateway'] as const) : (['passthrough', 'gateway'] as const)) {
@@ -230,7 +241,7 @@ async function main(): Promise<void> {
         throughput: `autocannon, ${options.concurrency} connections, non-streaming`,
         fixedRate: `open loop, ${options.rate} req/s evenly spaced (1 ms dispatch timer), undici Pool; latency = dispatch → last body byte`,
         fixedRateAutocannon: `autocannon overallRate ${options.rate}, ${RATE_AUTOCANNON_CONNECTIONS} connections (each sends its quota of ${options.rate / RATE_AUTOCANNON_CONNECTIONS} back to back at the start of every second)`,
-        streaming: `${TTFB_CONCURRENCY} undici workers streaming one answer after another; ${STREAM_TOKENS} content chunks, 10 ms apart; TTFB = request sent → first body byte`,
+        streaming: `${TTFB_CONCURRENCY} undici workers streaming one answer after another; ${STREAM_TOKENS} content chunks, 10 ms apart; TTFB = request sent → first body byte; warm-up ${options.warmupS * STREAM_WARMUP_FACTOR} s at ${STREAM_WARMUP_CONCURRENCY} concurrent streams`,
         memory: `${options.streams} concurrent streams, ${SLOW_TOKEN_MS} ms between chunks; RSS from /proc/<pid>/status sampled every 100 ms for ${HOLD_MS} ms while all are open, then the streams are cancelled`,
         cpu: 'CPU ms per process from /proc/<pid>/stat over each measured window (warm-up excluded), summed over the rounds; otherPct = share of all cores used by processes outside the bench, weighted by each round’s wall time',
         rounds: `each phase: every target warmed up, then ${options.rounds} rounds of ${round(options.durationS / options.rounds, 2)} s, the targets in rotated order (round 1: direct, pass-through, gateway; round 2: pass-through, gateway, direct; …); each target’s rounds merged from every sample (percentiles of the union, req/s = requests ÷ seconds, CPU summed)`,
