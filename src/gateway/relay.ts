@@ -31,15 +31,36 @@ interface StreamTracker {
   errorEvent(body: OpenAIErrorBody): string;
 }
 
+/** Deferred chunks read at a time: bounds what a long stream holds unread (~250 bytes each). */
+const UNREAD_BATCH = 32;
+
 class ChatTracker implements StreamTracker {
-  readonly summary: ResponseSummary = { content: '', toolCalls: [], finishReason: null };
-  deltas = 0;
+  private readonly tracked: ResponseSummary = { content: '', toolCalls: [], finishReason: null };
+  private outputDeltas = 0;
   private sawDone = false;
+  /**
+   * Chunks relayed but not read yet (StreamEvent.deferred): nothing in them decides whether or how
+   * they are relayed, so they are parsed and read later — UNREAD_BATCH at a time, before the next
+   * chunk that is read at once, and when something asks for the answer (the ledger's summary is lazy).
+   */
+  private readonly unread: StreamEvent[] = [];
 
   constructor(private readonly clientAskedUsage: boolean) {}
 
+  get summary(): ResponseSummary {
+    this.catchUp();
+    return this.tracked;
+  }
+
+  get deltas(): number {
+    this.catchUp();
+    return this.outputDeltas;
+  }
+
   get complete(): boolean {
-    return this.sawDone || this.summary.finishReason !== null;
+    if (this.sawDone) return true;
+    this.catchUp();
+    return this.tracked.finishReason !== null;
   }
 
   get ended(): boolean {
@@ -51,17 +72,15 @@ class ChatTracker implements StreamTracker {
       this.sawDone = true;
       return true;
     }
-    const json = event.json;
-    const choices = json?.choices as ChunkChoice[] | undefined;
-    // The trailing usage chunk (empty choices) exists only because we asked for it.
-    if (!this.clientAskedUsage && json && Array.isArray(choices) && choices.length === 0 && json.usage) return false;
-    if (!Array.isArray(choices)) return true;
-    for (const choice of choices) {
-      // With n > 1 the completions interleave (a chunk per index): the summary — what checks and
-      // samples read — is completion 0, as for a JSON answer; output of any of them is the first token.
-      if ((choice.index ?? 0) === 0) this.track(choice);
-      else if (deltaHasOutput(choice.delta)) this.deltas++;
+    if (event.deferred) {
+      if (this.unread.push(event) >= UNREAD_BATCH) this.catchUp();
+      return true;
     }
+    this.catchUp();
+    const json = event.json;
+    // The trailing usage chunk (empty choices) exists only because we asked for it.
+    if (!this.clientAskedUsage && json && Array.isArray(json.choices) && json.choices.length === 0 && json.usage) return false;
+    this.read(json);
     return true;
   }
 
@@ -69,21 +88,39 @@ class ChatTracker implements StreamTracker {
     return `data: ${JSON.stringify(body)}\n\n`;
   }
 
+  private catchUp(): void {
+    if (this.unread.length === 0) return;
+    for (const event of this.unread) this.read(event.json);
+    this.unread.length = 0;
+  }
+
+  private read(json: Record<string, unknown> | undefined): void {
+    const choices = json?.choices as ChunkChoice[] | undefined;
+    if (!Array.isArray(choices)) return;
+    for (const choice of choices) {
+      // With n > 1 the completions interleave (a chunk per index): the summary — what checks and
+      // samples read — is completion 0, as for a JSON answer; output of any of them is the first token.
+      if ((choice.index ?? 0) === 0) this.track(choice);
+      else if (deltaHasOutput(choice.delta)) this.outputDeltas++;
+    }
+  }
+
   private track(choice: ChunkChoice): void {
     const delta = choice.delta;
+    const summary = this.tracked;
     if (typeof delta?.content === 'string' && delta.content.length > 0) {
-      this.summary.content += delta.content;
-      this.deltas++;
+      summary.content += delta.content;
+      this.outputDeltas++;
     }
-    if (hasSideOutput(delta)) this.deltas++;
+    if (hasSideOutput(delta)) this.outputDeltas++;
     for (const call of delta?.tool_calls ?? []) {
-      this.deltas++;
-      const slot = (this.summary.toolCalls[call.index ?? 0] ??= { name: '', arguments: '' });
+      this.outputDeltas++;
+      const slot = (summary.toolCalls[call.index ?? 0] ??= { name: '', arguments: '' });
       if (call.id) slot.id = call.id;
       if (call.function?.name) slot.name += call.function.name;
       if (call.function?.arguments) slot.arguments += call.function.arguments;
     }
-    if (choice.finish_reason) this.summary.finishReason = choice.finish_reason;
+    if (choice.finish_reason) summary.finishReason = choice.finish_reason;
   }
 }
 
@@ -248,7 +285,9 @@ export async function relayStream(
     attempt.usage = usage;
     attempt.costUsd = costUsd(usage, answer.pricing);
     ledger.usage = usage;
-    ledger.response = tracker.summary;
+    // Read when something needs the answer (checks, samples): until then a chat stream's deferred
+    // chunks stay unparsed, and without such a reader they never are.
+    ledger.respondedWith(() => tracker.summary);
     if (attempt.span) endAttemptSpan(attempt, answeredModel(answer), tracker.summary.finishReason);
     if (!res.destroyed && !res.writableEnded) res.end();
     if (tracker.ended && !upstreamEnded) void releaseUpstream(answer, idleMs);

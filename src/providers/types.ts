@@ -23,8 +23,14 @@ export interface ProviderCall {
 export interface StreamEvent {
   event?: string;
   data: string;
-  /** Parsed `data`, when it is JSON. */
-  json?: Record<string, unknown>;
+  /** Parsed `data`, when it is a JSON object. */
+  json?: Record<string, unknown> | undefined;
+  /**
+   * Set on a chat chunk the provider has not parsed yet (`json` parses it when first read): one
+   * that carries neither a usage report nor an error, so nothing has to be done about it before it
+   * is relayed. A consumer that needs its content only later may read `json` later (relay.ts).
+   */
+  readonly deferred?: boolean;
   /**
    * Billed usage so far, normalised and CUMULATIVE: the latest report replaces earlier ones (OpenAI's
    * include_usage chunk; Anthropic's message_start, then message_delta). Early reports let a cancelled

@@ -1,7 +1,8 @@
 // SSE bodies are decoded chunk by chunk: whatever the chunking, the text is the body's, whole
 // characters only, without a leading byte-order mark; parseSse yields the same events either way.
+// A chat chunk waits to be parsed only when nothing in it can be an error or a usage report.
 import t from 'tap';
-import { SseText, parseSse } from '../../src/providers/sse.js';
+import { DeferredChunk, SseText, canDefer, parseSse } from '../../src/providers/sse.js';
 
 const BODY = 'data: {"content":"Žluťoučký kůň 请 😀"}\n\nevent: done\ndata: [DONE]\n\n';
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
@@ -35,4 +36,31 @@ t.test('parseSse: the events of a body split inside a character and inside the B
     { event: undefined, data: '{"content":"Žluťoučký kůň 请 😀"}' },
     { event: 'done', data: '[DONE]' },
   ]);
+});
+
+t.test('canDefer: only a plain chunk without usage or error waits to be parsed', async (t) => {
+  const chunk = (extra: Record<string, unknown> = {}): string =>
+    JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'Hi "usage" \\"type\\"' }, finish_reason: null }], ...extra });
+  const yes = (data: string, event?: string) => t.ok(canDefer({ data, event, id: undefined }), data);
+  const no = (data: string, event?: string) => t.notOk(canDefer({ data, event, id: undefined }), `${event ?? ''} ${data}`);
+  yes(chunk());
+  yes(chunk({ usage: null }));
+  no(chunk({ usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } }), 'a usage report is priced at once');
+  no(chunk({ usage: null, x: { usage: 1 } }), 'a second "usage" key: read at once rather than guess which is which');
+  no(JSON.stringify({ error: { message: 'overloaded', type: 'server_error' } }), 'an error ends the stream at once');
+  no(JSON.stringify({ type: 'response.output_text.delta', delta: 'x' }), 'typed events (Responses API, tool calls) are read at once');
+  no(chunk(), 'error');
+  no('42', 'not an object');
+  no(' {"choices":[]}', 'not starting with the object');
+  no('[DONE]');
+});
+
+t.test('DeferredChunk parses once, on first read; anything but an object reads as undefined', async (t) => {
+  const event = new DeferredChunk('{"choices":[{"index":0,"delta":{"content":"Hi"}}]}');
+  t.equal(event.deferred, true);
+  const first = event.json;
+  t.same(first, { choices: [{ index: 0, delta: { content: 'Hi' } }] });
+  t.equal(event.json, first, 'the same object on every read');
+  t.equal(new DeferredChunk('{"choices":').json, undefined, 'bad JSON');
+  t.equal(new DeferredChunk('{').json, undefined);
 });

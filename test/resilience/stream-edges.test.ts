@@ -213,3 +213,30 @@ t.test('with n = 2, checks read completion 0, not the two interleaved', async (t
   );
   t.equal(passed, 1, 'the check saw "Hello world"');
 });
+
+t.test('a long stream: checks read every chunk in order, with usage reports in between (continuous usage stats)', async (t) => {
+  // 100 chunks: most are read after they are relayed, in batches; every 7th carries a usage report
+  // (vLLM's continuous_usage_stats) and is read at once. The answer checks and prices must be whole.
+  const words = Array.from({ length: 100 }, (_, i) => `w${i} `);
+  const body = (i: number): string => {
+    const usage = i % 7 === 0 ? { prompt_tokens: 10, completion_tokens: i + 1, total_tokens: i + 11 } : null;
+    return `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { content: words[i] }, finish_reason: null }], usage })}\n\n`;
+  };
+  const finalUsage = { prompt_tokens: 10, completion_tokens: 100, total_tokens: 110 };
+  const up = await wireUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(words.map((_, i) => body(i)).join('') + chunk({}, 'stop') + `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [], usage: finalUsage })}\n\n` + DONE);
+  });
+  const gw = await gatewayFor(t, up.url, `checks: [{ name: whole, type: equals, value: "${words.join('')}" }]`);
+  const res = await postJson(gw.url, '/v1/chat/completions', STREAM);
+  const data = sseData(res.text) as { choices?: { delta?: { content?: string } }[] }[];
+  t.equal(data.map((d) => d.choices?.[0]?.delta?.content ?? '').join(''), words.join(''), 'the client got every word');
+  const passed = await until(
+    async () => metricValue(await gw.metrics(), 'bellwether_quality_checks_total', { route: 'chat', variant: 'champion', model: 'mini', check: 'whole', result: 'pass' }) ?? 0,
+    (n) => n === 1,
+  );
+  t.equal(passed, 1, 'the check saw the whole answer, in order');
+  const line = await gw.requestLine();
+  t.equal(line.tokens?.output, 100, 'priced from the last usage report');
+  t.equal(line.outcome, 'success');
+});

@@ -6,7 +6,7 @@ import type { ProviderConfig } from '../../config/types.js';
 import { fromOpenAIUsage, type OpenAIUsageWire, type Usage } from '../../accounting/usage.js';
 import type { Operation, PassthroughTarget, Provider, ProviderCall, ProviderResponse, StreamEvent } from '../types.js';
 import { createParser, type EventSourceMessage, type EventSourceParser } from 'eventsource-parser';
-import { SseText } from '../sse.js';
+import { DeferredChunk, SseText, canDefer, parseObject } from '../sse.js';
 import { httpError, longestFirst, streamErrorStatus, transportError } from '../upstream-errors.js';
 import { GatewayError } from '../../gateway/errors.js';
 import type { Cancellation } from '../cancellation.js';
@@ -133,7 +133,7 @@ export class OpenAICompatibleProvider implements Provider {
       body: JSON.stringify(call.body),
     };
     return new Promise((resolve, reject) => {
-      const exchange = new Exchange(call.cancel, this.name, call.stream, resolve, reject, this.streamHighWater, this.keys);
+      const exchange = new Exchange(call.cancel, this.name, call.stream, resolve, reject, this.streamHighWater, this.keys, call.operation === 'chat');
       try {
         this.pool.dispatch(request, exchange);
       } catch (err) {
@@ -186,6 +186,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly highWater = HIGH_WATER,
     /** The provider's keys, kept out of error messages (withoutSecrets). */
     private readonly secrets: readonly string[] = [],
+    /** Chat chunks that carry no usage and no error are parsed when first read (DeferredChunk). */
+    private readonly defer = false,
   ) {
     // A request still queued for a connection fails at once; the dispatcher drops it when it starts.
     this.stopListening = cancel.onAbort((reason) => {
@@ -264,14 +266,12 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.queue.push({ data: '[DONE]' });
       return;
     }
-    let json: Record<string, unknown> | undefined;
-    try {
-      const parsed: unknown = JSON.parse(message.data);
-      // Only an object is a chunk; anything else (a bare number as keep-alive) is relayed untouched.
-      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
-    } catch {
-      json = undefined;
+    if (this.defer && canDefer(message)) {
+      this.queue.push(new DeferredChunk(message.data));
+      return;
     }
+    // Only an object is a chunk; anything else (a bare number as keep-alive) is relayed untouched.
+    const json = parseObject(message.data);
     if (json && (('error' in json && json.error) || json.type === 'error' || json.type === 'response.failed' || message.event === 'error')) {
       const error = streamError(json, message.data, this.name, this.secrets);
       this.controller?.abort(error);
