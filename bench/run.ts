@@ -43,6 +43,7 @@ const HOLD_MS = options.quick ? 1000 : 3000;
 const SLOW_TOKENS = 50;
 const TTFB_CONCURRENCY = 8;
 const STREAM_WARMUP_FACTOR = 3;
+const STREAM_DURATION_FACTOR = 2;
 /** Concurrent streams in the streaming phase's warm-up: ~2,000 streams in 6 s instead of ~250. */
 const STREAM_WARMUP_CONCURRENCY = 64;
 const PROFILED = new Set(['throughput', 'fixedRate', 'streaming']);
@@ -163,6 +164,7 @@ async function main(): Promise<void> {
     kind: Kind<R>,
     run: Run<R>,
     warm: { seconds: number; run: Run<unknown> } = { seconds: options.warmupS, run },
+    measuredS = options.durationS,
   ): Promise<Record<Who, Omit<R, 'samples'>>> => {
     await warmUp(phase, warm.run, warm.seconds);
     const parts: Record<Who, { run: R; share: CpuShare }[]> = { direct: [], passthrough: [], gateway: [] };
@@ -171,7 +173,7 @@ async function main(): Promise<void> {
       for (const who of rotated(n)) {
         log(`${phase}: ${who}, round ${n + 1}/${options.rounds}`);
         const start = meter.snapshot();
-        const result = await run(who, options.durationS / options.rounds);
+        const result = await run(who, measuredS / options.rounds);
         const share = meter.since(start);
         parts[who].push({ run: result, share });
         figures.push({ round: n, who, ...kind.figures(result), cpuUsPerReq: cpuPerRequestUs(share, who, kind.requests(result)), otherPct: share.otherPct });
@@ -194,10 +196,16 @@ async function main(): Promise<void> {
   // under the measured 8-stream load (~40 streams/s) needed ~45 s — ~1,800 streams — before its
   // TTFB and CPU per stream stopped falling. 64 streams at once serve ~2,000 in the 6 s. A gateway in
   // production has long been past that; the measured rounds keep the 8-stream load.
-  const streaming = await each('streaming', STREAM, (who, durationS) => ttfbRun(stream[who], { concurrency: TTFB_CONCURRENCY, durationS }), {
-    seconds: options.warmupS * STREAM_WARMUP_FACTOR,
-    run: (who, durationS) => ttfbRun(stream[who], { concurrency: STREAM_WARMUP_CONCURRENCY, durationS }),
-  });
+  // Measured twice as long too: ~40 streams a second give ~80 TTFB samples per target and round (the
+  // other phases thousands), and where a new stream's request lands among the other seven streams'
+  // 10 ms chunk bursts drifts slowly — single 2 s rounds differed by up to 1 ms from their neighbours.
+  const streaming = await each(
+    'streaming',
+    STREAM,
+    (who, durationS) => ttfbRun(stream[who], { concurrency: TTFB_CONCURRENCY, durationS }),
+    { seconds: options.warmupS * STREAM_WARMUP_FACTOR, run: (who, durationS) => ttfbRun(stream[who], { concurrency: STREAM_WARMUP_CONCURRENCY, durationS }) },
+    options.durationS * STREAM_DURATION_FACTOR,
+  );
 
   const memory: Results['memory'] = {};
   for (const who of options.quick ? (['gateway'] as const) : (['passthrough', 'gateway'] as const)) {
@@ -241,7 +249,7 @@ async function main(): Promise<void> {
         throughput: `autocannon, ${options.concurrency} connections, non-streaming`,
         fixedRate: `open loop, ${options.rate} req/s evenly spaced (1 ms dispatch timer), undici Pool; latency = dispatch → last body byte`,
         fixedRateAutocannon: `autocannon overallRate ${options.rate}, ${RATE_AUTOCANNON_CONNECTIONS} connections (each sends its quota of ${options.rate / RATE_AUTOCANNON_CONNECTIONS} back to back at the start of every second)`,
-        streaming: `${TTFB_CONCURRENCY} undici workers streaming one answer after another; ${STREAM_TOKENS} content chunks, 10 ms apart; TTFB = request sent → first body byte; warm-up ${options.warmupS * STREAM_WARMUP_FACTOR} s at ${STREAM_WARMUP_CONCURRENCY} concurrent streams`,
+        streaming: `${TTFB_CONCURRENCY} undici workers streaming one answer after another; ${STREAM_TOKENS} content chunks, 10 ms apart; TTFB = request sent → first body byte; warm-up ${options.warmupS * STREAM_WARMUP_FACTOR} s at ${STREAM_WARMUP_CONCURRENCY} concurrent streams; measured ${options.durationS * STREAM_DURATION_FACTOR} s per target`,
         memory: `${options.streams} concurrent streams, ${SLOW_TOKEN_MS} ms between chunks; RSS from /proc/<pid>/status sampled every 100 ms for ${HOLD_MS} ms while all are open, then the streams are cancelled`,
         cpu: 'CPU ms per process from /proc/<pid>/stat over each measured window (warm-up excluded), summed over the rounds; otherPct = share of all cores used by processes outside the bench, weighted by each round’s wall time',
         rounds: `each phase: every target warmed up, then ${options.rounds} rounds of ${round(options.durationS / options.rounds, 2)} s, the targets in rotated order (round 1: direct, pass-through, gateway; round 2: pass-through, gateway, direct; …); each target’s rounds merged from every sample (percentiles of the union, req/s = requests ÷ seconds, CPU summed)`,
