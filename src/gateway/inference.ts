@@ -11,7 +11,7 @@ import { GatewayError, asGatewayError, badRequest, refuseWhileDraining } from '.
 import { RequestLedger } from './ledger.js';
 import { callUpstream, guard } from './attempts.js';
 import { relayStream } from './relay.js';
-import { summariseAnswer } from './summary.js';
+import { summaryLater } from './summary.js';
 import { Cancellation } from '../providers/cancellation.js';
 import type { ClientIdentity } from './authenticate.js';
 import type { GatewayContext } from './context.js';
@@ -66,7 +66,7 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
     } else {
       const upstream = answer.response;
       ledger.usage = upstream.usage;
-      ledger.respondedWith(() => summariseAnswer(operation, upstream.json), upstream.body);
+      ledger.respondedWith(summaryLater(operation, upstream.json), upstream.body);
       const cost = ledger.costUsd;
       headers['x-bellwether-cost-usd'] = cost === undefined ? 'unknown' : cost.toFixed(8);
       headers['content-type'] = 'application/json; charset=utf-8';

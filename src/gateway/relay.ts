@@ -287,11 +287,20 @@ export async function relayStream(
     ledger.usage = usage;
     // Read when something needs the answer (checks, samples): until then a chat stream's deferred
     // chunks stay unparsed, and without such a reader they never are.
-    ledger.respondedWith(() => tracker.summary);
+    ledger.respondedWith(summaryOf(tracker));
     if (attempt.span) endAttemptSpan(attempt, answeredModel(answer), tracker.summary.finishReason);
     if (!res.destroyed && !res.writableEnded) res.end();
     if (tracker.ended && !upstreamEnded) void releaseUpstream(answer, idleMs);
   }
+}
+
+/**
+ * The tracker's summary, read later. Made out here: a closure made inside relayStream would keep the
+ * whole relay's scope (the response, its socket, the upstream exchange) alive with the ledger, which
+ * outlives the request when it is held for late feedback.
+ */
+function summaryOf(tracker: StreamTracker): () => ResponseSummary {
+  return () => tracker.summary;
 }
 
 /**

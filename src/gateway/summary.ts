@@ -17,3 +17,13 @@ export function summariseCompletion(json: Record<string, unknown>): ResponseSumm
 export function summariseAnswer(operation: Operation, json: Record<string, unknown>): ResponseSummary {
   return operation === 'responses' ? summariseResponse(json) : summariseCompletion(json);
 }
+
+/**
+ * summariseAnswer, deferred until something reads it (RequestLedger.respondedWith). Made here rather
+ * than as an arrow in the request handler: a closure shares the scope of the function it is made in,
+ * and the handler's scope holds the reply, the request and their socket — a ledger held for late
+ * feedback kept all of them alive with it.
+ */
+export function summaryLater(operation: Operation, json: Record<string, unknown>): () => ResponseSummary {
+  return () => summariseAnswer(operation, json);
+}
