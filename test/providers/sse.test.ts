@@ -41,18 +41,18 @@ t.test('parseSse: the events of a body split inside a character and inside the B
 t.test('canDefer: only a plain chunk without usage or error waits to be parsed', async (t) => {
   const chunk = (extra: Record<string, unknown> = {}): string =>
     JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: 'Hi "usage" \\"type\\"' }, finish_reason: null }], ...extra });
-  const yes = (data: string, event?: string) => t.ok(canDefer({ data, event, id: undefined }), data);
-  const no = (data: string, event?: string) => t.notOk(canDefer({ data, event, id: undefined }), `${event ?? ''} ${data}`);
+  const yes = (data: string) => t.ok(canDefer({ data, event: undefined, id: undefined }), data);
+  const no = (data: string, why: string, event?: string) => t.notOk(canDefer({ data, event, id: undefined }), why);
   yes(chunk());
   yes(chunk({ usage: null }));
   no(chunk({ usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 } }), 'a usage report is priced at once');
   no(chunk({ usage: null, x: { usage: 1 } }), 'a second "usage" key: read at once rather than guess which is which');
-  no(JSON.stringify({ error: { message: 'overloaded', type: 'server_error' } }), 'an error ends the stream at once');
+  no(JSON.stringify({ error: { message: 'overloaded', code: 'server_error' } }), 'an error ends the stream at once');
   no(JSON.stringify({ type: 'response.output_text.delta', delta: 'x' }), 'typed events (Responses API, tool calls) are read at once');
-  no(chunk(), 'error');
+  no(chunk(), 'a named event (event: error) is read at once', 'error');
   no('42', 'not an object');
   no(' {"choices":[]}', 'not starting with the object');
-  no('[DONE]');
+  no('[DONE]', 'not an object');
 });
 
 t.test('DeferredChunk parses once, on first read; anything but an object reads as undefined', async (t) => {
