@@ -134,8 +134,14 @@ const EMAIL_LOCAL_CHAR = String.raw`${NOT_UNSPACED_SCRIPT}[\p{L}\p{M}\p{N}._%+\-
  * is quadratic in the run's length.
  */
 const EMAIL_LOCAL = String.raw`(?<!${EMAIL_LOCAL_CHAR})(?:${EMAIL_LOCAL_CHAR})+`;
-const EMAIL_LABEL = String.raw`(?:${NOT_UNSPACED_SCRIPT}[\p{L}\p{M}\p{N}\-])+`;
-const EMAIL_TLD = String.raw`(?:${NOT_UNSPACED_SCRIPT}\p{L}){2,}`;
+/**
+ * After the `@` there is no sentence to swallow: a domain label may be written in any script
+ * (`info@例子.中国`, `kim@도메인.한국`). Only a top-level domain in a script without spaces has no
+ * end of its own (`…@例子.中国谢谢`): it takes at most five such characters (the longest such TLDs
+ * are five), so a few characters of the sentence after it may be redacted with it — the safe side.
+ */
+const EMAIL_LABEL = String.raw`[\p{L}\p{M}\p{N}\-]+`;
+const EMAIL_TLD = String.raw`(?:(?:${NOT_UNSPACED_SCRIPT}\p{L}){2,}|[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}\p{sc=Thai}]{2,5})`;
 
 const BUILT_IN_DETECTORS: readonly Detector[] = [
   {

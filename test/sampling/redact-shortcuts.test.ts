@@ -36,6 +36,8 @@ const CORPUS = [
   '📧a.b@sub.example.org👍',
   '\u200bzero@width.io\u200b',
   'メールはtaro@example.jpです',
+  '请发邮件到info@例子.中国谢谢',
+  '연락처: kim@도메인.한국 입니다',
   'user@localhost and @handle and a@b',
   'card 4111 1111 1111 1111 exp 12/29',
   'card 4111-1111-1111-1111',

@@ -50,9 +50,16 @@ t.test('e-mail addresses, including unicode around and inside them', async (t) =
     ['📧a.b@sub.example.org👍', '📧[REDACTED:email]👍'],
     ['\u200bzero@width.io\u200b', '\u200b[REDACTED:email]\u200b'],
     ['メールはtaro@example.jpです', 'メールは[REDACTED:email]です'],
+    ['请发邮件到info@例子.中国', '请发邮件到[REDACTED:email]'],
+    ['連絡はtaro@例え.jpです', '連絡は[REDACTED:email]です'],
+    ['연락처: kim@도메인.한국 입니다', '연락처: [REDACTED:email] 입니다'],
+    ['ติดต่อ somchai@ตัวอย่าง.ไทย', 'ติดต่อ [REDACTED:email]'],
   ];
   for (const [input, expected] of cases) t.equal(redact(input).value, expected, input);
   t.equal(redact('user@localhost and @handle and a@b').count, 0, 'no TLD, no address');
+  // A TLD in a script without spaces has no end of its own: the sentence after it may go with it.
+  t.equal(redact('写信给info@例子.中国谢谢您').value, '写信给[REDACTED:email]', 'at most five characters of it');
+  t.equal(redact('写信给info@例子.中国谢谢您的帮助').value, '写信给[REDACTED:email]的帮助');
 });
 
 t.test('payment cards only when Luhn-valid and laid out like a card', async (t) => {
