@@ -97,9 +97,12 @@ export class RequestLedger {
     this.answer = undefined;
   }
 
-  /** The summary only if it has been built already (never triggers the deferred parse). */
-  get responseIfBuilt(): ResponseSummary | undefined {
-    return this.summary;
+  /**
+   * The summary, unless building it would parse answer bytes that sampling hands to its worker as
+   * they are (a JSON answer not summarised yet); a stream has no such bytes and is summarised here.
+   */
+  get responseUnlessBytes(): ResponseSummary | undefined {
+    return this.answer === undefined ? this.response : this.summary;
   }
 
   /** Defers building the summary (a full parse of the answer) until something reads it. */

@@ -2,6 +2,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { StreamEvent } from './types.js';
+import { parseObject } from './json-object.js';
 
 /**
  * An SSE body's bytes as text, chunk by chunk: a character split across chunks comes out whole, and a
@@ -41,16 +42,6 @@ export async function* parseSse(body: AsyncIterable<Uint8Array | string>): Async
   }
   parser.feed(text.end());
   for (const event of pending) yield event;
-}
-
-/** An SSE payload as the JSON object it holds; undefined for anything else (a keep-alive number, bad JSON). */
-export function parseObject(data: string): Record<string, unknown> | undefined {
-  try {
-    const parsed: unknown = JSON.parse(data);
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

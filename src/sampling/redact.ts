@@ -126,7 +126,8 @@ const JSON_TOKEN = /"(?:[^"\\]|\\.)*"(\s*:)?|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
  * Scripts written without spaces between words: letting them into the local part of an
  * e-mail address would swallow the surrounding sentence (`请联系john@example.com`).
  */
-const NOT_UNSPACED_SCRIPT = String.raw`(?![\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}\p{sc=Thai}])`;
+const UNSPACED_SCRIPT = String.raw`[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}\p{sc=Thai}]`;
+const NOT_UNSPACED_SCRIPT = String.raw`(?!${UNSPACED_SCRIPT})`;
 const EMAIL_LOCAL_CHAR = String.raw`${NOT_UNSPACED_SCRIPT}[\p{L}\p{M}\p{N}._%+\-]`;
 /**
  * The look-behind lets a match start only where a run of local-part characters starts:
@@ -141,7 +142,7 @@ const EMAIL_LOCAL = String.raw`(?<!${EMAIL_LOCAL_CHAR})(?:${EMAIL_LOCAL_CHAR})+`
  * are five), so a few characters of the sentence after it may be redacted with it — the safe side.
  */
 const EMAIL_LABEL = String.raw`[\p{L}\p{M}\p{N}\-]+`;
-const EMAIL_TLD = String.raw`(?:(?:${NOT_UNSPACED_SCRIPT}\p{L}){2,}|[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\p{sc=Hangul}\p{sc=Thai}]{2,5})`;
+const EMAIL_TLD = String.raw`(?:(?:${NOT_UNSPACED_SCRIPT}\p{L}){2,}|${UNSPACED_SCRIPT}{2,5})`;
 
 const BUILT_IN_DETECTORS: readonly Detector[] = [
   {

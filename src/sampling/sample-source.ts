@@ -31,9 +31,7 @@ export interface SampleSource {
 }
 
 export function sourceFromLedger(ledger: RequestLedger, samplingRate: number, tags: string[]): SampleSource {
-  // A JSON answer's bytes go to the worker as they are, parsed there; a stream has no such bytes, so
-  // its summary (a stream's chunks, parsed on this thread as they must be) is built here.
-  const built = ledger.answer === undefined ? ledger.response : ledger.responseIfBuilt;
+  const built = ledger.responseUnlessBytes;
   const answer = built === undefined ? ledger.answer : undefined;
   return {
     route: ledger.route.name,

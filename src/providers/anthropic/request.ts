@@ -2,6 +2,7 @@
 // the system prompt is a top-level field, tool results are user-turn blocks, tool arguments are
 // objects rather than JSON strings, images are typed sources, and max_tokens is required.
 import { badRequest } from '../../gateway/errors.js';
+import { parseObject } from '../json-object.js';
 import type { ChatContentPart, ChatMessage, ChatRequest, ChatTool, ChatToolChoice } from '../chat-wire.js';
 import type {
   AnthropicImageBlock,
@@ -113,12 +114,8 @@ function assistantBlocks(m: ChatMessage, i: number): AnthropicRequestBlock[] {
 
 function parseArguments(args: string, i: number): Record<string, unknown> {
   if (args.trim() === '') return {};
-  try {
-    const parsed: unknown = JSON.parse(args);
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
-  } catch {
-    // reported below
-  }
+  const parsed = parseObject(args);
+  if (parsed) return parsed;
   throw badRequest(`messages[${i}].tool_calls: arguments must be a JSON object.`, 'invalid_tool_arguments', `messages[${i}].tool_calls`);
 }
 
