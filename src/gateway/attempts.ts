@@ -5,6 +5,7 @@
 // relay only once its first token (or its end) arrived: the events before it are held back, so a
 // failure between the role chunk and the first token (Anthropic's overloaded_error after
 // message_start, a rate limit reported in the stream) is retried or falls back like its HTTP status.
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ModelConfig, Pricing } from '../config/types.js';
 import type { Provider, ProviderResponse, StreamEvent } from '../providers/types.js';

@@ -1,5 +1,6 @@
 // Everything that happened to one client request, filled in along the pipeline and turned into
 // metrics, the wide log line and hook events in exactly one place (accounting/record.ts).
+import { performance } from 'node:perf_hooks';
 import type { ModelConfig, RouteConfig } from '../config/types.js';
 import type { Usage } from '../accounting/usage.js';
 import type { Variant, Attempt } from '../telemetry/metrics.js';

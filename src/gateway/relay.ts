@@ -1,187 +1,20 @@
-// Writing the upstream's answer to the client: JSON as-is, SSE event by event as it arrives (no
-// buffering), stripping the usage chunk the gateway asked for when the client didn't, measuring time to
-// first token and assembling the final text for checks and samples. Nothing here retries: once a byte
-// reached the client, a failure is reported in-band and the stream is closed.
+// Writing the upstream's answer to the client: SSE event by event as it arrives (no buffering),
+// without the events the stream tracker drops (stream-tracker.ts), measuring time to first token and
+// recording what the answer cost. Nothing here retries: once a byte reached the client, a failure is
+// reported in-band and the stream is closed.
+import { performance } from 'node:perf_hooks';
 import type { ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { costUsd } from '../accounting/cost.js';
 import { estimateUsage, type Usage } from '../accounting/usage.js';
-import { GatewayError, asGatewayError, type OpenAIErrorBody } from './errors.js';
+import { GatewayError, asGatewayError } from './errors.js';
 import { endAttemptSpan, saysNothingAboutHealth, timeoutError, type UpstreamAnswer } from './attempts.js';
 import type { RequestLedger, ResponseSummary } from './ledger.js';
 import type { CircuitBreakers } from './circuit-breaker.js';
 import type { StreamEvent } from '../providers/types.js';
 import type { Cancellation } from '../providers/cancellation.js';
-import { finishReasonOf, type ResponsesObject } from './responses.js';
-import { carriesOutput, deltaHasOutput, hasSideOutput, type ChunkChoice } from './first-token.js';
-
-
-/** Follows one stream's wire format: what the answer says, whether it is complete, what to drop. */
-interface StreamTracker {
-  readonly summary: ResponseSummary;
-  /** The answer ended properly ([DONE], a finish reason, response.completed). */
-  readonly complete: boolean;
-  /** The upstream sent its last event ([DONE], response.completed): nothing after it is relayed. */
-  readonly ended: boolean;
-  /** Output deltas seen so far (content, tool calls, reasoning, refusal): the estimate when usage is missing. */
-  readonly deltas: number;
-  /** Returns false for events that must not reach the client. */
-  observe(event: StreamEvent): boolean;
-  /** The in-band error event that ends this stream when it fails after the first byte. */
-  errorEvent(body: OpenAIErrorBody): string;
-}
-
-/** Deferred chunks read at a time: bounds what a long stream holds unread (~250 bytes each). */
-const UNREAD_BATCH = 32;
-
-class ChatTracker implements StreamTracker {
-  private readonly tracked: ResponseSummary = { content: '', toolCalls: [], finishReason: null };
-  private outputDeltas = 0;
-  private sawDone = false;
-  /**
-   * Chunks relayed but not read yet (StreamEvent.deferred): nothing in them decides whether or how
-   * they are relayed, so they are parsed and read later — UNREAD_BATCH at a time, before the next
-   * chunk that is read at once, and when something asks for the answer (the ledger's summary is lazy).
-   */
-  private readonly unread: StreamEvent[] = [];
-
-  constructor(private readonly clientAskedUsage: boolean) {}
-
-  get summary(): ResponseSummary {
-    this.catchUp();
-    return this.tracked;
-  }
-
-  get deltas(): number {
-    this.catchUp();
-    return this.outputDeltas;
-  }
-
-  get complete(): boolean {
-    if (this.sawDone) return true;
-    this.catchUp();
-    return this.tracked.finishReason !== null;
-  }
-
-  get ended(): boolean {
-    return this.sawDone;
-  }
-
-  observe(event: StreamEvent): boolean {
-    if (event.data === '[DONE]') {
-      this.sawDone = true;
-      return true;
-    }
-    if (event.deferred) {
-      if (this.unread.push(event) >= UNREAD_BATCH) this.catchUp();
-      return true;
-    }
-    this.catchUp();
-    const json = event.json;
-    // The trailing usage chunk (empty choices) exists only because we asked for it.
-    if (!this.clientAskedUsage && json && Array.isArray(json.choices) && json.choices.length === 0 && json.usage) return false;
-    this.read(json);
-    return true;
-  }
-
-  errorEvent(body: OpenAIErrorBody): string {
-    return `data: ${JSON.stringify(body)}\n\n`;
-  }
-
-  private catchUp(): void {
-    if (this.unread.length === 0) return;
-    for (const event of this.unread) this.read(event.json);
-    this.unread.length = 0;
-  }
-
-  private read(json: Record<string, unknown> | undefined): void {
-    const choices = json?.choices as ChunkChoice[] | undefined;
-    if (!Array.isArray(choices)) return;
-    for (const choice of choices) {
-      // With n > 1 the completions interleave (a chunk per index): the summary — what checks and
-      // samples read — is completion 0, as for a JSON answer; output of any of them is the first token.
-      if ((choice.index ?? 0) === 0) this.track(choice);
-      else if (deltaHasOutput(choice.delta)) this.outputDeltas++;
-    }
-  }
-
-  private track(choice: ChunkChoice): void {
-    const delta = choice.delta;
-    const summary = this.tracked;
-    if (typeof delta?.content === 'string' && delta.content.length > 0) {
-      summary.content += delta.content;
-      this.outputDeltas++;
-    }
-    if (hasSideOutput(delta)) this.outputDeltas++;
-    for (const call of delta?.tool_calls ?? []) {
-      this.outputDeltas++;
-      const slot = (summary.toolCalls[call.index ?? 0] ??= { name: '', arguments: '' });
-      if (call.id) slot.id = call.id;
-      if (call.function?.name) slot.name += call.function.name;
-      if (call.function?.arguments) slot.arguments += call.function.arguments;
-    }
-    if (choice.finish_reason) summary.finishReason = choice.finish_reason;
-  }
-}
-
-class ResponsesTracker implements StreamTracker {
-  readonly summary: ResponseSummary = { content: '', toolCalls: [], finishReason: null };
-  deltas = 0;
-  complete = false;
-
-  get ended(): boolean {
-    return this.complete;
-  }
-
-  /** output_index → tool call slot. */
-  private readonly calls = new Map<number, ResponseSummary['toolCalls'][number]>();
-  /** Every Responses event carries the next sequence_number, the gateway's own error event too. */
-  private nextSequence = 0;
-
-  /** A Responses-API `error` event (ResponseErrorEvent), numbered after the events already relayed. */
-  errorEvent(body: OpenAIErrorBody): string {
-    const event = { type: 'error', sequence_number: this.nextSequence, code: body.error.code, message: body.error.message, param: null };
-    return `event: error\ndata: ${JSON.stringify(event)}\n\n`;
-  }
-
-  observe(event: StreamEvent): boolean {
-    const json = event.json as { type?: string; sequence_number?: unknown; delta?: unknown; output_index?: number; item?: { type?: string; call_id?: string; name?: string }; response?: Partial<ResponsesObject> } | undefined;
-    if (typeof json?.sequence_number === 'number') this.nextSequence = json.sequence_number + 1;
-    switch (json?.type) {
-      case 'response.output_text.delta':
-        if (typeof json.delta === 'string' && json.delta.length > 0) {
-          this.summary.content += json.delta;
-          this.deltas++;
-        }
-        break;
-      case 'response.refusal.delta':
-      case 'response.reasoning_text.delta':
-      case 'response.reasoning_summary_text.delta':
-        if (typeof json.delta === 'string' && json.delta.length > 0) this.deltas++;
-        break;
-      case 'response.output_item.added':
-        if (json.item?.type === 'function_call') {
-          const slot = { ...(json.item.call_id ? { id: json.item.call_id } : {}), name: json.item.name ?? '', arguments: '' };
-          this.calls.set(json.output_index ?? this.calls.size, slot);
-          this.summary.toolCalls.push(slot);
-          this.deltas++;
-        }
-        break;
-      case 'response.function_call_arguments.delta': {
-        const slot = this.calls.get(json.output_index ?? -1);
-        if (slot && typeof json.delta === 'string') slot.arguments += json.delta;
-        this.deltas++;
-        break;
-      }
-      case 'response.completed':
-      case 'response.incomplete':
-        this.complete = true;
-        this.summary.finishReason = finishReasonOf(json.response ?? {});
-        break;
-    }
-    return true;
-  }
-}
+import { carriesOutput } from './first-token.js';
+import { ChatTracker, ResponsesTracker, type StreamTracker } from './stream-tracker.js';
 
 /**
  * Relays an SSE answer. Headers go out with the held-back head, which ends at the first token (so a
@@ -201,16 +34,19 @@ export async function relayStream(
   let firstToken: NodeJS.Timeout | undefined = answer.firstToken;
   res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
 
-  const handle = async (event: StreamEvent): Promise<void> => {
+  /** Relays one event; returns a promise only while the client is behind (see write). */
+  const handle = (event: StreamEvent): Promise<void> | undefined => {
     // Usage on events is cumulative (the latest report wins): Anthropic reports input at the start.
     if (event.usage) usage = event.usage;
-    if (!tracker.observe(event)) return;
-    await write(res, sseEvent(event), cancel, ledger);
+    if (!tracker.observe(event)) return undefined;
+    const behind = write(res, sseEvent(event), cancel, ledger);
+    // The first token is out when it is written: a client slow to read it is not a slow upstream.
     if (firstToken && carriesOutput(event)) {
       ledger.ttftMs ??= ledger.elapsedMs();
       clearTimeout(firstToken);
       firstToken = undefined;
     }
+    return behind;
   };
 
   // One idle timer for the whole stream, never touched per event (re-arming it per event was 1 % of
@@ -244,7 +80,8 @@ export async function relayStream(
         upstreamEnded = true;
         break;
       }
-      await handle(next.value);
+      const behind = handle(next.value);
+      if (behind) await behind;
     }
     if (!tracker.complete && ledger.operation !== 'embeddings') {
       throw new GatewayError({ status: 502, errorClass: 'stream_interrupted', message: 'upstream stream ended before the answer was complete', type: 'api_error', code: 'stream_interrupted', cause: 'eof_without_finish' });
@@ -343,24 +180,34 @@ function sseEvent(event: StreamEvent): string {
 }
 
 /**
- * Respects backpressure: a slow client slows the relay instead of growing the heap. The wait for it
- * ends with the attempt (total timeout, shutdown), so a client that stops reading cannot hold the
- * request open forever.
+ * Writes one event, respecting backpressure: a slow client slows the relay instead of growing the
+ * heap. Returns the wait for the client to catch up, or nothing when it keeps up — the common case
+ * costs the relay no promise and no await per event.
  */
-async function write(res: ServerResponse, text: string, cancel: Cancellation, ledger: RequestLedger): Promise<void> {
-  if (res.destroyed) throw new GatewayError({ status: 499, errorClass: 'client_cancelled', message: 'client disconnected', cause: 'client_closed' });
-  if (!res.write(text)) {
-    // The client's pace, not the gateway's work: kept out of the overhead figures.
-    const waitStart = performance.now();
-    const ac = new AbortController();
-    let stopListening = (): void => {};
-    const ended = new Promise<void>((resolve) => (stopListening = cancel.onAbort(() => resolve())));
-    await Promise.race([once(res, 'drain', { signal: ac.signal }), once(res, 'close', { signal: ac.signal }), ended]).finally(() => {
-      ac.abort();
-      stopListening();
-      ledger.clientWaitMs += performance.now() - waitStart;
-    });
-    if (cancel.aborted) throw cancel.reason;
-    if (res.destroyed) throw new GatewayError({ status: 499, errorClass: 'client_cancelled', message: 'client disconnected', cause: 'client_closed' });
-  }
+function write(res: ServerResponse, text: string, cancel: Cancellation, ledger: RequestLedger): Promise<void> | undefined {
+  if (res.destroyed) throw clientGone();
+  return res.write(text) ? undefined : drained(res, cancel, ledger);
+}
+
+/**
+ * The wait for a client that is behind. It ends with the attempt (total timeout, shutdown), so a
+ * client that stops reading cannot hold the request open forever.
+ */
+async function drained(res: ServerResponse, cancel: Cancellation, ledger: RequestLedger): Promise<void> {
+  // The client's pace, not the gateway's work: kept out of the overhead figures.
+  const waitStart = performance.now();
+  const ac = new AbortController();
+  let stopListening = (): void => {};
+  const ended = new Promise<void>((resolve) => (stopListening = cancel.onAbort(() => resolve())));
+  await Promise.race([once(res, 'drain', { signal: ac.signal }), once(res, 'close', { signal: ac.signal }), ended]).finally(() => {
+    ac.abort();
+    stopListening();
+    ledger.clientWaitMs += performance.now() - waitStart;
+  });
+  if (cancel.aborted) throw cancel.reason;
+  if (res.destroyed) throw clientGone();
+}
+
+function clientGone(): GatewayError {
+  return new GatewayError({ status: 499, errorClass: 'client_cancelled', message: 'client disconnected', cause: 'client_closed' });
 }

@@ -151,6 +151,8 @@ export class OpenAICompatibleProvider implements Provider {
 /** Queued stream events beyond which the upstream is paused until the relay catches up. */
 const HIGH_WATER = 64;
 
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
 /**
  * One exchange, straight from the dispatcher. `pool.request` would wrap the body in a Readable and
  * listen to an AbortSignal; for a streamed answer the relay would then pull each chunk through the
@@ -175,6 +177,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   private ended = false;
   private failure: GatewayError | undefined;
   private wake: (() => void) | undefined;
+  /** The upstream is paused (HIGH_WATER); kept here, undici's controller reads it through a getter. */
+  private paused = false;
+  /** The relay has read the last event, the failure, or stopped reading. */
+  private finished = false;
   private text: SseText | undefined;
   private parser: EventSourceParser | undefined;
 
@@ -220,7 +226,10 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.parser?.feed(this.text?.write(chunk) ?? '');
-    if (this.queue.length - this.head >= this.highWater && !controller.paused) controller.pause();
+    if (this.queue.length - this.head >= this.highWater && !this.paused) {
+      this.paused = true;
+      controller.pause();
+    }
     this.wakeUp();
   }
 
@@ -293,29 +302,56 @@ class Exchange implements Dispatcher.DispatchHandler {
     wake?.();
   }
 
-  private async *events(): AsyncGenerator<StreamEvent> {
-    try {
-      for (;;) {
-        if (this.head < this.queue.length) {
-          const event = this.queue[this.head++] as StreamEvent;
-          if (this.head === this.queue.length) {
-            this.queue.length = 0;
-            this.head = 0;
-          }
-          if (this.controller?.paused && this.queue.length - this.head <= this.highWater / 4) this.controller.resume();
-          yield event;
-          continue;
-        }
-        if (this.failure) throw this.failure;
-        if (this.ended) return;
-        await new Promise<void>((resolve) => (this.wake = resolve));
+  /**
+   * The relay's end of the queue. Written out rather than as an async generator: a generator's
+   * `yield` awaits its value and resumes through extra promise jobs, and with the `paused` getter
+   * of undici's controller it was ~120 µs of the gateway's CPU per 23-event stream (perf, 2026-11-28).
+   */
+  private events(): AsyncIterableIterator<StreamEvent> {
+    return {
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+      next: () => this.nextEvent(),
+      return: () => {
+        this.stopReading();
+        return Promise.resolve(DONE);
+      },
+    };
+  }
+
+  private nextEvent(): Promise<IteratorResult<StreamEvent>> {
+    if (this.finished) return Promise.resolve(DONE);
+    if (this.head < this.queue.length) {
+      const event = this.queue[this.head++] as StreamEvent;
+      if (this.head === this.queue.length) {
+        this.queue.length = 0;
+        this.head = 0;
       }
-    } finally {
-      // The relay stopped reading (client gone, error): no orphan upstream stream.
-      if (!this.ended && !this.failure) {
-        this.stopListening();
-        this.controller?.abort(new Error('stream consumer stopped'));
+      if (this.paused && this.queue.length - this.head <= this.highWater / 4) {
+        this.paused = false;
+        this.controller?.resume();
       }
+      return Promise.resolve({ done: false, value: event });
+    }
+    if (this.failure) {
+      this.finished = true;
+      return Promise.reject(this.failure);
+    }
+    if (this.ended) {
+      this.finished = true;
+      return Promise.resolve(DONE);
+    }
+    return new Promise<void>((resolve) => (this.wake = resolve)).then(() => this.nextEvent());
+  }
+
+  /** The relay stopped reading (client gone, error): no orphan upstream stream. */
+  private stopReading(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (!this.ended && !this.failure) {
+      this.stopListening();
+      this.controller?.abort(new Error('stream consumer stopped'));
     }
   }
 }
