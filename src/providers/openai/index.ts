@@ -304,8 +304,9 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   /**
    * The relay's end of the queue. Written out rather than as an async generator: a generator's
-   * `yield` awaits its value and resumes through extra promise jobs, and with the `paused` getter
-   * of undici's controller it was ~120 µs of the gateway's CPU per 23-event stream (perf, 2026-11-28).
+   * `yield` awaits its value and resumes through extra promise jobs; with it and the per-event read
+   * of undici's `paused` getter, this module took ~140 µs of the gateway's CPU per 23-event stream,
+   * ~75 µs without (perf, 2026-11-28).
    */
   private events(): AsyncIterableIterator<StreamEvent> {
     return {
