@@ -176,7 +176,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private head = 0;
   private ended = false;
   private failure: GatewayError | undefined;
-  private wake: (() => void) | undefined;
+  /** The relay's pending next(), while the queue is empty. */
+  private waiter: { resolve: (next: IteratorResult<StreamEvent>) => void; reject: (error: GatewayError) => void } | undefined;
   /** The upstream is paused (HIGH_WATER); kept here, undici's controller reads it through a getter. */
   private paused = false;
   /** The relay has read the last event, the failure, or stopped reading. */
@@ -296,17 +297,23 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.queue.push(event);
   }
 
+  /** Hands the relay what it waits for, if it waits and something arrived. */
   private wakeUp(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    const waiter = this.waiter;
+    if (waiter === undefined) return;
+    const next = this.take();
+    if (next === undefined) return;
+    this.waiter = undefined;
+    if (next instanceof GatewayError) waiter.reject(next);
+    else waiter.resolve(next);
   }
 
   /**
    * The relay's end of the queue. Written out rather than as an async generator: a generator's
    * `yield` awaits its value and resumes through extra promise jobs; with it and the per-event read
    * of undici's `paused` getter, this module took ~140 µs of the gateway's CPU per 23-event stream,
-   * ~75 µs without (perf, 2026-11-28).
+   * ~75 µs without (perf, 2026-11-28). A relay waiting for the upstream is handed its event directly
+   * (wakeUp), not woken to come and fetch it.
    */
   private events(): AsyncIterableIterator<StreamEvent> {
     return {
@@ -322,7 +329,15 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private nextEvent(): Promise<IteratorResult<StreamEvent>> {
-    if (this.finished) return Promise.resolve(DONE);
+    const next = this.take();
+    // Waiting, the relay is resumed straight from onResponseData with its event: one promise job.
+    if (next === undefined) return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+    return next instanceof GatewayError ? Promise.reject(next) : Promise.resolve(next);
+  }
+
+  /** The relay's next event, its end or the failure; undefined while there is nothing to give yet. */
+  private take(): IteratorResult<StreamEvent> | GatewayError | undefined {
+    if (this.finished) return DONE;
     if (this.head < this.queue.length) {
       const event = this.queue[this.head++] as StreamEvent;
       if (this.head === this.queue.length) {
@@ -333,23 +348,24 @@ class Exchange implements Dispatcher.DispatchHandler {
         this.paused = false;
         this.controller?.resume();
       }
-      return Promise.resolve({ done: false, value: event });
+      return { done: false, value: event };
     }
     if (this.failure) {
       this.finished = true;
-      return Promise.reject(this.failure);
+      return this.failure;
     }
     if (this.ended) {
       this.finished = true;
-      return Promise.resolve(DONE);
+      return DONE;
     }
-    return new Promise<void>((resolve) => (this.wake = resolve)).then(() => this.nextEvent());
+    return undefined;
   }
 
   /** The relay stopped reading (client gone, error): no orphan upstream stream. */
   private stopReading(): void {
     if (this.finished) return;
     this.finished = true;
+    this.wakeUp();
     if (!this.ended && !this.failure) {
       this.stopListening();
       this.controller?.abort(new Error('stream consumer stopped'));
