@@ -17,7 +17,7 @@ import { ClientAuthenticator } from './gateway/authenticate.js';
 import { RouteTable } from './gateway/route-table.js';
 import { CircuitBreakers } from './gateway/circuit-breaker.js';
 import { clientApi } from './gateway/plugin.js';
-import { GatewayError, SHUTTING_DOWN, refuseWhileDraining } from './gateway/errors.js';
+import { GatewayError, SHUTTING_DOWN, refuseWhileDraining, toGatewayError } from './gateway/errors.js';
 import type { GatewayContext } from './gateway/context.js';
 import { healthApi } from './health.js';
 import { createTracing, type Tracing } from './telemetry/tracing.js';
@@ -160,23 +160,4 @@ export async function startGateway(opts: { config: Config; port?: number; host?:
   const address = await gateway.app.listen({ port: opts.port ?? opts.config.server.port, host: opts.host ?? opts.config.server.host });
   const url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
   return { ...gateway, url, close: () => gateway.app.close() };
-}
-
-/** Fastify's own errors (bad JSON, body too large...) get the same OpenAI error shape as ours. */
-function toGatewayError(err: FastifyError | GatewayError): GatewayError {
-  if (err instanceof GatewayError) return err;
-  const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
-  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return new GatewayError({ status: 413, errorClass: 'bad_request', message: 'Request body is too large.', type: 'invalid_request_error', code: 'request_too_large' });
-  }
-  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return new GatewayError({ status: 415, errorClass: 'bad_request', message: 'Send the request body as application/json.', type: 'invalid_request_error', code: 'unsupported_media_type' });
-  }
-  if (status < 500) {
-    const message = err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY'
-      ? 'We could not parse the JSON body of your request.'
-      : err.message;
-    return new GatewayError({ status, errorClass: 'bad_request', message, type: 'invalid_request_error', code: err.code ?? null });
-  }
-  return new GatewayError({ status: 500, errorClass: 'internal', message: 'internal gateway error', type: 'api_error', cause: err.message });
 }

@@ -1,6 +1,6 @@
 // Errors are values with a class (PRODUCT.md section 7 `error_class`), decided where they happen and
-// mapped to HTTP in exactly one place (server.ts error handler / relay).
-import type { FastifyReply } from 'fastify';
+// mapped to HTTP in exactly one place (server.ts error handler, with toGatewayError below / relay).
+import type { FastifyError, FastifyReply } from 'fastify';
 
 export type ErrorClass =
   | 'none'
@@ -129,4 +129,23 @@ export function asGatewayError(err: unknown): GatewayError {
     type: 'api_error',
     cause: err instanceof Error ? err.message : String(err),
   });
+}
+
+/** Fastify's own errors (bad JSON, body too large...) get the same OpenAI error shape as ours. */
+export function toGatewayError(err: FastifyError | GatewayError): GatewayError {
+  if (err instanceof GatewayError) return err;
+  const status = typeof err.statusCode === 'number' && err.statusCode >= 400 ? err.statusCode : 500;
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new GatewayError({ status: 413, errorClass: 'bad_request', message: 'Request body is too large.', type: 'invalid_request_error', code: 'request_too_large' });
+  }
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return new GatewayError({ status: 415, errorClass: 'bad_request', message: 'Send the request body as application/json.', type: 'invalid_request_error', code: 'unsupported_media_type' });
+  }
+  if (status < 500) {
+    const message = err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY'
+      ? 'We could not parse the JSON body of your request.'
+      : err.message;
+    return new GatewayError({ status, errorClass: 'bad_request', message, type: 'invalid_request_error', code: err.code ?? null });
+  }
+  return new GatewayError({ status: 500, errorClass: 'internal', message: 'internal gateway error', type: 'api_error', cause: err.message });
 }

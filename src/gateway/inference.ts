@@ -15,6 +15,7 @@ import { summaryLater } from './summary.js';
 import { Cancellation } from '../providers/cancellation.js';
 import type { ClientIdentity } from './authenticate.js';
 import type { GatewayContext } from './context.js';
+import type { Tracing } from '../telemetry/tracing.js';
 
 export const VARIANT_HEADER = 'x-bellwether-variant';
 
@@ -154,6 +155,22 @@ export function upstreamBody(operation: Operation, body: Record<string, unknown>
     out.stream_options = { ...((body.stream_options as Record<string, unknown> | undefined) ?? {}), include_usage: true };
   }
   return out;
+}
+
+/**
+ * The server span of a request refused before the pipeline opened its ledger (a bad key, an unknown
+ * model, a body that is not JSON or too large): every answered inference request has one, so a
+ * client's trace shows why its call failed. Only on that path, so traced only when it happens.
+ */
+export function traceRefusal(tracing: Tracing, req: FastifyRequest, reply: FastifyReply, error: GatewayError): void {
+  const span = tracing.startRequestSpan({
+    method: req.method,
+    path: req.routeOptions.url ?? '/v1',
+    requestId: req.id,
+    headers: req.headers,
+    startTime: Date.now() - reply.elapsedTime,
+  });
+  span.end({ statusCode: error.status, outcome: 'error', errorClass: error.errorClass, attempts: 0 });
 }
 
 /** Headers for an answer given before any upstream attempt: no model answered, none was tried. */

@@ -1,10 +1,10 @@
 // The client API (PRODUCT.md section 4) as one fastify plugin.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
 import type { GatewayContext } from './context.js';
-import { handleInference } from './inference.js';
+import { handleInference, traceRefusal } from './inference.js';
 import { registerPassthrough } from './passthrough.js';
 import { parseJsonKeepingBytes } from './json-body.js';
-import { refuseWhileDraining } from './errors.js';
+import { type GatewayError, refuseWhileDraining, toGatewayError } from './errors.js';
 
 export async function clientApi(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
   // Breaker state is read at scrape time, so open → half-open (a matter of time passing) shows up.
@@ -12,6 +12,12 @@ export async function clientApi(app: FastifyInstance, ctx: GatewayContext): Prom
   // Their own scope: the pass-through proxy below brings its own body handling.
   await app.register(async (inference) => {
     parseJsonKeepingBytes(inference);
+    // What reaches this handler was refused before the pipeline opened its ledger (the pipeline
+    // answers everything after that itself): traced here, answered by the server's handler.
+    inference.setErrorHandler((err: FastifyError | GatewayError, req, reply) => {
+      if (ctx.tracing.enabled) traceRefusal(ctx.tracing, req, reply, toGatewayError(err));
+      throw err;
+    });
     inference.post('/v1/chat/completions', (req, reply) => handleInference(ctx, 'chat', req, reply));
     inference.post('/v1/responses', (req, reply) => handleInference(ctx, 'responses', req, reply));
     inference.post('/v1/embeddings', (req, reply) => handleInference(ctx, 'embeddings', req, reply));

@@ -44,6 +44,8 @@ export interface RequestSpanAttributes {
   requestId: string;
   /** The client's request headers: a W3C traceparent there makes the request span part of its trace. */
   headers?: IncomingHttpHeaders;
+  /** When the request arrived (ms since the epoch), for a span started after the fact; default now. */
+  startTime?: number;
 }
 
 export interface RoutingDecision {
@@ -233,6 +235,7 @@ class OtelTracing implements Tracing {
       {
         kind: SpanKind.SERVER,
         attributes: { [ATTR_HTTP_REQUEST_METHOD]: a.method, [ATTR_HTTP_ROUTE]: a.path, 'bellwether.request_id': a.requestId },
+        ...(a.startTime !== undefined ? { startTime: a.startTime } : {}),
       },
       parent,
     );

@@ -15,6 +15,8 @@ export interface OtlpSpan {
   parentSpanId?: string;
   name: string;
   kind: number;
+  startTimeUnixNano?: string;
+  endTimeUnixNano?: string;
   attributes?: { key: string; value: OtlpValue }[];
   status?: { code?: number };
 }

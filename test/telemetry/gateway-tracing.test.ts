@@ -1,8 +1,9 @@
-// Tracing through a running gateway: one SERVER span per request carrying the routing decision, one
-// CLIENT span per upstream attempt (`chat {model}`, gen_ai.* attributes), traceparent sent upstream,
-// trace_id in the log line — and no prompt or completion text anywhere in the export.
+// Tracing through a running gateway: one SERVER span per request carrying the routing decision (or,
+// for a request refused before routing, why), one CLIENT span per upstream attempt (`chat {model}`,
+// gen_ai.* attributes), traceparent sent upstream, trace_id in the log line — and no prompt or
+// completion text anywhere in the export.
 import t, { type Test } from 'tap';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import pino from 'pino';
 import { request } from 'undici';
 import { parseConfig } from '../../src/config/load.js';
@@ -13,7 +14,7 @@ import { SPAN_KIND_CLIENT, SPAN_KIND_SERVER, attrs, hex, startReceiver } from '.
 
 
 /** A traced gateway (OTLP/HTTP JSON to a local receiver) with route `demo` on a fake OpenAI upstream. */
-async function tracedGateway(t: Test, o: { route?: string; simulation?: { tokensPerSecond: number } } = {}) {
+async function tracedGateway(t: Test, o: { route?: string; simulation?: { tokensPerSecond: number }; yaml?: string } = {}) {
   const receiver = await startReceiver(t);
   const upstream = await new FakeUpstream(o.simulation ? { simulation: o.simulation } : {}).start();
   t.teardown(() => upstream.close());
@@ -25,6 +26,7 @@ models:
   big: { provider: up, upstreamModel: big-2026 }
 routes:
   demo: { champion: big${o.route ? `, ${o.route}` : ''} }
+${o.yaml ?? ''}
 `,
     'trace.yaml',
     {},
@@ -153,4 +155,44 @@ t.test('a stream cut before its usage carries estimated token counts, marked as 
   t.match(cut, { 'gen_ai.usage.output_tokens': Number, 'bellwether.usage.estimated': true }, 'the cut stream: tokens estimated by the gateway, and it says so');
   t.equal(whole?.['bellwether.usage.estimated'], undefined, 'a stream with its usage report: counts from the provider, no mark');
   t.type(whole?.['gen_ai.usage.output_tokens'], 'number');
+});
+
+t.test('a request refused before routing still has its server span, saying why', async (t) => {
+  const key = 'bw-app-key-0123456789';
+  const { receiver, upstream, gw } = await tracedGateway(t, { yaml: `auth: { clientKeys: [{ name: app, key: "${key}" }] }` });
+  const clientTraceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const send = async (body: string | Readable, headers: Record<string, string> = {}) => {
+    const res = await request(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, ...headers },
+      body,
+    });
+    await res.body.text();
+    return res.statusCode;
+  };
+  const chat = JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: 'hello' }] });
+  t.equal(await send(chat, { authorization: 'Bearer bw-wrong-key-0123456789', traceparent: `00-${clientTraceId}-00f067aa0ba902b7-01` }), 401);
+  t.equal(await send(JSON.stringify({ model: 'no-such-route', messages: [] })), 404);
+  // A body that is not JSON, arriving in two parts 300 ms apart: the span starts when the request did.
+  async function* slowly(): AsyncGenerator<string> {
+    yield '{"model": "demo", "messages": [';
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    yield '{"role": "user"';
+  }
+  t.equal(await send(Readable.from(slowly())), 400);
+  await gw.close();
+
+  const spans = receiver.exports.flatMap((e) => e.resourceSpans ?? []).flatMap((r) => r.scopeSpans ?? []).flatMap((s) => s.spans ?? []);
+  t.equal(spans.filter((s) => s.kind === SPAN_KIND_CLIENT).length, 0, 'no upstream attempt');
+  t.equal(upstream.requests.length, 0);
+  const servers = spans.filter((s) => s.kind === SPAN_KIND_SERVER);
+  t.same(servers.map((s) => attrs(s)['http.response.status_code']), [401, 404, 400], 'one server span per refused request');
+  for (const span of servers) {
+    t.match(attrs(span), { 'http.route': '/v1/chat/completions', 'error.type': 'bad_request', 'bellwether.outcome': 'error', 'bellwether.attempts': 0 });
+    t.ok(attrs(span)['bellwether.request_id'], 'with the request id the client got');
+  }
+  t.equal(hex(servers[0]?.traceId), clientTraceId, "a refused request joins the client's trace too");
+  const durationMs = (Number(BigInt(servers[2]?.endTimeUnixNano ?? '0') - BigInt(servers[2]?.startTimeUnixNano ?? '0')) / 1e6);
+  t.ok(durationMs >= 250, `the slow malformed body's span covers its arrival (${durationMs.toFixed(0)} ms)`);
+  t.notOk(JSON.stringify(receiver.exports).includes('key-0123456789'), 'no key in the export');
 });
