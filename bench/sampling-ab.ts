@@ -18,16 +18,16 @@ import { CpuMeter } from './cpu.js';
 // decided by one or two of them (10 runs of 6 rounds, 2026-11-26/27: costs 3.8 … 13.6 %, mean 7.2 %).
 // Variables of its own: `npm run bench` reads BENCH_ROUNDS as its rounds (default 4), and one
 // exported variable used to set both.
-const ROUNDS = fromEnv('BENCH_SAMPLING_ROUNDS', 10, Number.isInteger);
-const SECONDS = fromEnv('BENCH_SAMPLING_SECONDS', 5, Number.isFinite);
+const ROUNDS = fromEnv('BENCH_SAMPLING_ROUNDS', 10, 'integer');
+const SECONDS = fromEnv('BENCH_SAMPLING_SECONDS', 5, 'number');
 const CONNECTIONS = 64;
 
-function fromEnv(name: string, fallback: number, valid: (n: number) => boolean): number {
+function fromEnv(name: string, fallback: number, kind: 'integer' | 'number'): number {
   const text = process.env[name];
   if (text === undefined || text === '') return fallback;
   const value = Number(text);
-  if (!valid(value) || value <= 0) {
-    console.error(`${name} must be a positive ${valid === Number.isInteger ? 'integer' : 'number'}, got "${text}"`);
+  if (!(kind === 'integer' ? Number.isInteger(value) : Number.isFinite(value)) || value <= 0) {
+    console.error(`${name} must be a positive ${kind}, got "${text}"`);
     process.exit(2);
   }
   return value;
