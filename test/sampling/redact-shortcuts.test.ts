@@ -65,6 +65,7 @@ const CORPUS = [
   '\u00a0{"x":"a@b.co"}\u00a0',
   ' [ "4111 1111 1111 1111" ] ',
   'data:image/png;base64,QUtJQUlPU0ZPRE5ON0VYQU1QTEU=',
+  'メールは田中@example.comです and 张三@例子.中国谢谢',
   'Summarise the benefits of gradual model rollouts for Acme Corp in two sentences. 12-0.3456789012345678',
 ];
 
@@ -75,7 +76,7 @@ const PIECES = [
   'sk-', 'sk-proj-', 'AKIA', 'ASIA', 'ghp_', 'github_pat_', 'Bearer ', 'bearer ', 'api_key', 'API-KEY', 'x-api-key',
   'abcdefghijklmnop', 'ABCDEFGHIJKLMNOP', '0123456789abcdef', 'example.com', 'jane', 'mail.example.org',
   'EMP-', '123456', 'project falcon', 'web-app-7c1d2e3f4a5b', 'sk-proj-4f9aQ2xZ7bR1cD3eF5gH6iJ8kL0mN2oP',
-  '请', 'é', 'ß', '📧', '\u200b', '\u00a0', '\ud800', '\u212a', 'password', '"password":', '\\u0040',
+  '请', '田中', 'สมชาย', '김', 'é', 'ß', '📧', '\u200b', '\u00a0', '\ud800', '\u212a', 'password', '"password":', '\\u0040',
 ];
 
 /** Deterministic, so a failure reproduces. */

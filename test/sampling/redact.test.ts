@@ -62,6 +62,22 @@ t.test('e-mail addresses, including unicode around and inside them', async (t) =
   t.equal(redact('写信给info@例子.中国谢谢您的帮助').value, '写信给[REDACTED:email]的帮助');
 });
 
+t.test('e-mail addresses whose local part is in a script written without spaces', async (t) => {
+  const cases: [string, string][] = [
+    ['田中@example.com', '[REDACTED:email]'],
+    ['联系人：张三@例子.中国', '联系人：[REDACTED:email]'],
+    ['김철수@도메인.한국 입니다', '[REDACTED:email] 입니다'],
+    ['ติดต่อ สมชาย@ตัวอย่าง.ไทย', 'ติดต่อ [REDACTED:email]'],
+    ['ติดต่อ สมศักดิ์@example.com', 'ติดต่อ [REDACTED:email]'],
+    // No start of its own: the sentence before it may go with it, up to eight characters.
+    ['連絡先は田中@example.comです', '[REDACTED:email]です'],
+    ['一二三四五六七八九十@example.com', '一二[REDACTED:email]'],
+  ];
+  for (const [input, expected] of cases) t.equal(redact(input).value, expected, input);
+  t.equal(redact('请联系john@example.com。谢谢').value, '请联系[REDACTED:email]。谢谢', 'a sentence before a latin address stays');
+  t.equal(redact('价格@报价 and 中文@中文').count, 0, 'no TLD, no address');
+});
+
 t.test('payment cards only when Luhn-valid and laid out like a card', async (t) => {
   t.ok(luhnValid('4111111111111111'));
   t.notOk(luhnValid('4111111111111112'));
