@@ -19,7 +19,8 @@
 // modest request rate takes tens of seconds — so a gateway that was idle a moment serves its next
 // thousands of requests on slow code. In the bench, the stream phase after that lull cost 2.3–3.6k µs
 // CPU per stream from run to run (pass-through ~2.5k) and its TTFB gap to the pass-through swung
-// from −0.8 to +2.1 ms between rounds; without the reducer there were no such deopts and the gap
-// stayed within +0.2 … +0.7 ms. The price: after a burst the heap keeps its size until the next
-// ordinary GC instead of shrinking while idle (bench: RSS ~15–20 MB higher after the load phases).
+// from −0.8 to +2.1 ms between rounds; without the reducer there were no such deopts, and in five
+// runs the gap was +0.36 … +0.85 ms (before: +0.50 … +1.36, one run in three over the +1 ms target).
+// The price: after a burst the heap keeps its size until the next ordinary GC instead of shrinking
+// while idle (bench: RSS ~15–20 MB higher after the load phases).
 export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=32', '--no-memory-reducer'] as const;
