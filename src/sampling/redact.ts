@@ -165,6 +165,7 @@ function unspacedLocalStart(text: string, at: number): number {
  */
 const EMAIL_LABEL = String.raw`[\p{L}\p{M}\p{N}\-]+`;
 const EMAIL_TLD = String.raw`(?:(?:${NOT_UNSPACED_SCRIPT}\p{L}){2,}|${UNSPACED_SCRIPT}{2,5})`;
+const EMAIL_DOMAIN = String.raw`(?:${EMAIL_LABEL}\.)+${EMAIL_TLD}`;
 
 const BUILT_IN_DETECTORS: readonly Detector[] = [
   {
@@ -218,12 +219,12 @@ const BUILT_IN_DETECTORS: readonly Detector[] = [
   },
   {
     name: 'email',
-    regex: new RegExp(`${EMAIL_LOCAL}@(?:${EMAIL_LABEL}\\.)+${EMAIL_TLD}`, 'gu'),
+    regex: new RegExp(`${EMAIL_LOCAL}@${EMAIL_DOMAIN}`, 'gu'),
     mayMatch: (text) => text.includes('@'),
   },
   {
     name: 'email',
-    regex: new RegExp(String.raw`@(?<=${UNSPACED_SCRIPT}\p{M}*@)(?:${EMAIL_LABEL}\.)+${EMAIL_TLD}`, 'gu'),
+    regex: new RegExp(String.raw`@(?<=${UNSPACED_SCRIPT}\p{M}*@)${EMAIL_DOMAIN}`, 'gu'),
     widen: unspacedLocalStart,
     mayMatch: (text) => text.includes('@'),
   },
