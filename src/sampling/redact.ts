@@ -83,6 +83,12 @@ interface Detector {
   mayMatch?: (text: string, hasDigit: boolean) => boolean;
   /** Where the span really starts, when the regex cannot find its start itself (see UNSPACED_LOCAL_BEFORE). */
   widen?: (text: string, start: number) => number;
+  /**
+   * Every position where a match can start, ascending (a superset is fine): the regex is then tried
+   * only there, sticky, instead of at every position of the text. For a regex whose every attempt is
+   * costly (look-behinds with Unicode properties) in text where starts are rare.
+   */
+  starts?: (text: string) => number[];
 }
 
 interface Span {
@@ -96,9 +102,39 @@ interface Counter {
   n: number;
 }
 
+/** What an object key redacts to, how many replacements that is, and whether its value is a credential. */
+interface KeyVerdict {
+  redacted: string;
+  count: number;
+  sensitive: boolean;
+}
+
+/** Keys remembered per redactor (then it starts over), and the longest one remembered. */
+const KEY_MEMO_ENTRIES = 4096;
+const KEY_MEMO_LENGTH = 64;
+
 const DIGIT = /\d/;
-/** Thirteen digits with at most one space or dash between neighbours: what every card match contains. */
-const CARD_SHAPE = /\d(?:[ -]?\d){12}/;
+/**
+ * A run of thirteen or more digits with at most one space or dash between neighbours: every card
+ * match lies inside one, and starts at its start or right after one of its separators (a digit
+ * before it would fail the look-behind).
+ */
+const DIGIT_RUN = /\d(?:[ -]?\d){12,}/g;
+
+function cardStarts(text: string): number[] {
+  const starts: number[] = [];
+  DIGIT_RUN.lastIndex = 0;
+  let run: RegExpExecArray | null;
+  while ((run = DIGIT_RUN.exec(text)) !== null) {
+    const end = run.index + run[0].length;
+    starts.push(run.index);
+    for (let i = run.index + 1; i < end; i++) {
+      const before = text.charCodeAt(i - 1);
+      if (before === 0x20 || before === 0x2d) starts.push(i);
+    }
+  }
+  return starts;
+}
 /** The mandatory tail of a US-style phone number. */
 const US_PHONE_TAIL = /\d{3}[ .-]\d{4}/;
 
@@ -215,7 +251,8 @@ const BUILT_IN_DETECTORS: readonly Detector[] = [
     // scripts written without spaces may touch the number (`カード4111…です`).
     regex: new RegExp(String.raw`(?<!\p{N}|${NOT_UNSPACED_SCRIPT}\p{L})[2-6](?:[ -]?\d){12,18}(?!\p{N}|${NOT_UNSPACED_SCRIPT}\p{L})`, 'gu'),
     accept: isCardNumber,
-    mayMatch: (text, hasDigit) => hasDigit && CARD_SHAPE.test(text),
+    mayMatch: (text, hasDigit) => hasDigit,
+    starts: cardStarts,
   },
   {
     name: 'email',
@@ -244,12 +281,25 @@ const BUILT_IN_DETECTORS: readonly Detector[] = [
   },
 ];
 
+/** Up to this many known secrets are looked for one by one before their regex runs. */
+const FEW_SECRETS = 8;
+
 function secretDetectors(secrets: readonly string[]): Detector[] {
   const usable = [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET_LENGTH);
   if (usable.length === 0) return [];
   // Longest first so a key that contains another key is replaced whole.
   usable.sort((a, b) => b.length - a.length);
-  return [{ name: 'secret', regex: new RegExp(usable.map(escapeRegExp).join('|'), 'g') }];
+  const shortest = (usable[usable.length - 1] as string).length;
+  // A native substring search per secret is several times cheaper than the alternation, for a few
+  // of them; with many keys configured the one regex pass wins.
+  const few = usable.length <= FEW_SECRETS;
+  return [
+    {
+      name: 'secret',
+      regex: new RegExp(usable.map(escapeRegExp).join('|'), 'g'),
+      mayMatch: (text) => text.length >= shortest && (!few || usable.some((secret) => text.includes(secret))),
+    },
+  ];
 }
 
 function customDetector(p: RedactionPattern): Detector {
@@ -268,11 +318,19 @@ class DetectorRedactor implements Redactor {
   readonly #detectors: readonly Detector[];
   readonly #tokens: readonly string[];
   readonly #shortcuts: boolean;
+  /** Per detector with `starts`: its regex, sticky. */
+  readonly #sticky: readonly (RegExp | undefined)[];
+  /**
+   * What object keys redact to: the same few (`messages`, `role`, `content`, `finish_reason`…) come
+   * in every request, and a Map lookup is a fraction of running the detectors on them again.
+   */
+  readonly #keys = new Map<string, KeyVerdict>();
 
   constructor(detectors: readonly Detector[], shortcuts: boolean) {
     this.#detectors = detectors;
     this.#tokens = detectors.map((d) => redactionToken(d.name));
     this.#shortcuts = shortcuts;
+    this.#sticky = detectors.map((d) => (d.starts ? new RegExp(d.regex.source, `${d.regex.flags}y`) : undefined));
   }
 
   redactValue<T>(value: T): Redacted<T> {
@@ -312,11 +370,13 @@ class DetectorRedactor implements Redactor {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string;
       const value = obj[key];
-      const newKey = this.#text(key, 0, counter);
+      const verdict = this.#key(key);
+      const newKey = verdict.redacted;
+      counter.n += verdict.count;
       // A PIN or numeric password is as secret as a string one (it becomes the string token, as it
       // does in JSON text).
       const newValue =
-        (typeof value === 'string' || typeof value === 'number') && SENSITIVE_KEY.test(key)
+        (typeof value === 'string' || typeof value === 'number') && verdict.sensitive
           ? this.#credential(String(value), counter)
           : this.#walk(value, counter);
       if (out === undefined && (newKey !== key || newValue !== value)) {
@@ -326,6 +386,19 @@ class DetectorRedactor implements Redactor {
       if (out !== undefined) out[newKey] = newValue;
     }
     return out ?? obj;
+  }
+
+  #key(key: string): KeyVerdict {
+    const known = this.#shortcuts ? this.#keys.get(key) : undefined;
+    if (known !== undefined) return known;
+    const counter: Counter = { n: 0 };
+    const verdict: KeyVerdict = { redacted: this.#text(key, 0, counter), count: counter.n, sensitive: SENSITIVE_KEY.test(key) };
+    // Long keys are more likely data (ids, text used as a key) than field names: not kept.
+    if (this.#shortcuts && key.length <= KEY_MEMO_LENGTH) {
+      if (this.#keys.size >= KEY_MEMO_ENTRIES) this.#keys.clear();
+      this.#keys.set(key, verdict);
+    }
+    return verdict;
   }
 
   #credential(value: string, counter: Counter): string {
@@ -445,6 +518,20 @@ class DetectorRedactor implements Redactor {
     for (let rank = 0; rank < detectors.length; rank++) {
       const d = detectors[rank] as Detector;
       if (this.#shortcuts && d.mayMatch !== undefined && !d.mayMatch(text, hasDigit)) continue;
+      const sticky = this.#sticky[rank];
+      if (this.#shortcuts && d.starts !== undefined && sticky !== undefined) {
+        // The same matches as the scan below: tried in order, each from where the last one ended.
+        let from = 0;
+        for (const at of d.starts(text)) {
+          if (at < from) continue;
+          sticky.lastIndex = at;
+          const m = sticky.exec(text);
+          if (m === null) continue;
+          from = m[0].length === 0 ? at + 1 : sticky.lastIndex;
+          addSpan(found, d, rank, text, m);
+        }
+        continue;
+      }
       // exec on the shared regex rather than matchAll, which clones the regex on every call; the
       // loop below is what matchAll does (including its step past an empty match).
       const regex = d.regex;
@@ -452,13 +539,7 @@ class DetectorRedactor implements Redactor {
       let m: RegExpExecArray | null;
       while ((m = regex.exec(text)) !== null) {
         if (m[0].length === 0) regex.lastIndex = advanceIndex(text, regex.lastIndex, regex.unicode || regex.flags.includes('v'));
-        const range = d.group === undefined ? [m.index, m.index + m[0].length] : m.indices?.[d.group];
-        if (range === undefined) continue;
-        let [start, end] = range as [number, number];
-        if (d.widen !== undefined) start = d.widen(text, start);
-        if (end <= start) continue;
-        if (d.accept !== undefined && !d.accept(text.slice(start, end))) continue;
-        found.push({ start, end, rank });
+        addSpan(found, d, rank, text, m);
       }
     }
     if (found.length < 2) return found;
@@ -489,6 +570,17 @@ class DetectorRedactor implements Redactor {
   #token(span: Span): string {
     return this.#tokens[span.rank] as string;
   }
+}
+
+/** A detector's match as a span, unless its second-stage check refuses it. */
+function addSpan(found: Span[], d: Detector, rank: number, text: string, m: RegExpExecArray): void {
+  const range = d.group === undefined ? [m.index, m.index + m[0].length] : m.indices?.[d.group];
+  if (range === undefined) return;
+  let [start, end] = range as [number, number];
+  if (d.widen !== undefined) start = d.widen(text, start);
+  if (end <= start) return;
+  if (d.accept !== undefined && !d.accept(text.slice(start, end))) return;
+  found.push({ start, end, rank });
 }
 
 interface TextPart {

@@ -44,6 +44,13 @@ const CORPUS = [
   'card 5555555555554444',
   'amex 3782 822463 10005',
   'ref 4111111111111112',
+  // Cards inside longer digit runs: the card detector tries its regex only at a run's start and
+  // after its separators, and must find (and miss) exactly what the full scan does.
+  'id 1-4111 1111 1111 1111',
+  'id 7 4111-1111-1111-1111',
+  'ids 0-5555555555554444 and 99 3782 822463 10005',
+  'rejected first: 5 4111 1111 1111 1111 then 4111111111111111',
+  '٣4111111111111111 and 4111111111111111٣',
   'dates 2024-01-15 2024-01-16 2024-01-17',
   'ts 1718900000000 and 1718900000018',
   'call +1 (415) 555-2671 now',
