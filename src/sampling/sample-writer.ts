@@ -134,8 +134,8 @@ const decoder = new TextDecoder();
 const NEWLINE = 0x0a;
 
 /**
- * One source in a batch's JSON, as a tuple: positions instead of keys make the JSON half as long,
- * and writing and reading it was most of what the hand-over cost on both threads. `null` stands for
+ * One source in a batch's JSON, as a tuple: positions instead of keys make the JSON about half as
+ * long, and serialising it was most of what the hand-over cost the request thread. `null` stands for
  * a field the source does not have; the request and answer bodies travel as bytes after the JSON.
  */
 type PackedSource = [
