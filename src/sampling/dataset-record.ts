@@ -149,7 +149,7 @@ export function parseDatasetLine(line: string): DatasetRecord | undefined {
 export function inputHash(
   request: Pick<DatasetRequest, 'messages' | 'tools' | 'response_format'> & { params?: DatasetRequest['params'] },
 ): string {
-  const normalised = normalise({
+  const canonical = canonicalJson({
     messages: request.messages,
     tools: request.tools,
     response_format: request.response_format,
@@ -157,19 +157,69 @@ export function inputHash(
     instructions: request.params?.instructions,
   });
   // The one-shot `hash` (Node ≥ 20.12) costs half of createHash().update().digest() for inputs this size.
-  return hash('sha256', JSON.stringify(normalised), 'hex');
+  return hash('sha256', canonical, 'hex');
 }
 
-function normalise(value: unknown): unknown {
-  if (typeof value === 'string') return value.trim();
-  if (Array.isArray(value)) return value.map(normalise);
-  if (typeof value === 'object' && value !== null) {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = normalise(v);
+/**
+ * `JSON.stringify` of a copy of `value` with object keys sorted, strings trimmed and undefined
+ * members left out — written out directly instead of building that copy: the sampling worker hashes
+ * every record's input, and the copy (with `Array.prototype.sort`'s work arrays) was most of what
+ * hashing allocated. For values `JSON.parse` can produce, which is all a request body holds.
+ */
+export function canonicalJson(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value.trim());
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          out += (i === 0 ? '' : ',') + (item === undefined ? 'null' : canonicalJson(item));
+        }
+        return out + ']';
+      }
+      const keys = sortedKeys(value);
+      let out = '{';
+      let first = true;
+      for (const key of keys) {
+        const item = (value as Record<string, unknown>)[key];
+        if (item === undefined) continue;
+        out += (first ? '' : ',') + JSON.stringify(key) + ':' + canonicalJson(item);
+        first = false;
+      }
+      return out + '}';
     }
-    return out;
+    default:
+      // Numbers and booleans as JSON writes them; what JSON cannot hold (functions) as an array would.
+      return JSON.stringify(value) ?? 'null';
   }
-  return value;
+}
+
+/**
+ * Object keys in the order the normalised copy had them: integer-like keys first, ascending (objects
+ * always list those first, whatever the insertion order), then the rest sorted as
+ * `Array.prototype.sort` sorts. Small objects (nearly all) by insertion, without sort's work arrays.
+ */
+function sortedKeys(value: object): string[] {
+  const keys = Object.keys(value);
+  let start = 0;
+  while (start < keys.length && isArrayIndex(keys[start] as string)) start++;
+  if (keys.length - start > 16) return [...keys.slice(0, start), ...keys.slice(start).sort()];
+  for (let i = start + 1; i < keys.length; i++) {
+    const key = keys[i] as string;
+    let j = i - 1;
+    for (; j >= start && (keys[j] as string) > key; j--) keys[j + 1] = keys[j] as string;
+    keys[j + 1] = key;
+  }
+  return keys;
+}
+
+const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/;
+
+/** A key objects list first: a canonical integer below 2^32 − 1. */
+function isArrayIndex(key: string): boolean {
+  const first = key.charCodeAt(0);
+  return first >= 0x30 && first <= 0x39 && ARRAY_INDEX.test(key) && Number(key) < 4294967295;
 }

@@ -2,6 +2,7 @@ import t from 'tap';
 import { Value } from '@sinclair/typebox/value';
 import {
   DatasetRecordSchema,
+  canonicalJson,
   datasetRecordErrors,
   inputHash,
   isDatasetRecord,
@@ -48,6 +49,60 @@ t.test('input hash values never change: existing datasets de-duplicate against t
     }),
     '1cb2e5d35ec35b2619caa3471936c8ec5e30a43b7468464309082da664067420',
   );
+});
+
+/** The definition canonicalJson replaces: stringify a normalised copy. */
+function normalisedCopy(value: unknown): unknown {
+  if (typeof value === 'string') return value.trim();
+  if (Array.isArray(value)) return value.map(normalisedCopy);
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) out[key] = normalisedCopy(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+t.test('canonical JSON is the JSON of the normalised copy, for any JSON value', async (t) => {
+  // Deterministic pseudo-random JSON values: keys in every order (integer-like ones, which objects
+  // list first, and ones that only look numeric; escaped; long objects beyond the insertion-sort
+  // size), strings with whitespace and non-ASCII, odd numbers.
+  let seed = 42;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
+  const strings = ['', ' a ', 'b', '\n x\t', 'é', '请 📧', '"q"', '\\', '\u2028', '10', '2', '0', '01', '-1', '1.5', '4294967294', '4294967295', 'Z', 'a b', '\u0000'];
+  const numbers = [0, -0, 1, -1.5, 1e21, 2 ** 53, 1e-7, 0.1];
+  const value = (depth: number): unknown => {
+    const kind = depth > 3 ? Math.floor(next() * 4) : Math.floor(next() * 7);
+    if (kind === 0) return pick(strings);
+    if (kind === 1) return pick(numbers);
+    if (kind === 2) return pick([true, false, null]);
+    if (kind === 3) return pick([undefined, pick(strings)]);
+    if (kind === 4) return Array.from({ length: Math.floor(next() * 4) }, () => value(depth + 1));
+    const out: Record<string, unknown> = {};
+    const size = kind === 6 ? 17 + Math.floor(next() * 10) : Math.floor(next() * 6);
+    for (let i = 0; i < size; i++) out[pick([...strings, `k${Math.floor(next() * 40)}`])] = value(depth + 1);
+    return out;
+  };
+  let checked = 0;
+  for (let i = 0; i < 2000; i++) {
+    const v = value(0);
+    const expected = JSON.stringify(normalisedCopy(v)) ?? 'null';
+    if (canonicalJson(v) !== expected) {
+      t.equal(canonicalJson(v), expected, `value ${i}`);
+      return;
+    }
+    checked++;
+  }
+  t.equal(checked, 2000, 'every generated value serialises the same');
+  t.equal(canonicalJson({ b: [' x ', undefined, { d: 1, c: undefined }], a: null }), '{"a":null,"b":["x",null,{"d":1}]}');
+  t.equal(canonicalJson({ b: 1, 10: 2, a: 3, 2: 4, '01': 5 }), '{"2":4,"10":2,"01":5,"a":3,"b":1}', 'integer keys first, as objects list them');
+  const wide: Record<string, number> = { 10: 0, 2: 0 };
+  for (let i = 20; i > 0; i--) wide[`k${i}`] = i;
+  t.equal(canonicalJson(wide), JSON.stringify(normalisedCopy(wide)), 'and in objects too wide to sort by insertion');
 });
 
 t.test('input hash covers Responses/embeddings input and instructions, no other params', async (t) => {
