@@ -33,25 +33,29 @@ export interface SampleSource {
 export function sourceFromLedger(ledger: RequestLedger, samplingRate: number, tags: string[]): SampleSource {
   const built = ledger.responseUnlessBytes;
   const answer = built === undefined ? ledger.answer : undefined;
-  return {
+  // Optional fields assigned one by one: conditional spreads in the literal copied each through V8's
+  // slow path, on the request thread for every sample.
+  const source: SampleSource = {
     route: ledger.route.name,
     requestId: ledger.requestId,
     variant: ledger.variant,
     model: answeringModel(ledger),
     operation: ledger.operation,
     request: ledger.request,
-    ...(ledger.requestBytes ? { requestBytes: ledger.requestBytes } : {}),
-    ...(built ? { response: built } : {}),
-    ...(typeof answer === 'string' ? { answerText: answer } : answer ? { answerBytes: answer } : {}),
-    ...(ledger.usage ? { usage: ledger.usage } : {}),
     latencyS: (ledger.endedMs ?? ledger.elapsedMs()) / 1000,
     ttftS: ledger.ttftMs === undefined ? null : ledger.ttftMs / 1000,
     costUsd: ledger.costUsd ?? null,
     errorClass: ledger.errorClass,
-    ...(ledger.errorMessage !== undefined ? { errorMessage: ledger.errorMessage } : {}),
     samplingRate,
     tags,
   };
+  if (ledger.requestBytes) source.requestBytes = ledger.requestBytes;
+  if (built) source.response = built;
+  if (typeof answer === 'string') source.answerText = answer;
+  else if (answer) source.answerBytes = answer;
+  if (ledger.usage) source.usage = ledger.usage;
+  if (ledger.errorMessage !== undefined) source.errorMessage = ledger.errorMessage;
+  return source;
 }
 
 /** The model a request is attributed to: the one that answered, else the last one tried, else the champion. */

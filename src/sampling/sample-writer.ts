@@ -135,23 +135,21 @@ const NEWLINE = 0x0a;
 
 /**
  * One source in a batch's JSON, as a tuple: positions instead of keys make the JSON about half as
- * long, and serialising it was most of what the hand-over cost the request thread. `null` stands for
- * a field the source does not have; the request and answer bodies travel as bytes after the JSON.
+ * long, and serialising it was most of what the hand-over cost the request thread. The strings a
+ * batch repeats (route, variant, model, operation, error class, tags) are indexes into the batch's
+ * `strings`, and the numbers travel as doubles after the JSON (`NUMBERS` per source): formatting
+ * and parsing them as decimal text was half of what was left. `null` stands for a field the source
+ * does not have; the request and answer bodies travel as bytes after the numbers.
  */
 type PackedSource = [
-  route: string,
+  route: number,
   requestId: string,
-  variant: SampleSource['variant'],
-  model: string,
-  operation: Operation,
-  latencyS: number,
-  ttftS: number | null,
-  costUsd: number | null,
-  errorClass: ErrorClass,
-  samplingRate: number,
-  tags: string[],
+  variant: number,
+  model: number,
+  operation: number,
+  errorClass: number,
+  tags: number[],
   errorMessage: string | null,
-  usage: [input: number, cachedInput: number, cacheWrite: number, output: number, reasoning: number] | null,
   response: ResponseSummary | null,
   /** Only when there are no request bytes. */
   request: Record<string, unknown> | null,
@@ -159,22 +157,40 @@ type PackedSource = [
   answerText: string | null,
 ];
 
+/**
+ * Per source, in this order: latencyS, ttftS, costUsd, samplingRate, then usage's input,
+ * cachedInput, cacheWrite, output, reasoning. NaN stands for null (ttftS, costUsd) or for no usage.
+ */
+const NUMBERS = 9;
+
 /** The JSON part of a batch; `blobs[2i]` / `blobs[2i+1]`: byte lengths of source i's request / answer, −1 for none. */
 interface BatchHead {
+  strings: string[];
   sources: PackedSource[];
   blobs: number[];
 }
 
 /**
- * A batch as bytes: `<n>\n`, n bytes of JSON (`BatchHead`), then the request and answer bodies back
- * to back, as bytes. The request thread already holds both as bytes — the client's body as read
- * from the socket, the upstream's answer as sent to the client — so handing them over is a copy;
- * serialising the parsed request again and encoding the answer text were most of the hand-over's
- * cost. Text answers (answers the gateway built) are encoded here; one that is not well-formed UTF-16
- * (never the case for JSON.stringify output) stays in the JSON, escaped.
+ * A batch as bytes: `<n>\n`, n bytes of JSON (`BatchHead`), the sources' numbers as little-endian
+ * doubles, then the request and answer bodies back to back, as bytes. The request thread already
+ * holds both bodies as bytes — the client's body as read from the socket, the upstream's answer as
+ * sent to the client — so handing them over is a copy; serialising the parsed request again and
+ * encoding the answer text were most of the hand-over's cost. Text answers (answers the gateway
+ * built) are encoded here; one that is not well-formed UTF-16 (never the case for JSON.stringify
+ * output) stays in the JSON, escaped.
  */
 export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayBuffer> {
-  const head: BatchHead = { sources: [], blobs: [] };
+  const head: BatchHead = { strings: [], sources: [], blobs: [] };
+  const indexes = new Map<string, number>();
+  const intern = (value: string): number => {
+    let index = indexes.get(value);
+    if (index === undefined) {
+      index = head.strings.push(value) - 1;
+      indexes.set(value, index);
+    }
+    return index;
+  };
+  const numbers = new Float64Array(batch.length * NUMBERS);
   const blobs: Uint8Array[] = [];
   let blobBytes = 0;
   const add = (blob: Uint8Array | undefined): void => {
@@ -183,36 +199,44 @@ export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayB
     blobs.push(blob);
     blobBytes += blob.length;
   };
-  for (const source of batch) {
+  for (let i = 0; i < batch.length; i++) {
+    const source = batch[i] as SampleSource;
     const { requestBytes, answerBytes, answerText, usage } = source;
     const answer = answerBytes ?? (answerText !== undefined && isWellFormed(answerText) ? encoder.encode(answerText) : undefined);
     head.sources.push([
-      source.route,
+      intern(source.route),
       source.requestId,
-      source.variant,
-      source.model,
-      source.operation,
-      source.latencyS,
-      source.ttftS,
-      source.costUsd,
-      source.errorClass,
-      source.samplingRate,
-      source.tags,
+      intern(source.variant),
+      intern(source.model),
+      intern(source.operation),
+      intern(source.errorClass),
+      source.tags.map(intern),
       source.errorMessage ?? null,
-      usage ? [usage.input, usage.cachedInput, usage.cacheWrite, usage.output, usage.reasoning] : null,
       source.response ?? null,
       requestBytes ? null : source.request,
       answer === undefined && answerText !== undefined ? answerText : null,
     ]);
+    const at = i * NUMBERS;
+    numbers[at] = source.latencyS;
+    numbers[at + 1] = source.ttftS ?? NaN;
+    numbers[at + 2] = source.costUsd ?? NaN;
+    numbers[at + 3] = source.samplingRate;
+    numbers[at + 4] = usage ? usage.input : NaN;
+    numbers[at + 5] = usage ? usage.cachedInput : NaN;
+    numbers[at + 6] = usage ? usage.cacheWrite : NaN;
+    numbers[at + 7] = usage ? usage.output : NaN;
+    numbers[at + 8] = usage ? usage.reasoning : NaN;
     add(requestBytes);
     add(answer);
   }
   const json = encoder.encode(JSON.stringify(head));
   const prefix = encoder.encode(`${json.length}\n`);
-  const out = new Uint8Array(prefix.length + json.length + blobBytes);
+  const numberBytes = new Uint8Array(numbers.buffer);
+  const out = new Uint8Array(prefix.length + json.length + numberBytes.length + blobBytes);
   out.set(prefix, 0);
   out.set(json, prefix.length);
-  let at = prefix.length + json.length;
+  out.set(numberBytes, prefix.length + json.length);
+  let at = prefix.length + json.length + numberBytes.length;
   for (const blob of blobs) {
     out.set(blob, at);
     at += blob.length;
@@ -225,33 +249,43 @@ export function decodeSamples(bytes: Uint8Array): SampleSource[] {
   const newline = bytes.indexOf(NEWLINE);
   let at = newline + 1 + Number(decoder.decode(bytes.subarray(0, newline)));
   const head = JSON.parse(decoder.decode(bytes.subarray(newline + 1, at))) as BatchHead;
+  const { strings } = head;
+  // Copied out: a Float64Array over the batch itself would need the JSON's length padded to 8 bytes.
+  const numberBytes = head.sources.length * NUMBERS * Float64Array.BYTES_PER_ELEMENT;
+  const numbers = new Float64Array(bytes.slice(at, at + numberBytes).buffer);
+  at += numberBytes;
   const take = (length: number | undefined): string | undefined => {
     if (length === undefined || length < 0) return undefined;
     const text = decoder.decode(bytes.subarray(at, at + length));
     at += length;
     return text;
   };
+  const string = (index: number): string => strings[index] as string;
+  const nullable = (value: number | undefined): number | null => (value === undefined || Number.isNaN(value) ? null : value);
   return head.sources.map((packed, i) => {
-    const [route, requestId, variant, model, operation, latencyS, ttftS, costUsd, errorClass, samplingRate, tags, errorMessage, usage, response, request, answerText] = packed;
+    const [route, requestId, variant, model, operation, errorClass, tags, errorMessage, response, request, answerText] = packed;
     // The same bytes parsed as the request body on the request thread, so this parse succeeds.
     const requestText = take(head.blobs[2 * i]);
     const answer = take(head.blobs[2 * i + 1]) ?? answerText ?? undefined;
+    const n = i * NUMBERS;
     const source: SampleSource = {
-      route,
+      route: string(route),
       requestId,
-      variant,
-      model,
-      operation,
+      variant: string(variant) as SampleSource['variant'],
+      model: string(model),
+      operation: string(operation) as Operation,
       request: requestText !== undefined ? (JSON.parse(requestText) as Record<string, unknown>) : (request ?? {}),
-      latencyS,
-      ttftS,
-      costUsd,
-      errorClass,
-      samplingRate,
-      tags,
+      latencyS: numbers[n] as number,
+      ttftS: nullable(numbers[n + 1]),
+      costUsd: nullable(numbers[n + 2]),
+      errorClass: string(errorClass) as ErrorClass,
+      samplingRate: numbers[n + 3] as number,
+      tags: tags.map(string),
     };
     if (errorMessage !== null) source.errorMessage = errorMessage;
-    if (usage !== null) source.usage = { input: usage[0], cachedInput: usage[1], cacheWrite: usage[2], output: usage[3], reasoning: usage[4] };
+    if (!Number.isNaN(numbers[n + 4])) {
+      source.usage = { input: numbers[n + 4] as number, cachedInput: numbers[n + 5] as number, cacheWrite: numbers[n + 6] as number, output: numbers[n + 7] as number, reasoning: numbers[n + 8] as number };
+    }
     if (response !== null) source.response = response;
     if (answer !== undefined) source.answerText = answer;
     return source;

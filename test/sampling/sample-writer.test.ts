@@ -105,6 +105,21 @@ t.test('batches reach the worker exactly as a JSON round trip would deliver them
     { ...base, requestId: 'r6', response: { content: 'built', toolCalls: [], finishReason: 'stop' }, usage: { input: 1, cachedInput: 0, cacheWrite: 0, output: 2, reasoning: 0 } },
     { ...base, requestId: 'r7', answerText: '\n42\n' },
     { ...base, requestId: 'r8', errorClass: 'upstream_5xx', errorMessage: 'upstream "p" said no', ttftS: 0.25, costUsd: 0.0001, tags: ['error', 'sampled'] },
+    // Every repeated string and number in a different place than the others, so none can be read from another's slot.
+    {
+      ...base,
+      requestId: 'r9',
+      route: 'other',
+      variant: 'challenger',
+      model: 'b',
+      operation: 'responses',
+      latencyS: 0.1 + 0.2,
+      ttftS: 0,
+      costUsd: 1e-9,
+      samplingRate: 0.05,
+      tags: ['fallback', 'sampled', 'team-x'],
+      usage: { input: 2 ** 40, cachedInput: 3, cacheWrite: 4, output: 5, reasoning: 6 },
+    },
   ];
   t.same(decodeSamples(encodeSamples(batch)), JSON.parse(JSON.stringify(batch)));
   t.same(decodeSamples(encodeSamples([])), []);
