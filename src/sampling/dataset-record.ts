@@ -192,7 +192,7 @@ export function canonicalJson(value: unknown): string {
       return out + '}';
     }
     default:
-      // Numbers and booleans as JSON writes them; what JSON cannot hold (functions) as an array would.
+      // Numbers and booleans, as JSON writes them (a parsed body holds nothing else).
       return JSON.stringify(value) ?? 'null';
   }
 }

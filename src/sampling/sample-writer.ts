@@ -171,13 +171,13 @@ interface BatchHead {
 }
 
 /**
- * A batch as bytes: `<n>\n`, n bytes of JSON (`BatchHead`), the sources' numbers as little-endian
- * doubles, then the request and answer bodies back to back, as bytes. The request thread already
- * holds both bodies as bytes — the client's body as read from the socket, the upstream's answer as
- * sent to the client — so handing them over is a copy; serialising the parsed request again and
- * encoding the answer text were most of the hand-over's cost. Text answers (answers the gateway
- * built) are encoded here; one that is not well-formed UTF-16 (never the case for JSON.stringify
- * output) stays in the JSON, escaped.
+ * A batch as bytes: `<n>\n`, n bytes of JSON (`BatchHead`), the sources' numbers as doubles (in
+ * the platform's byte order: both ends are the same process), then the request and answer bodies
+ * back to back, as bytes. The request thread already holds both bodies as bytes — the client's body
+ * as read from the socket, the upstream's answer as sent to the client — so handing them over is a
+ * copy; serialising the parsed request again and encoding the answer text were most of the
+ * hand-over's cost. Text answers (answers the gateway built) are encoded here; one that is not
+ * well-formed UTF-16 (never the case for JSON.stringify output) stays in the JSON, escaped.
  */
 export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayBuffer> {
   const head: BatchHead = { strings: [], sources: [], blobs: [] };
