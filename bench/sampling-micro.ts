@@ -18,7 +18,8 @@ import { fromOpenAIUsage, type OpenAIUsageWire } from '../src/accounting/usage.j
 import { inputHash, type DatasetRecord } from '../src/sampling/dataset-record.js';
 import { JsonlDatasetStore } from '../src/sampling/jsonl-store.js';
 import { createRedactor } from '../src/sampling/redact.js';
-import { buildRecord, rawRequestOf, rawResponseOf, summaryOf } from '../src/sampling/record-builder.js';
+import { buildRecord, rawRequestOf, rawResponseOf } from '../src/sampling/record-builder.js';
+import { summariseAnswer, summaryLater } from '../src/gateway/summary.js';
 import { sourceFromLedger, type SampleSource } from '../src/sampling/sample-source.js';
 import { InlineSampleWriter, decodeSamples, encodeSamples, rawInputKey } from '../src/sampling/sample-writer.js';
 
@@ -45,6 +46,8 @@ const route = config.routes[ROUTE];
 if (!route) throw new Error('bench route missing');
 
 let serial = 0;
+/** Each ledger's parsed answer, for timing the summary (a ledger keeps the first one it builds). */
+const answers = new WeakMap<RequestLedger, Record<string, unknown>>();
 function ledger(): RequestLedger {
   const i = serial++;
   const body = {
@@ -54,13 +57,14 @@ function ledger(): RequestLedger {
       { role: 'user', content: `Summarise the benefits of gradual model rollouts for Acme Corp in two sentences. ${i}-${Math.random()}` },
     ],
   };
-  const answer = completionBody(planChat(body, undefined), 'a');
-  const answerText = JSON.stringify(answer);
+  // As the gateway holds it: the upstream's answer parsed (for usage), its summary built on demand.
+  const answer = JSON.parse(JSON.stringify(completionBody(planChat(body, undefined), 'a'))) as Record<string, unknown>;
   const l = new RequestLedger(`req-${i}`, 'chat', route as NonNullable<typeof route>, i % 2 === 0 ? 'champion' : 'challenger', false, false, 'client', body);
   l.usage = fromOpenAIUsage(answer.usage as OpenAIUsageWire);
-  // As the gateway holds them: the client's body and the upstream's answer as bytes.
+  // The client's body as read from the socket.
   l.requestBytes = Buffer.from(JSON.stringify(body));
-  l.respondedWith(() => ({ content: '', toolCalls: [], finishReason: 'stop' }), Buffer.from(answerText));
+  l.respondedWith(summaryLater('chat', answer));
+  answers.set(l, answer);
   l.endedMs = 12.5;
   return l;
 }
@@ -102,7 +106,8 @@ type Stage = [name: string, run: () => unknown];
 function stages(ledgers: readonly RequestLedger[], sources: readonly SampleSource[]): Stage[] {
   const redactor = createRedactor({ secrets: SECRETS, patterns: route?.sampling?.redact ?? [] });
   const raws = sources.map(rawRequestOf);
-  const responses = sources.map((s) => rawResponseOf(s, summaryOf(s)));
+  const responses = sources.map((s) => rawResponseOf(s, s.response));
+  const parsed = ledgers.map((l) => answers.get(l) as Record<string, unknown>);
   const records: DatasetRecord[] = sources.map((s) => buildRecord(s, redactor));
   const built = ledgers.map((l) => sourceFromLedger(l, 1, ['sampled']));
   const batches: SampleSource[][] = [];
@@ -110,15 +115,15 @@ function stages(ledgers: readonly RequestLedger[], sources: readonly SampleSourc
   const bytes = batches.map(encodeSamples);
   let sink = 0;
   return [
+    ['request: answer summary (the answer is parsed already)', () => { for (const a of parsed) sink += summariseAnswer('chat', a).content.length; }],
     ['request: sourceFromLedger', () => { for (const l of ledgers) sink += sourceFromLedger(l, 1, ['sampled']).tags.length; }],
     ['request: batch encode', () => { for (const b of batches) sink += encodeSamples(b).length; }],
     ['worker: batch decode', () => { for (const b of bytes) sink += decodeSamples(b).length; }],
     ['worker: raw input hash (dedup key)', () => { for (const s of sources) sink += rawInputKey(s).length; }],
-    ['worker: answer parse', () => { for (const s of sources) sink += summaryOf(s)?.content.length ?? 0; }],
     ['worker: redact request', () => { for (const r of raws) sink += redactor.redactValue(r).count; }],
     ['worker: redact response', () => { for (const r of responses) sink += redactor.redactValue(r).count; }],
     ['worker: input hash (redacted request)', () => { for (const r of records) sink += inputHash(r.request).length; }],
-    ['worker: buildRecord (parse+redact+ids, hash reused)', () => { for (const s of sources) sink += buildRecord(s, redactor, 'x').redactions; }],
+    ['worker: buildRecord (redact+ids, hash reused)', () => { for (const s of sources) sink += buildRecord(s, redactor, 'x').redactions; }],
     ['worker: line serialisation', () => { for (const r of records) sink += Buffer.byteLength(JSON.stringify(r) + '\n'); }],
     ['worker: store append (incl. serialisation)', async () => {
       const store = new JsonlDatasetStore({ dir: mkdtempSync(join(work, 'store-')) });

@@ -65,8 +65,6 @@ export class RequestLedger {
   /** Usage of the answer the client got (the cost of all attempts is summed separately). */
   usage: Usage | undefined;
   private summary: ResponseSummary | undefined;
-  /** The JSON answer as sent, while the summary is still deferred (sampling parses it off-thread). */
-  answer: string | Buffer | undefined;
   /** The client's JSON body as received, when the server kept it (sampling hands these bytes over as they are). */
   requestBytes: Buffer | undefined;
   private summarise: (() => ResponseSummary) | undefined;
@@ -95,22 +93,12 @@ export class RequestLedger {
   set response(summary: ResponseSummary | undefined) {
     this.summary = summary;
     this.summarise = undefined;
-    this.answer = undefined;
   }
 
-  /**
-   * The summary, unless building it would parse answer bytes that sampling hands to its worker as
-   * they are (a JSON answer not summarised yet); a stream has no such bytes and is summarised here.
-   */
-  get responseUnlessBytes(): ResponseSummary | undefined {
-    return this.answer === undefined ? this.response : this.summary;
-  }
-
-  /** Defers building the summary (a full parse of the answer) until something reads it. */
-  respondedWith(summarise: () => ResponseSummary, answer?: string | Buffer): void {
+  /** Defers building the summary until something reads it: most requests are neither checked nor sampled. */
+  respondedWith(summarise: () => ResponseSummary): void {
     this.summary = undefined;
     this.summarise = summarise;
-    this.answer = answer;
   }
 
   get attemptCount(): number {

@@ -2,7 +2,6 @@
 // before the record exists anywhere else.
 import { randomUUID } from 'node:crypto';
 import type { ResponseSummary } from '../gateway/ledger.js';
-import { summariseAnswer } from '../gateway/summary.js';
 import { isoClock } from '../telemetry/iso-time.js';
 import { DATASET_SCHEMA_VERSION, inputHash, type DatasetMessage, type DatasetRecord } from './dataset-record.js';
 import type { Redactor } from './redact.js';
@@ -13,7 +12,7 @@ const REQUEST_KEYS = new Set(['messages', 'tools', 'response_format', 'model', '
 /** `rawInputHash`: the input hash of the unredacted request, reused when redaction changed nothing. */
 export function buildRecord(source: SampleSource, redactor: Redactor, rawInputHash?: string): DatasetRecord {
   const rawRequest = rawRequestOf(source);
-  const rawResponse = rawResponseOf(source, source.response ?? summaryOf(source));
+  const rawResponse = rawResponseOf(source, source.response);
   const request = redactor.redactValue(rawRequest);
   const response = redactor.redactValue(rawResponse);
   const usage = source.usage;
@@ -45,7 +44,6 @@ export function buildRecord(source: SampleSource, redactor: Redactor, rawInputHa
 }
 
 const isoNow = isoClock();
-const decoder = new TextDecoder();
 
 /** The record's `request` before redaction. */
 export function rawRequestOf(source: SampleSource): DatasetRecord['request'] {
@@ -75,14 +73,4 @@ export function rawResponseOf(source: SampleSource, summary: ResponseSummary | u
     finish_reason: summary?.finishReason ?? null,
     ...(source.errorClass !== 'none' ? { error: { class: source.errorClass, message: source.errorMessage ?? '' } } : {}),
   };
-}
-
-export function summaryOf(source: SampleSource): ResponseSummary | undefined {
-  const text = source.answerText ?? (source.answerBytes ? decoder.decode(source.answerBytes) : undefined);
-  if (text === undefined) return undefined;
-  try {
-    return summariseAnswer(source.operation, JSON.parse(text) as Record<string, unknown>);
-  } catch {
-    return undefined;
-  }
 }

@@ -139,8 +139,8 @@ const NEWLINE = 0x0a;
  * batch repeats (route, variant, model, operation, error class, tags) are indexes into the batch's
  * `strings`, and the numbers travel as doubles after the JSON (`NUMBERS` per source) instead of as
  * decimal text: the two together halved the time the JSON takes to build and serialise (1.2–1.9 →
- * 0.6–1.0 µs per source). `null` stands for a field the source does not have; the request and answer
- * bodies travel as bytes after the numbers.
+ * 0.6–1.0 µs per source). `null` stands for a field the source does not have; the request body
+ * travels as bytes after the numbers.
  */
 type PackedSource = [
   route: number,
@@ -154,8 +154,6 @@ type PackedSource = [
   response: ResponseSummary | null,
   /** Only when there are no request bytes. */
   request: Record<string, unknown> | null,
-  /** Only an answer text that is not well-formed UTF-16 (it cannot travel as bytes). */
-  answerText: string | null,
 ];
 
 /**
@@ -164,7 +162,7 @@ type PackedSource = [
  */
 const NUMBERS = 9;
 
-/** The JSON part of a batch; `blobs[2i]` / `blobs[2i+1]`: byte lengths of source i's request / answer, −1 for none. */
+/** The JSON part of a batch; `blobs[i]`: the byte length of source i's request body, −1 for none. */
 interface BatchHead {
   strings: string[];
   sources: PackedSource[];
@@ -173,12 +171,9 @@ interface BatchHead {
 
 /**
  * A batch as bytes: `<n>\n`, n bytes of JSON (`BatchHead`), the sources' numbers as doubles (in
- * the platform's byte order: both ends are the same process), then the request and answer bodies
- * back to back, as bytes. The request thread already holds both bodies as bytes — the client's body
- * as read from the socket, the upstream's answer as sent to the client — so handing them over is a
- * copy; serialising the parsed request again and encoding the answer text were most of the
- * hand-over's cost. Text answers (answers the gateway built) are encoded here; one that is not
- * well-formed UTF-16 (never the case for JSON.stringify output) stays in the JSON, escaped.
+ * the platform's byte order: both ends are the same process), then the request bodies back to
+ * back, as bytes. The request thread already holds the client's body as read from the socket, so
+ * handing it over is a copy; serialising the parsed request again was most of the hand-over's cost.
  */
 export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayBuffer> {
   const head: BatchHead = { strings: [], sources: [], blobs: [] };
@@ -202,8 +197,7 @@ export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayB
   };
   for (let i = 0; i < batch.length; i++) {
     const source = batch[i] as SampleSource;
-    const { requestBytes, answerBytes, answerText, usage } = source;
-    const answer = answerBytes ?? (answerText !== undefined && isWellFormed(answerText) ? encoder.encode(answerText) : undefined);
+    const { requestBytes, usage } = source;
     head.sources.push([
       intern(source.route),
       source.requestId,
@@ -215,7 +209,6 @@ export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayB
       source.errorMessage ?? null,
       source.response ?? null,
       requestBytes ? null : source.request,
-      answer === undefined && answerText !== undefined ? answerText : null,
     ]);
     const at = i * NUMBERS;
     numbers[at] = source.latencyS;
@@ -228,7 +221,6 @@ export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayB
     numbers[at + 7] = usage ? usage.output : NaN;
     numbers[at + 8] = usage ? usage.reasoning : NaN;
     add(requestBytes);
-    add(answer);
   }
   const json = encoder.encode(JSON.stringify(head));
   const prefix = encoder.encode(`${json.length}\n`);
@@ -245,7 +237,7 @@ export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayB
   return out;
 }
 
-/** Sources as the worker uses them: `request` parsed, answers as text. */
+/** Sources as the worker uses them: `request` parsed. */
 export function decodeSamples(bytes: Uint8Array): SampleSource[] {
   const newline = bytes.indexOf(NEWLINE);
   let at = newline + 1 + Number(decoder.decode(bytes.subarray(0, newline)));
@@ -264,10 +256,9 @@ export function decodeSamples(bytes: Uint8Array): SampleSource[] {
   const string = (index: number): string => strings[index] as string;
   const nullable = (value: number | undefined): number | null => (value === undefined || Number.isNaN(value) ? null : value);
   return head.sources.map((packed, i) => {
-    const [route, requestId, variant, model, operation, errorClass, tags, errorMessage, response, request, answerText] = packed;
+    const [route, requestId, variant, model, operation, errorClass, tags, errorMessage, response, request] = packed;
     // The same bytes parsed as the request body on the request thread, so this parse succeeds.
-    const requestText = take(head.blobs[2 * i]);
-    const answer = take(head.blobs[2 * i + 1]) ?? answerText ?? undefined;
+    const requestText = take(head.blobs[i]);
     const n = i * NUMBERS;
     const source: SampleSource = {
       route: string(route),
@@ -288,14 +279,8 @@ export function decodeSamples(bytes: Uint8Array): SampleSource[] {
       source.usage = { input: numbers[n + 4] as number, cachedInput: numbers[n + 5] as number, cacheWrite: numbers[n + 6] as number, output: numbers[n + 7] as number, reasoning: numbers[n + 8] as number };
     }
     if (response !== null) source.response = response;
-    if (answer !== undefined) source.answerText = answer;
     return source;
   });
-}
-
-function isWellFormed(text: string): boolean {
-  // ES2024, in Node since 20; the project's lib setting stops at ES2023.
-  return (text as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
 /**

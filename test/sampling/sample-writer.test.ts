@@ -50,7 +50,7 @@ t.test('repeats are duplicates; the first is redacted and stored', async (t) => 
   const writer = new InlineSampleWriter(config, ['sk-secret-abcdefgh'], (_route, _variant, result, n) => results.push(`${result}x${n}`), { info() {}, warn() {}, error() {} });
   const source = sampleSource({
     request: { model: 'demo', messages: [{ role: 'user', content: 'my key is sk-secret-abcdefgh' }] },
-    answerText: JSON.stringify({ choices: [{ message: { role: 'assistant', content: 'noted' }, finish_reason: 'stop' }] }),
+    response: { content: 'noted', toolCalls: [], finishReason: 'stop' },
   });
   t.ok(writer.offer(source));
   t.ok(writer.offer({ ...source, requestId: 'r2' }));
@@ -62,7 +62,7 @@ t.test('repeats are duplicates; the first is redacted and stored', async (t) => 
   const record = JSON.parse(lines[0] as string) as { request: unknown; response: { content: string; finish_reason: string } };
   t.ok(isDatasetRecord(record), 'the line is a valid record');
   t.notMatch(JSON.stringify(record.request), 'sk-secret-abcdefgh', 'secret redacted');
-  t.same(record.response, { content: 'noted', finish_reason: 'stop' }, 'answer summarised from the raw JSON in the writer');
+  t.same(record.response, { content: 'noted', finish_reason: 'stop' }, 'the answer as summarised');
 });
 
 t.test('an input dropped on a full queue is stored when it comes again', async (t) => {
@@ -97,13 +97,11 @@ t.test('the worker counts a sample whose record cannot be built as dropped', asy
 t.test('batches reach the worker exactly as a JSON round trip would deliver them', async (t) => {
   const base = sampleSource({ request: { model: 'demo', messages: [{ role: 'user', content: 'naïve 请 📧 "quoted" \\ \n' }], temperature: 0.2 } });
   const batch: SampleSource[] = [
-    { ...base, answerText: JSON.stringify({ choices: [{ message: { content: 'é 请 📧 "q" \u2028' } }] }) },
+    { ...base, response: { content: 'é 请 📧 "q" \u2028', toolCalls: [], finishReason: null } },
     { ...base, requestId: 'r2' },
-    { ...base, requestId: 'r3', answerText: '' },
-    { ...base, requestId: 'r4', answerText: '{"not json' },
-    { ...base, requestId: 'r5', answerText: 'lone \ud800 surrogate' },
+    { ...base, requestId: 'r3', response: { content: '', toolCalls: [{ name: 'f', arguments: '{"a":1}' }, { id: 'call_2', name: 'g', arguments: '' }], finishReason: 'tool_calls' } },
+    { ...base, requestId: 'r5', response: { content: 'lone \ud800 surrogate', toolCalls: [], finishReason: 'stop' } },
     { ...base, requestId: 'r6', response: { content: 'built', toolCalls: [], finishReason: 'stop' }, usage: { input: 1, cachedInput: 0, cacheWrite: 0, output: 2, reasoning: 0 } },
-    { ...base, requestId: 'r7', answerText: '\n42\n' },
     { ...base, requestId: 'r8', errorClass: 'upstream_5xx', errorMessage: 'upstream "p" said no', ttftS: 0.25, costUsd: 0.0001, tags: ['error', 'sampled'] },
     // Every repeated string and number in a different place than the others, so none can be read from another's slot.
     {
@@ -125,23 +123,22 @@ t.test('batches reach the worker exactly as a JSON round trip would deliver them
   t.same(decodeSamples(encodeSamples([])), []);
 });
 
-t.test('request and answer bytes travel as they are: the worker gets the parsed request and the answer text', async (t) => {
+t.test('request bytes travel as they are: the worker gets the parsed request', async (t) => {
   const request = { model: 'demo', messages: [{ role: 'user', content: 'naïve 请 📧 "quoted" \\ \n' }], temperature: 0.2 };
-  const answer = JSON.stringify({ choices: [{ message: { content: 'é 请 📧 "q" \u2028' }, finish_reason: 'stop' }] });
   const source = sampleSource({
     variant: 'challenger',
     // What the request thread parsed; the bytes are what travels (a stand-in here proves it).
     request: { stale: true },
     requestBytes: Buffer.from(JSON.stringify(request)),
-    answerBytes: Buffer.from(answer),
+    response: { content: 'é 请 📧 "q" \u2028', toolCalls: [], finishReason: 'stop' },
   });
   const withBom = { ...source, requestId: 'r2', requestBytes: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(request))]) };
-  const textAnswer = { ...source, requestId: 'r3', answerBytes: undefined, answerText: answer };
-  const decoded = decodeSamples(encodeSamples([source, withBom, textAnswer]));
-  const { requestBytes: _r, answerBytes: _a, ...plain } = source;
-  t.same(decoded[0], { ...plain, request, answerText: answer });
+  const noBytes = { ...source, requestId: 'r3', requestBytes: undefined, request };
+  const decoded = decodeSamples(encodeSamples([source, withBom, noBytes]));
+  const { requestBytes: _r, ...plain } = source;
+  t.same(decoded[0], { ...plain, request });
   t.same(decoded[1]?.request, request, 'a byte-order mark (accepted by the body parser) is not part of the JSON');
-  t.same(decoded[2], { ...plain, requestId: 'r3', request, answerText: answer });
+  t.same(decoded[2], { ...plain, requestId: 'r3', request }, 'without bytes, the parsed request travels in the JSON');
 });
 
 t.test('the sampling worker runs at background priority; the request thread keeps its own', { skip: process.platform !== 'linux' && 'per-thread nice values are Linux-only' }, async (t) => {
