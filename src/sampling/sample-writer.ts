@@ -4,12 +4,12 @@
 // body, and tests).
 import { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
-import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/types.js';
 import { createRedactor, type Redactor } from './redact.js';
 import { buildRecord, inputOf } from './record-builder.js';
 import { inputHash } from './dataset-record.js';
 import { JsonlDatasetStore } from './jsonl-store.js';
+import { RecentHashes } from './recent-hashes.js';
 import { RedisDatasetStore } from './redis-store.js';
 import type { DatasetStore, SamplingLogger } from './dataset-store.js';
 import { WriteQueue, type SampleResult } from './write-queue.js';
@@ -51,8 +51,8 @@ const RECENT_INPUTS = 10_000;
 
 export class InlineSampleWriter implements SampleWriter {
   private readonly redactors = new Map<string, Redactor>();
-  /** Per route; lru-cache for O(1) eviction (see the JSONL store's recent hashes). */
-  private readonly recentInputs = new Map<string, LRUCache<string, true>>();
+  /** Raw input hashes per route. */
+  private readonly recentInputs = new Map<string, RecentHashes>();
   private readonly onResult: ResultListener;
   private readonly store: DatasetStore;
   private readonly queue: WriteQueue;
@@ -87,14 +87,14 @@ export class InlineSampleWriter implements SampleWriter {
     // repeat is a duplicate the store would refuse anyway — skip redacting and hashing it again.
     const raw = rawInputKey(source);
     let seen = this.recentInputs.get(source.route);
-    if (!seen) this.recentInputs.set(source.route, (seen = new LRUCache({ max: RECENT_INPUTS })));
+    if (!seen) this.recentInputs.set(source.route, (seen = new RecentHashes(RECENT_INPUTS)));
     if (seen.has(raw)) {
       this.onResult(source.route, source.variant, 'duplicate', 1);
       return true;
     }
     const accepted = this.queue.offer(buildRecord(source, redactor, raw));
     // A dropped input never reached the dataset: its next occurrence must be sampled, not skipped.
-    if (accepted) seen.set(raw, true);
+    if (accepted) seen.add(raw);
     return accepted;
   }
 
