@@ -76,6 +76,33 @@ t.test('files rotate by size and export streams across them in order', async (t)
   t.equal((await readdir(join(dir, 'support-chat'))).length, 4, 'a restarted store continues the newest file');
 });
 
+t.test('rotation counts UTF-8 bytes, and a line larger than the write buffer is written whole', async (t) => {
+  const dir = t.testdir();
+  const max = 8000;
+  const store = new JsonlDatasetStore({ dir, maxFileBytes: max });
+  t.teardown(() => store.close());
+  // Three bytes per character in most of each line, so counting characters would overfill files.
+  const records = Array.from({ length: 12 }, (_, i) => makeRecord({ prompt: `${'请'.repeat(600 + 97 * i)} ${i}` }));
+  // ~1.2 MB as UTF-8: more than the buffer lines are encoded into.
+  const huge = makeRecord({ prompt: '📧'.repeat(300_000) });
+  const all = [...records.slice(0, 5), huge, ...records.slice(5)];
+  t.equal((await store.append(all)).stored, all.length);
+
+  const files = (await readdir(join(dir, 'support-chat'))).sort();
+  const texts = await Promise.all(files.map((f) => readFile(join(dir, 'support-chat', f), 'utf8')));
+  const lines = texts.map((text) => text.split('\n').filter(Boolean));
+  texts.forEach((text, i) => {
+    if (lines[i]?.some((l) => l.includes('📧'))) t.equal(lines[i]?.length, 1, `${files[i]} holds the huge line alone`);
+    else t.ok(Buffer.byteLength(text) <= max, `${files[i]} within the size limit`);
+    const next = lines[i + 1]?.[0];
+    if (next !== undefined) t.ok(Buffer.byteLength(text) + Buffer.byteLength(next) + 1 > max, `${files[i]} was full: the next line did not fit`);
+  });
+  t.ok(files.length >= 6, 'several files');
+  const exported = await collect(store.export('support-chat'));
+  t.same(exported.map((r) => r.id), all.map((r) => r.id), 'every line whole, in order');
+  t.equal(exported[5]?.request.messages[0]?.content, huge.request.messages[0]?.content);
+});
+
 t.test('a truncated last line is skipped and counted, and the next append starts a fresh line', async (t) => {
   const dir = t.testdir();
   const warnings: object[] = [];
