@@ -62,7 +62,15 @@ export function createUnfilteredRedactor(opts: RedactorOptions = {}): Redactor {
 }
 
 function detectorsFor(opts: RedactorOptions): Detector[] {
-  return [...secretDetectors(opts.secrets ?? []), ...BUILT_IN_DETECTORS, ...(opts.patterns ?? []).map(customDetector)];
+  return [...secretDetectors(opts.secrets ?? []), ...BUILT_IN_DETECTORS, ...(opts.patterns ?? []).map(customDetector)].map(sameShape);
+}
+
+/**
+ * Every detector with every field, in one order: the detectors are read in one loop per string, and
+ * objects of different shapes made each read there a megamorphic lookup (~3 % of redaction's time).
+ */
+function sameShape(d: Detector): Detector {
+  return { name: d.name, regex: d.regex, group: d.group, accept: d.accept, mayMatch: d.mayMatch, widen: d.widen, starts: d.starts };
 }
 
 interface Detector {
