@@ -63,7 +63,7 @@ function ledger(): RequestLedger {
   l.usage = fromOpenAIUsage(answer.usage as OpenAIUsageWire);
   // The client's body as read from the socket.
   l.requestBytes = Buffer.from(JSON.stringify(body));
-  l.respondedWith(summaryLater('chat', answer));
+  l.respondedWith(summaryLater('chat', { json: answer }));
   answers.set(l, answer);
   l.endedMs = 12.5;
   return l;

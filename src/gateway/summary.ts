@@ -22,8 +22,10 @@ export function summariseAnswer(operation: Operation, json: Record<string, unkno
  * summariseAnswer, deferred until something reads it (RequestLedger.respondedWith). Made here rather
  * than as an arrow in the request handler: a closure shares the scope of the function it is made in,
  * and the handler's scope holds the reply, the request and their socket — a ledger held for late
- * feedback kept all of them alive with it.
+ * feedback kept all of them alive with it. It takes the answer, not its parsed body: reading `json`
+ * is the full parse (a JSON answer parses on first use), which most requests — not checked, not
+ * sampled — never need.
  */
-export function summaryLater(operation: Operation, json: Record<string, unknown>): () => ResponseSummary {
-  return () => summariseAnswer(operation, json);
+export function summaryLater(operation: Operation, answer: { readonly json: Record<string, unknown> }): () => ResponseSummary {
+  return () => summariseAnswer(operation, answer.json);
 }
