@@ -5,7 +5,7 @@ import type { ResponseSummary } from '../gateway/ledger.js';
 import { isoClock } from '../telemetry/iso-time.js';
 import { DATASET_SCHEMA_VERSION, inputHash, type DatasetMessage, type DatasetRecord } from './dataset-record.js';
 import type { Redactor } from './redact.js';
-import type { SampleSource } from './sample-source.js';
+import { requestOf, type SampleSource } from './sample-source.js';
 
 const REQUEST_KEYS = new Set(['messages', 'tools', 'response_format', 'model', 'stream', 'stream_options', 'user']);
 
@@ -47,7 +47,7 @@ const isoNow = isoClock();
 
 /** The record's `request` before redaction. */
 export function rawRequestOf(source: SampleSource): DatasetRecord['request'] {
-  const body = source.request;
+  const body = requestOf(source);
   const params: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body)) if (!REQUEST_KEYS.has(key)) params[key] = value;
   return { ...inputOf(body), params };

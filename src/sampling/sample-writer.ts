@@ -13,7 +13,7 @@ import { RecentHashes } from './recent-hashes.js';
 import { RedisDatasetStore } from './redis-store.js';
 import type { DatasetStore, SamplingLogger } from './dataset-store.js';
 import { WriteQueue, type SampleResult } from './write-queue.js';
-import type { SampleSource } from './sample-source.js';
+import { requestOf, type SampleSource } from './sample-source.js';
 import type { Operation } from '../providers/types.js';
 import type { ErrorClass } from '../gateway/errors.js';
 import type { ResponseSummary } from '../gateway/ledger.js';
@@ -76,7 +76,9 @@ export class InlineSampleWriter implements SampleWriter {
     }
   }
 
-  offer(source: SampleSource): boolean {
+  offer(offered: SampleSource): boolean {
+    // Parsed once here, not by each reader below (the worker's decoded sources come parsed).
+    const source = offered.request === undefined ? { ...offered, request: requestOf(offered) } : offered;
     const redactor = this.redactors.get(source.route);
     if (!redactor) {
       // Its route stopped sampling (a reload) while the sample was on its way: counted, not lost silently.
@@ -107,7 +109,7 @@ export class InlineSampleWriter implements SampleWriter {
 
 export function rawInputKey(source: SampleSource): string {
   // The record's own hash when redaction changed nothing, so it covers exactly what inputHash does.
-  return inputHash(inputOf(source.request));
+  return inputHash(inputOf(requestOf(source)));
 }
 
 /** Messages between the gateway and its sampling worker. */
@@ -225,7 +227,7 @@ export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayB
       response === undefined
         ? null
         : [response.finishReason === null ? -1 : intern(response.finishReason), response.toolCalls.length > 0 ? response.toolCalls : null, text === undefined ? response.content : null],
-      requestBytes ? null : source.request,
+      requestBytes ? null : (source.request ?? null),
     ]);
     const at = i * NUMBERS;
     numbers[at] = source.latencyS;

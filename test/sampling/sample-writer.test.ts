@@ -7,7 +7,8 @@ import { parseConfig } from '../../src/config/load.js';
 import { InlineSampleWriter, WorkerSampleWriter, decodeSamples, encodeSamples } from '../../src/sampling/sample-writer.js';
 import { BACKGROUND_NICE } from '../../src/sampling/background-priority.js';
 import { isDatasetRecord } from '../../src/sampling/dataset-record.js';
-import type { SampleSource } from '../../src/sampling/sample-source.js';
+import { sourceFromLedger, type SampleSource } from '../../src/sampling/sample-source.js';
+import { RequestLedger } from '../../src/gateway/ledger.js';
 import { until } from '../helpers/gateway.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -139,6 +140,25 @@ t.test('request bytes travel as they are: the worker gets the parsed request', a
   t.same(decoded[0], { ...plain, request });
   t.same(decoded[1]?.request, request, 'a byte-order mark (accepted by the body parser) is not part of the JSON');
   t.same(decoded[2], { ...plain, requestId: 'r3', request }, 'without bytes, the parsed request travels in the JSON');
+});
+
+t.test('a source holds the client body as its bytes or parsed, not both; the writer parses bytes', async (t) => {
+  const config = samplingConfig(t.testdir({}));
+  const body = { model: 'demo', messages: [{ role: 'user', content: 'bytes only' }] };
+  const ledger = new RequestLedger('r1', 'chat', config.routes.demo as NonNullable<(typeof config.routes)['demo']>, 'champion', false, false, 'client', body);
+  t.same(sourceFromLedger(ledger, 1, []).request, body, 'no bytes: the parsed body');
+  ledger.requestBytes = Buffer.from(JSON.stringify(body));
+  const source = sourceFromLedger(ledger, 1, []);
+  // Batched for up to 100 ms: the parsed body held that long slowed the request thread.
+  t.equal(source.request, undefined, 'bytes: the parsed body is not held');
+  t.equal(source.requestBytes, ledger.requestBytes);
+
+  const dir = t.testdir({});
+  const writer = new InlineSampleWriter(samplingConfig(dir), [], () => {}, { info() {}, warn() {}, error() {} });
+  t.ok(writer.offer(source));
+  await writer.close(2000);
+  const line = readFileSync(join(dir, 'demo', readdirSync(join(dir, 'demo'))[0] as string), 'utf8');
+  t.same((JSON.parse(line) as { request: unknown }).request, { messages: body.messages, params: {} }, 'stored from the bytes');
 });
 
 t.test('the sampling worker runs at background priority; the request thread keeps its own', { skip: process.platform !== 'linux' && 'per-thread nice values are Linux-only' }, async (t) => {
