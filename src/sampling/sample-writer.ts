@@ -138,11 +138,11 @@ const NEWLINE = 0x0a;
 /**
  * One source in a batch's JSON, as a tuple: positions instead of keys make the JSON about half as
  * long, and serialising it was most of what the hand-over cost the request thread. The strings a
- * batch repeats (route, variant, model, operation, error class, tags) are indexes into the batch's
- * `strings`, and the numbers travel as doubles after the JSON (`NUMBERS` per source) instead of as
- * decimal text: the two together halved the time the JSON takes to build and serialise (1.2–1.9 →
- * 0.6–1.0 µs per source). `null` stands for a field the source does not have; the request body
- * and the answer's text travel as bytes after the numbers.
+ * batch repeats (route, variant, model, operation, error class, tags, finish reason) are indexes
+ * into the batch's `strings`, and the numbers travel as doubles after the JSON (`NUMBERS` per
+ * source) instead of as decimal text: the two together halved the time the JSON takes to build and
+ * serialise (1.2–1.9 → 0.6–1.0 µs per source). `null` stands for a field the source does not have;
+ * the request body and the answer's text travel as bytes after the numbers.
  */
 type PackedSource = [
   route: number,
