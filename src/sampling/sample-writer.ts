@@ -133,7 +133,11 @@ export interface WorkerData {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** An answer may start with U+FEFF: as text, not a byte-order mark to drop (which would shift every text after it). */
+const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 const NEWLINE = 0x0a;
+const COMMA = 0x2c;
+const CLOSE_BRACKET = 0x5d;
 
 /**
  * One source in a batch's JSON, as a tuple: positions instead of keys make the JSON about half as
@@ -142,7 +146,8 @@ const NEWLINE = 0x0a;
  * into the batch's `strings`, and the numbers travel as doubles after the JSON (`NUMBERS` per
  * source) instead of as decimal text: the two together halved the time the JSON takes to build and
  * serialise (1.2–1.9 → 0.6–1.0 µs per source). `null` stands for a field the source does not have;
- * the request body and the answer's text travel as bytes after the numbers.
+ * the request body travels in the batch's JSON array after the head, the answer's text after the
+ * numbers.
  */
 type PackedSource = [
   route: number,
@@ -154,13 +159,11 @@ type PackedSource = [
   tags: number[],
   errorMessage: string | null,
   response: PackedResponse | null,
-  /** Only when there are no request bytes. */
-  request: Record<string, unknown> | null,
 ];
 
 /**
- * A summary without its text, which travels as bytes: JSON-escaping it cost the request thread
- * ~2 ns per character, several times what encoding it as UTF-8 does.
+ * A summary without its text, which travels as UTF-8 after the numbers: JSON-escaping it cost the
+ * request thread ~2 ns per character, several times what encoding it does.
  */
 type PackedResponse = [
   /** Index into `strings`, −1 for null. */
@@ -177,22 +180,33 @@ type PackedResponse = [
  */
 const NUMBERS = 9;
 
-/** The JSON part of a batch; `blobs[2i]` / `blobs[2i+1]`: byte lengths of source i's request body / answer text, −1 for none. */
+/** The head of a batch's JSON array; `texts[i]`: the length of source i's answer text in UTF-16 code units, −1 for none. */
 interface BatchHead {
   strings: string[];
   sources: PackedSource[];
-  blobs: number[];
+  texts: number[];
+}
+
+const UTF8_BOM = [0xef, 0xbb, 0xbf] as const;
+
+/** The body parser accepts a leading byte-order mark; inside the batch's array it would be a syntax error. */
+function withoutBom(body: Uint8Array): Uint8Array {
+  return body[0] === UTF8_BOM[0] && body[1] === UTF8_BOM[1] && body[2] === UTF8_BOM[2] ? body.subarray(3) : body;
 }
 
 /**
- * A batch as bytes: `<n>\n`, n bytes of JSON (`BatchHead`), the sources' numbers as doubles (in
- * the platform's byte order: both ends are the same process), then the request bodies and answer
- * texts back to back, as bytes. The request thread already holds the client's body as read from
- * the socket, so handing it over is a copy; serialising the parsed request again was most of the
- * hand-over's cost.
+ * A batch as bytes: `<n>\n`, n bytes of one JSON array — the head (`BatchHead`), then each source's
+ * request body — then the sources' numbers as doubles (in the platform's byte order: both ends are
+ * the same process), then the answer texts back to back as UTF-8.
+ *
+ * The bodies go into the array as the client sent them: the request thread holds them as read from
+ * the socket, and they already parsed there as JSON (the same grammar, the body parser's leading
+ * byte-order mark aside), so handing one over is a copy and the worker reads the whole batch with
+ * one JSON.parse. A decode and a parse per body, and another decode per answer text, cost the
+ * worker more than the parsing itself for the short bodies of most requests.
  */
 export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayBuffer> {
-  const head: BatchHead = { strings: [], sources: [], blobs: [] };
+  const head: BatchHead = { strings: [], sources: [], texts: [] };
   const indexes = new Map<string, number>();
   const intern = (value: string): number => {
     let index = indexes.get(value);
@@ -203,18 +217,17 @@ export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayB
     return index;
   };
   const numbers = new Float64Array(batch.length * NUMBERS);
-  const blobs: Uint8Array[] = [];
-  let blobBytes = 0;
-  const add = (blob: Uint8Array | undefined): void => {
-    if (blob === undefined) return void head.blobs.push(-1);
-    head.blobs.push(blob.length);
-    blobs.push(blob);
-    blobBytes += blob.length;
-  };
+  const bodies: Uint8Array[] = [];
+  let bodyBytes = 0;
+  let texts = '';
   for (let i = 0; i < batch.length; i++) {
     const source = batch[i] as SampleSource;
     const { requestBytes, usage, response } = source;
-    const text = response !== undefined && isWellFormed(response.content) ? encoder.encode(response.content) : undefined;
+    // A lone surrogate would come back as U+FFFD, one unit for one: the text's length still matches,
+    // but not its content — such a text travels in the JSON instead.
+    const text = response !== undefined && isWellFormed(response.content) ? response.content : undefined;
+    head.texts.push(text === undefined ? -1 : text.length);
+    if (text !== undefined) texts += text;
     head.sources.push([
       intern(source.route),
       source.requestId,
@@ -227,8 +240,10 @@ export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayB
       response === undefined
         ? null
         : [response.finishReason === null ? -1 : intern(response.finishReason), response.toolCalls.length > 0 ? response.toolCalls : null, text === undefined ? response.content : null],
-      requestBytes ? null : (source.request ?? null),
     ]);
+    const body = requestBytes ? withoutBom(requestBytes) : encoder.encode(JSON.stringify(source.request ?? {}));
+    bodies.push(body);
+    bodyBytes += body.length;
     const at = i * NUMBERS;
     numbers[at] = source.latencyS;
     numbers[at + 1] = source.ttftS ?? NaN;
@@ -239,21 +254,25 @@ export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayB
     numbers[at + 6] = usage ? usage.cacheWrite : NaN;
     numbers[at + 7] = usage ? usage.output : NaN;
     numbers[at + 8] = usage ? usage.reasoning : NaN;
-    add(requestBytes);
-    add(text);
   }
-  const json = encoder.encode(JSON.stringify(head));
-  const prefix = encoder.encode(`${json.length}\n`);
+  const json = encoder.encode(`[${JSON.stringify(head)}`);
+  const textBytes = encoder.encode(texts);
+  // `[head` + `,body` per source + `]`
+  const arrayBytes = json.length + bodies.length + bodyBytes + 1;
+  const prefix = encoder.encode(`${arrayBytes}\n`);
   const numberBytes = new Uint8Array(numbers.buffer);
-  const out = new Uint8Array(prefix.length + json.length + numberBytes.length + blobBytes);
+  const out = new Uint8Array(prefix.length + arrayBytes + numberBytes.length + textBytes.length);
   out.set(prefix, 0);
   out.set(json, prefix.length);
-  out.set(numberBytes, prefix.length + json.length);
-  let at = prefix.length + json.length + numberBytes.length;
-  for (const blob of blobs) {
-    out.set(blob, at);
-    at += blob.length;
+  let at = prefix.length + json.length;
+  for (const body of bodies) {
+    out[at++] = COMMA;
+    out.set(body, at);
+    at += body.length;
   }
+  out[at++] = CLOSE_BRACKET;
+  out.set(numberBytes, at);
+  out.set(textBytes, at + numberBytes.length);
   return out;
 }
 
@@ -261,25 +280,17 @@ export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayB
 export function decodeSamples(bytes: Uint8Array): SampleSource[] {
   const newline = bytes.indexOf(NEWLINE);
   let at = newline + 1 + Number(decoder.decode(bytes.subarray(0, newline)));
-  const head = JSON.parse(decoder.decode(bytes.subarray(newline + 1, at))) as BatchHead;
-  const { strings } = head;
+  const array = JSON.parse(decoder.decode(bytes.subarray(newline + 1, at))) as [BatchHead, ...Record<string, unknown>[]];
+  const { strings, sources, texts: textLengths } = array[0];
   // Copied out: a Float64Array over the batch itself would need the JSON's length padded to 8 bytes.
-  const numberBytes = head.sources.length * NUMBERS * Float64Array.BYTES_PER_ELEMENT;
+  const numberBytes = sources.length * NUMBERS * Float64Array.BYTES_PER_ELEMENT;
   const numbers = new Float64Array(bytes.slice(at, at + numberBytes).buffer);
-  at += numberBytes;
-  const take = (length: number | undefined): string | undefined => {
-    if (length === undefined || length < 0) return undefined;
-    const text = decoder.decode(bytes.subarray(at, at + length));
-    at += length;
-    return text;
-  };
+  const texts = textDecoder.decode(bytes.subarray(at + numberBytes));
+  let textAt = 0;
   const string = (index: number): string => strings[index] as string;
   const nullable = (value: number | undefined): number | null => (value === undefined || Number.isNaN(value) ? null : value);
-  return head.sources.map((packed, i) => {
-    const [route, requestId, variant, model, operation, errorClass, tags, errorMessage, response, request] = packed;
-    // The same bytes parsed as the request body on the request thread, so this parse succeeds.
-    const requestText = take(head.blobs[2 * i]);
-    const text = take(head.blobs[2 * i + 1]);
+  return sources.map((packed, i) => {
+    const [route, requestId, variant, model, operation, errorClass, tags, errorMessage, response] = packed;
     const n = i * NUMBERS;
     const source: SampleSource = {
       route: string(route),
@@ -287,7 +298,7 @@ export function decodeSamples(bytes: Uint8Array): SampleSource[] {
       variant: string(variant) as SampleSource['variant'],
       model: string(model),
       operation: string(operation) as Operation,
-      request: requestText !== undefined ? (JSON.parse(requestText) as Record<string, unknown>) : (request ?? {}),
+      request: array[i + 1] as Record<string, unknown>,
       latencyS: numbers[n] as number,
       ttftS: nullable(numbers[n + 1]),
       costUsd: nullable(numbers[n + 2]),
@@ -299,6 +310,8 @@ export function decodeSamples(bytes: Uint8Array): SampleSource[] {
     if (!Number.isNaN(numbers[n + 4])) {
       source.usage = { input: numbers[n + 4] as number, cachedInput: numbers[n + 5] as number, cacheWrite: numbers[n + 6] as number, output: numbers[n + 7] as number, reasoning: numbers[n + 8] as number };
     }
+    const length = textLengths[i] as number;
+    const text = length < 0 ? undefined : texts.slice(textAt, (textAt += length));
     if (response !== null) {
       const [finishReason, toolCalls, content] = response;
       source.response = { content: text ?? content ?? '', toolCalls: toolCalls ?? [], finishReason: finishReason < 0 ? null : string(finishReason) };

@@ -98,6 +98,9 @@ t.test('the worker counts a sample whose record cannot be built as dropped', asy
 t.test('batches reach the worker exactly as a JSON round trip would deliver them', async (t) => {
   const base = sampleSource({ request: { model: 'demo', messages: [{ role: 'user', content: 'naïve 请 📧 "quoted" \\ \n' }], temperature: 0.2 } });
   const batch: SampleSource[] = [
+    // The first text starts the batch's text bytes: U+FEFF there is text, not a byte-order mark to
+    // drop (which would also shift every text after it by one).
+    { ...base, requestId: 'r0', response: { content: '\ufeffstarts with U+FEFF', toolCalls: [], finishReason: 'stop' } },
     { ...base, response: { content: 'é 请 📧 "q" \u2028', toolCalls: [], finishReason: null } },
     { ...base, requestId: 'r2' },
     { ...base, requestId: 'r3', response: { content: '', toolCalls: [{ name: 'f', arguments: '{"a":1}' }, { id: 'call_2', name: 'g', arguments: '' }], finishReason: 'tool_calls' } },
