@@ -2,13 +2,14 @@
 // the config file is loaded and validated by the product's loader, and the product's logger
 // (createLogger: pino at the configured level, redaction, ISO timestamps) writes to stdout — which the
 // bench redirects to a file, so the real cost of logging is measured. argv[2]: config file path.
-// With `--cpu-prof` the bench asks it (over IPC) to CPU-profile single measurement windows.
+// With `--cpu-prof` the bench asks it (over IPC) to CPU-profile single measurement windows;
+// `npm run bench:sampling` asks it to reload its config file (sampling on or off).
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadConfigFile } from '../src/config/load.js';
 import { startGateway } from '../src/server.js';
 import { createLogger } from '../src/telemetry/logger.js';
-import { exitWithParent, isProfileMessage, sendReady, type ProfileReply } from './ipc.js';
+import { exitWithParent, isProfileMessage, isReloadMessage, sendReady, type ProfileReply, type ReloadReply } from './ipc.js';
 
 const configPath = process.argv[2];
 if (!configPath) throw new Error('usage: gateway-child <config.yaml>');
@@ -22,6 +23,14 @@ exitWithParent(async () => {
 
 let session: Session | undefined;
 process.on('message', (message: unknown) => {
+  if (isReloadMessage(message)) {
+    const reply = (r: ReloadReply): void => void process.send?.(r);
+    gateway.reload('bench').then(
+      (outcome) => reply(outcome.restartRequired.length > 0 ? { type: 'reloaded', error: `needs a restart: ${outcome.restartRequired.join(', ')}` } : { type: 'reloaded' }),
+      (err: unknown) => reply({ type: 'reloaded', error: String(err) }),
+    );
+    return;
+  }
   if (!isProfileMessage(message)) return;
   const reply = (r: ProfileReply): void => void process.send?.(r);
   const run = async (): Promise<ProfileReply> => {

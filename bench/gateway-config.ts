@@ -79,7 +79,8 @@ export function gatewayConfig(variant: ConfigVariant): JsonObject {
   let config: JsonObject = {
     server: { host: '127.0.0.1' },
     logging: { level: 'info' },
-    ...(variant.samplingRate !== undefined ? { datasets: { dir: variant.datasetsDir } } : {}),
+    // With or without sampling: a reload that turns sampling on or off must not move the store.
+    datasets: { dir: variant.datasetsDir },
     providers,
     models,
     routes,

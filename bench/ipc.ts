@@ -26,6 +26,25 @@ export interface ProfileReply {
   error?: string;
 }
 
+/** Parent → gateway child: reload the config file (as SIGHUP does for `bellwether serve`). */
+export interface ReloadMessage {
+  type: 'reload';
+}
+
+/** Child → parent: the reload is done; `error` when the file was rejected. */
+export interface ReloadReply {
+  type: 'reloaded';
+  error?: string;
+}
+
+export function isReloadMessage(message: unknown): message is ReloadMessage {
+  return (message as { type?: unknown } | null)?.type === 'reload';
+}
+
+export function isReloadReply(message: unknown): message is ReloadReply {
+  return (message as { type?: unknown } | null)?.type === 'reloaded';
+}
+
 export function isProfileMessage(message: unknown): message is ProfileMessage {
   const type = (message as { type?: unknown } | null)?.type;
   return type === 'profile-start' || type === 'profile-stop';

@@ -2,7 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { isProfileReply, isReady, type ProfileMessage, type ProfileReply } from './ipc.js';
+import { isProfileReply, isReady, isReloadReply, type ProfileMessage, type ProfileReply } from './ipc.js';
 
 export interface Child {
   name: string;
@@ -12,6 +12,8 @@ export interface Child {
   stop(): Promise<void>;
   /** Sends a profile command and waits for its reply (gateway child only). */
   profile(message: ProfileMessage): Promise<ProfileReply>;
+  /** Reloads the child's config file and waits until it is in effect (gateway child only). */
+  reload(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -61,19 +63,27 @@ export async function startChild(options: StartOptions): Promise<Child> {
     pid,
     urls,
     stop: () => stopChild(child),
-    profile: (message) =>
-      new Promise<ProfileReply>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${options.name}: no answer to ${message.type}`)), 30_000);
-        const onMessage = (reply: unknown): void => {
-          if (!isProfileReply(reply)) return;
-          clearTimeout(timer);
-          child.off('message', onMessage);
-          resolve(reply);
-        };
-        child.on('message', onMessage);
-        child.send(message);
-      }),
+    profile: (message) => ask(child, options.name, message, isProfileReply),
+    reload: async () => {
+      const reply = await ask(child, options.name, { type: 'reload' }, isReloadReply);
+      if (reply.error !== undefined) throw new Error(`${options.name}: config reload rejected: ${reply.error}`);
+    },
   };
+}
+
+/** Sends a command and waits for the child's answer to it. */
+function ask<T>(child: ChildProcess, name: string, message: { type: string }, isReply: (reply: unknown) => reply is T): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name}: no answer to ${message.type}`)), 30_000);
+    const onMessage = (reply: unknown): void => {
+      if (!isReply(reply)) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(reply);
+    };
+    child.on('message', onMessage);
+    child.send(message);
+  });
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

@@ -1,10 +1,13 @@
 // `npm run bench:sampling`: what sampling at 100 % costs in throughput. Two gateways in their own
-// processes — identical configs except `sampling: { rate: 1 }` — are measured alternately, in ABBA
-// order (off, on, on, off, …) so drifting machine speed hits both arms alike, in many short rounds; each
-// round is a closed loop of 64 connections. Two
-// workloads: the same prompt every time (most records deduplicated) and a unique prompt per request
-// (every record redacted, hashed and written). Reported: mean req/s per arm and the relative cost, and
-// the CPU per sample that sampling adds outside the request thread (the worker's cost).
+// processes, with the same generated config, take turns sampling at rate 1: each round one of them is
+// reloaded with `sampling: { rate: 1 }` and the other without it, so whatever makes one process a
+// little faster than the other (where its heap and code landed, its start order) counts for both
+// arms alike instead of for one of them for the whole run. The arms are measured alternately, in
+// ABBA order (off, on, on, off, …), so drifting machine speed hits both alike, in many short rounds;
+// each round is a closed loop of 64 connections. Two workloads: the same prompt every time (most
+// records deduplicated) and a unique prompt per request (every record redacted, hashed and
+// written). Reported: mean req/s per arm and the relative cost, and the CPU per sample that
+// sampling adds outside the request thread (the worker's cost).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,39 +80,75 @@ try {
   });
   children.push(upstream);
   const upstreams = upstreamUrls(upstream.urls);
-  const start = async (label: string, samplingRate: number | undefined): Promise<Child> => {
+  /** A gateway's config file with sampling at rate 1 or off: the only difference between the arms. */
+  const writeRole = (label: string, on: boolean): string => {
     const file = join(work, `${label}.yaml`);
-    writeConfig(file, gatewayConfig({ upstreams, slowConnections: 64, samplingRate, datasetsDir: join(work, `${label}-datasets`), fragments: [] }));
-    const child = await startChild({ name: label, module: 'gateway-child.js', args: [file], execArgv: [...GATEWAY_NODE_FLAGS], stdout: 'ignore' });
+    writeConfig(file, gatewayConfig({ upstreams, slowConnections: 64, samplingRate: on ? 1 : undefined, datasetsDir: join(work, `${label}-datasets`), fragments: [] }));
+    return file;
+  };
+  // Both start sampling, so both have a sampling worker; each round one of them is reloaded with it off.
+  const start = async (label: string): Promise<Child> => {
+    const child = await startChild({ name: label, module: 'gateway-child.js', args: [writeRole(label, true)], execArgv: [...GATEWAY_NODE_FLAGS], stdout: 'ignore' });
     children.push(child);
     return child;
   };
-  const off = await start('sampling-off', undefined);
-  const on = await start('sampling-100', 1);
-  const meter = new CpuMeter({ off: off.pid, on: on.pid, 'off-main': { pid: off.pid, tid: off.pid }, 'on-main': { pid: on.pid, tid: on.pid } });
+  const gateways = [
+    { label: 'gateway-1', child: await start('gateway-1') },
+    { label: 'gateway-2', child: await start('gateway-2') },
+  ] as const;
+  const [first, second] = gateways;
+  const meter = new CpuMeter(Object.fromEntries(gateways.flatMap(({ label, child }) => [[label, child.pid], [`${label}-main`, { pid: child.pid, tid: child.pid }]])));
+  /** Which gateway samples in a round: they take turns, so neither process's own speed counts for or against sampling. */
+  const roles = (round: number) => (round % 2 === 0 ? { on: first, off: second } : { on: second, off: first });
+  const assign = async (round: number): Promise<void> => {
+    const { on, off } = roles(round);
+    writeRole(on.label, true);
+    writeRole(off.label, false);
+    await Promise.all([on.child.reload(), off.child.reload()]);
+  };
 
-  console.log(`sampling A/B: ${ROUNDS} alternating rounds × ${SECONDS} s, ${CONNECTIONS} connections, gateways pid ${off.pid} (off) and ${on.pid} (rate 1)`);
+  console.log(
+    `sampling A/B: ${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections; gateways pid ${first.child.pid} and ${second.child.pid} ` +
+      'take turns sampling at rate 1 (a config reload each round), measured alternately (ABBA)',
+  );
   for (const unique of [false, true]) {
     const workload = unique ? 'unique prompts' : 'same prompt';
-    // Warm-up in two runs, each on its own connections, as in `npm run bench`: V8 deoptimises much of
-    // the HTTP path the first time a process's connections close, and the next second runs slowly.
-    for (const child of [off, on]) for (let i = 0; i < 2; i++) await closedLoop(child.urls.gateway ?? '', 1, unique);
-    const samplesBefore = await sampleCounts(on.urls.gateway ?? '');
+    // Warm-up, each gateway in both roles, in two runs on their own connections as in `npm run bench`:
+    // V8 deoptimises much of the HTTP path the first time a process's connections close, and the
+    // next second runs slowly.
+    for (const round of [0, 1]) {
+      await assign(round);
+      for (const { child } of gateways) for (let i = 0; i < 2; i++) await closedLoop(child.urls.gateway ?? '', 1, unique);
+    }
+    const totals = async () => {
+      const counts = await Promise.all(gateways.map(({ child }) => sampleCounts(child.urls.gateway ?? '')));
+      const sum: Record<string, number> = {};
+      for (const c of counts) for (const [result, n] of Object.entries(c)) sum[result] = (sum[result] ?? 0) + n;
+      return sum;
+    };
+    const samplesBefore = await totals();
     const rates = { off: [] as number[], on: [] as number[] };
     const cpuMs = { off: 0, on: 0, 'off-main': 0, 'on-main': 0 };
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? ([['off', off], ['on', on]] as const) : ([['on', on], ['off', off]] as const);
-      for (const [arm, child] of order) {
+      await assign(round);
+      // A reload opens new upstream connections; the gateway that stopped sampling may still be
+      // writing its last batch. One unmeasured second each, for both alike.
+      for (const { child } of gateways) await closedLoop(child.urls.gateway ?? '', 1, unique);
+      const { on, off } = roles(round);
+      // ABBA over pairs of rounds: off first, on first, on first, off first, …
+      const order = [0, 3].includes(round % 4) ? (['off', 'on'] as const) : (['on', 'off'] as const);
+      for (const arm of order) {
+        const { label, child } = arm === 'on' ? on : off;
         const before = meter.snapshot();
         rates[arm].push(await closedLoop(child.urls.gateway ?? '', SECONDS, unique));
         const used = meter.since(before).processMs;
-        cpuMs[arm] += used[arm] ?? 0;
-        cpuMs[`${arm}-main`] += used[`${arm}-main`] ?? 0;
+        cpuMs[arm] += used[label] ?? 0;
+        cpuMs[`${arm}-main`] += used[`${label}-main`] ?? 0;
       }
     }
     // Let the worker finish what it was handed before counting what became of it.
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const samplesAfter = await sampleCounts(on.urls.gateway ?? '');
+    const samplesAfter = await totals();
     const samples = (result: string) => (samplesAfter[result] ?? 0) - (samplesBefore[result] ?? 0);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const cost = 1 - mean(rates.on) / mean(rates.off);
