@@ -279,7 +279,7 @@ export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayB
 /** Sources as the worker uses them: `request` parsed. */
 export function decodeSamples(bytes: Uint8Array): SampleSource[] {
   const newline = bytes.indexOf(NEWLINE);
-  let at = newline + 1 + Number(decoder.decode(bytes.subarray(0, newline)));
+  const at = newline + 1 + Number(decoder.decode(bytes.subarray(0, newline)));
   const array = JSON.parse(decoder.decode(bytes.subarray(newline + 1, at))) as [BatchHead, ...Record<string, unknown>[]];
   const { strings, sources, texts: textLengths } = array[0];
   // Copied out: a Float64Array over the batch itself would need the JSON's length padded to 8 bytes.
