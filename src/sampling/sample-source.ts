@@ -15,15 +15,16 @@ export interface SampleSource {
    * The client's body, parsed. On the request thread only when there are no `requestBytes`: a
    * sample waits up to 100 ms for its batch, and the parsed body held that long survived young GCs
    * into the old generation — the request thread ran measurably slower for it (see sourceFromLedger).
-   * The worker always has it (`requestOf`).
+   * The worker always has it: its batches arrive parsed (`decodeSamples`); elsewhere `requestOf`.
    */
   request?: Record<string, unknown>;
   /** The client's body as received: handed over instead of `request`, parsed again in the worker. */
   requestBytes?: Uint8Array;
   /**
    * What the answer said; none for a request that failed before any. Built on the request thread
-   * (for a JSON answer that is its parse, ~1 µs for a short one) rather than handing the whole
-   * answer over: the worker's parse of it cost ~3.5 µs of its ~26 per sample in place.
+   * (for a JSON answer that is its parse, ~3 µs in place for a 700-byte chat completion) rather
+   * than handing the answer over: parsed in the worker it cost ~5 µs per sample there (3dcfdae,
+   * reverted).
    */
   response?: ResponseSummary;
   usage?: Usage;
