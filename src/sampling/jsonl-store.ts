@@ -53,6 +53,15 @@ interface WriteCursor {
 const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_DEDUP_CAPACITY = 10_000;
 const NEWLINE = 0x0a;
+/** Room for ~250 lines of a typical chat record (~1 KB each) at their worst-case UTF-8 size. */
+const WRITE_BUFFER_BYTES = 256 * 1024;
+
+function newWriteBuffer(bytes: number): Buffer {
+  // Not from Buffer's shared pool: kept for the store's life, and never anything else's.
+  const buffer = Buffer.allocUnsafeSlow(bytes);
+  buffer[0] = NEWLINE;
+  return buffer;
+}
 
 export class JsonlDatasetStore implements DatasetStore {
   readonly #dir: string;
@@ -66,6 +75,8 @@ export class JsonlDatasetStore implements DatasetStore {
   /** Appends are serialised: cursors and rotation assume one writer. */
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
+  /** Where `#write` encodes lines; allocated on the first append (a store that only reads never needs it). */
+  #out: Buffer | undefined;
   /** Lines export skipped because they were truncated or not records. */
   skippedLines = 0;
 
@@ -129,48 +140,58 @@ export class JsonlDatasetStore implements DatasetStore {
   ): Promise<void> {
     if (indexes.length === 0) return;
     const cursor = await this.#cursor(name);
-    // Lines are kept as strings and encoded once per chunk: a Buffer per line plus the concat cost
-    // more than counting each line's bytes.
-    let chunk = '';
-    let chunkBytes = 0;
-    let chunkIndexes: number[] = [];
-    const flush = async (): Promise<void> => {
-      if (chunkIndexes.length === 0) return;
-      if (cursor.torn) {
-        chunk = '\n' + chunk;
-        chunkBytes += 1;
-      }
+    // Lines are encoded straight into a buffer kept for the store's life, not joined into a string that
+    // write then converts: that conversion's buffer (a chunk's size, ~100 KB) came fresh from the
+    // allocator for every write, and the page faults of touching it cost the sampling worker ~5 µs per
+    // record in this VM (0.27 faults per 1 KB line). Byte 0 is kept for the newline a torn file needs.
+    let out = (this.#out ??= newWriteBuffer(WRITE_BUFFER_BYTES));
+    let used = 1;
+    let lines: number[] = [];
+    /** Writes the lines before `end` to the current file. */
+    const flush = (end: number): void => {
+      if (lines.length === 0) return;
+      const from = cursor.torn ? 0 : 1;
       // Synchronous on purpose: the gateway writes from its sampling worker, a thread of its own
       // that nothing waits on, and there an async append (open, write, close, each a hand-over to
       // libuv's pool and back) cost ~6x the CPU of the write itself — ~3.5 µs per record in
       // batches of 100, a tenth of all the work a sample takes. Still opened per append, so a
       // rotated-away or deleted file is recreated, not written through a stale descriptor.
-      appendFileSync(this.#filePath(name, cursor.seq), chunk);
-      cursor.size += chunkBytes;
+      appendFileSync(this.#filePath(name, cursor.seq), out.subarray(from, end));
+      cursor.size += end - from;
       cursor.torn = false;
-      for (const i of chunkIndexes) {
+      for (const i of lines) {
         hashes.add((records[i] as DatasetRecord).input_hash);
         recordOutcome(result, i, 'stored');
       }
-      chunk = '';
-      chunkBytes = 0;
-      chunkIndexes = [];
+      lines = [];
     };
     for (const i of indexes) {
-      const line = JSON.stringify(records[i]) + '\n';
-      const lineBytes = Buffer.byteLength(line);
-      const used = cursor.size + chunkBytes;
-      if (used > 0 && used + lineBytes > this.#maxFileBytes) {
-        await flush();
+      const line = JSON.stringify(records[i]);
+      // At most three UTF-8 bytes per UTF-16 unit, and the newline.
+      const room = line.length * 3 + 1;
+      if (used + room > out.length) {
+        flush(used);
+        used = 1;
+        // A line larger than the buffer gets one of its own, for this append only.
+        if (1 + room > out.length) out = newWriteBuffer(1 + room);
+      }
+      const start = used;
+      const end = start + out.write(line, start);
+      out[end] = NEWLINE;
+      const lineBytes = end + 1 - start;
+      const before = cursor.size + (start - 1);
+      if (before > 0 && before + lineBytes > this.#maxFileBytes) {
+        flush(start);
         cursor.seq++;
         cursor.size = 0;
         cursor.torn = false;
+        out.copyWithin(1, start, start + lineBytes);
+        used = 1;
       }
-      chunk += line;
-      chunkBytes += lineBytes;
-      chunkIndexes.push(i);
+      used += lineBytes;
+      lines.push(i);
     }
-    await flush();
+    flush(used);
   }
 
   async #cursor(name: string): Promise<WriteCursor> {
