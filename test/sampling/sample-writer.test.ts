@@ -95,6 +95,24 @@ t.test('the worker counts a sample whose record cannot be built as dropped', asy
   t.same(results, ['demo/challenger/droppedx1']);
 });
 
+t.test('a batch larger than one hand-over part reaches the worker whole and in order', async (t) => {
+  const dir = t.testdir({});
+  const counts: Record<string, number> = {};
+  const writer = new WorkerSampleWriter(samplingConfig(dir), [], (_route, _variant, result, n) => (counts[result] = (counts[result] ?? 0) + n), { info() {}, warn() {}, error() {} });
+  // Offered in one turn, so one batch: several parts of up to 128 samples each.
+  const n = 300;
+  for (let i = 0; i < n; i++) {
+    const body = { model: 'demo', messages: [{ role: 'user', content: `question ${i}` }] };
+    t.ok(writer.offer(sampleSource({ requestId: `r${i}`, request: body, requestBytes: Buffer.from(JSON.stringify(body)), response: { content: `answer ${i}`, toolCalls: [], finishReason: 'stop' } })));
+  }
+  await writer.close(5000);
+  t.same(counts, { stored: n });
+  const lines = readFileSync(join(dir, 'demo', 'demo-000001.jsonl'), 'utf8').split('\n').filter(Boolean);
+  const records = lines.map((line) => JSON.parse(line) as { source: { request_id: string }; response: { content: string } });
+  t.same(records.map((r) => r.source.request_id), Array.from({ length: n }, (_, i) => `r${i}`));
+  t.ok(records.every((r, i) => r.response.content === `answer ${i}`), 'each answer with its own request');
+});
+
 t.test('batches reach the worker exactly as a JSON round trip would deliver them', async (t) => {
   const base = sampleSource({ request: { model: 'demo', messages: [{ role: 'user', content: 'naïve 请 📧 "quoted" \\ \n' }], temperature: 0.2 } });
   const batch: SampleSource[] = [
