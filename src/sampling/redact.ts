@@ -160,6 +160,11 @@ const CREDENTIAL_NAME = String.raw`(?:api[-_]?key|access[-_]?token|refresh[-_]?t
 const SENSITIVE_KEY = new RegExp(`${CREDENTIAL_NAME}$`, 'i');
 /** Necessary for CREDENTIAL_NAME to occur: one of these words. */
 const CREDENTIAL_WORD = /passw(?:or)?d|secret|api[-_]?key|token|private[-_]?key/i;
+/**
+ * Necessary for the credential detector's `"…name": "…"`, and tested before CREDENTIAL_WORD: prose
+ * with quotes has few `":`, while the word test tries five alternatives at every p, s, a and t.
+ */
+const KEY_THEN_COLON = /"\s*:/;
 const CREDENTIAL = 'credential';
 
 const TOKEN_ONLY = /^\[REDACTED:[^\]]+\]$/;
@@ -221,7 +226,7 @@ const BUILT_IN_DETECTORS: readonly Detector[] = [
 ]{0,64}?${CREDENTIAL_NAME}"\s*:\s*"((?:[^"\
 ]|\.)+)`, 'dgi'),
     group: 1,
-    mayMatch: (text) => text.includes('"') && CREDENTIAL_WORD.test(text),
+    mayMatch: (text) => text.includes('"') && KEY_THEN_COLON.test(text) && CREDENTIAL_WORD.test(text),
   },
   {
     name: 'bearer',

@@ -282,4 +282,6 @@ t.test('credential field names with a prefix, numeric credentials, and credentia
   t.equal(out.count, 1);
   const trailing = `{"db_password": "${pw}`;
   t.equal(redactor.redactString(trailing).value, '{"db_password": "[REDACTED:credential]', 'a value cut off before its closing quote');
+  const spaced = `{"db_password" :\t"${pw}`;
+  t.equal(redactor.redactString(spaced).value, '{"db_password" :\t"[REDACTED:credential]', 'white space before the colon');
 });
