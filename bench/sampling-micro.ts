@@ -57,13 +57,14 @@ function ledger(): RequestLedger {
       { role: 'user', content: `Summarise the benefits of gradual model rollouts for Acme Corp in two sentences. ${i}-${Math.random()}` },
     ],
   };
-  // As the gateway holds it: the upstream's answer parsed (for usage), its summary built on demand.
-  const answer = JSON.parse(JSON.stringify(completionBody(planChat(body, undefined), 'a'))) as Record<string, unknown>;
+  // As the gateway holds it: the upstream's answer as bytes, its summary built on demand (by the worker when sampled).
+  const answerText = JSON.stringify(completionBody(planChat(body, undefined), 'a'));
+  const answer = JSON.parse(answerText) as Record<string, unknown>;
   const l = new RequestLedger(`req-${i}`, 'chat', route as NonNullable<typeof route>, i % 2 === 0 ? 'champion' : 'challenger', false, false, 'client', body);
   l.usage = fromOpenAIUsage(answer.usage as OpenAIUsageWire);
   // The client's body as read from the socket.
   l.requestBytes = Buffer.from(JSON.stringify(body));
-  l.respondedWith(summaryLater('chat', { json: answer }));
+  l.respondedWith(summaryLater('chat', { json: answer }), Buffer.from(answerText));
   answers.set(l, answer);
   l.endedMs = 12.5;
   return l;
@@ -115,10 +116,10 @@ function stages(ledgers: readonly RequestLedger[], sources: readonly SampleSourc
   const bytes = batches.map(encodeSamples);
   let sink = 0;
   return [
-    ['request: answer summary (the answer is parsed already)', () => { for (const a of parsed) sink += summariseAnswer('chat', a).content.length; }],
+    ['worker: answer summary (of the parsed answer)', () => { for (const a of parsed) sink += summariseAnswer('chat', a).content.length; }],
     ['request: sourceFromLedger', () => { for (const l of ledgers) sink += sourceFromLedger(l, 1, ['sampled']).tags.length; }],
     ['request: batch encode', () => { for (const b of batches) sink += encodeSamples(b).length; }],
-    ['worker: batch decode', () => { for (const b of bytes) sink += decodeSamples(b).length; }],
+    ['worker: batch decode (incl. parsing the answers)', () => { for (const b of bytes) sink += decodeSamples(b).length; }],
     ['worker: raw input hash (dedup key)', () => { for (const s of sources) sink += rawInputKey(s).length; }],
     ['worker: redact request', () => { for (const r of raws) sink += redactor.redactValue(r).count; }],
     ['worker: redact response', () => { for (const r of responses) sink += redactor.redactValue(r).count; }],

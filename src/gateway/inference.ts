@@ -67,7 +67,7 @@ export async function handleInference(ctx: GatewayContext, operation: Operation,
     } else {
       const upstream = answer.response;
       ledger.usage = upstream.usage;
-      ledger.respondedWith(summaryLater(operation, upstream));
+      ledger.respondedWith(summaryLater(operation, upstream), upstream.body);
       const cost = ledger.costUsd;
       headers['x-bellwether-cost-usd'] = cost === undefined ? 'unknown' : cost.toFixed(8);
       headers['content-type'] = 'application/json; charset=utf-8';

@@ -68,6 +68,8 @@ export class RequestLedger {
   /** The client's JSON body as received, when the server kept it (sampling hands these bytes over as they are). */
   requestBytes: Buffer | undefined;
   private summarise: (() => ResponseSummary) | undefined;
+  /** What `summarise` reads, as the client got it (see `unsummarisedAnswer`). */
+  private answerJson: string | Buffer | undefined;
   clientAskedUsage = false;
 
   constructor(
@@ -86,6 +88,7 @@ export class RequestLedger {
     if (this.summary === undefined && this.summarise !== undefined) {
       this.summary = this.summarise();
       this.summarise = undefined;
+      this.answerJson = undefined;
     }
     return this.summary;
   }
@@ -93,12 +96,26 @@ export class RequestLedger {
   set response(summary: ResponseSummary | undefined) {
     this.summary = summary;
     this.summarise = undefined;
+    this.answerJson = undefined;
   }
 
-  /** Defers building the summary until something reads it: most requests are neither checked nor sampled. */
-  respondedWith(summarise: () => ResponseSummary): void {
+  /**
+   * Defers building the summary until something reads it: most requests are neither checked nor
+   * sampled. `answerJson`: the JSON answer the summary is built from, as sent to the client.
+   */
+  respondedWith(summarise: () => ResponseSummary, answerJson?: string | Buffer): void {
     this.summary = undefined;
     this.summarise = summarise;
+    this.answerJson = answerJson;
+  }
+
+  /**
+   * The JSON answer while nothing has read its summary: sampling hands these bytes to its worker,
+   * which reads the summary there, instead of parsing the answer on this thread (~3 µs per request
+   * in place for a short chat completion).
+   */
+  get unsummarisedAnswer(): string | Buffer | undefined {
+    return this.summarise !== undefined ? this.answerJson : undefined;
   }
 
   get attemptCount(): number {

@@ -13,7 +13,7 @@ import { RecentHashes } from './recent-hashes.js';
 import { RedisDatasetStore } from './redis-store.js';
 import type { DatasetStore, SamplingLogger } from './dataset-store.js';
 import { WriteQueue, type SampleResult } from './write-queue.js';
-import { requestOf, type SampleSource } from './sample-source.js';
+import { asObject, parseAnswer, requestOf, responseOf, summaryOfAnswer, type SampleSource } from './sample-source.js';
 import type { Operation } from '../providers/types.js';
 import type { ErrorClass } from '../gateway/errors.js';
 import type { ResponseSummary } from '../gateway/ledger.js';
@@ -78,7 +78,7 @@ export class InlineSampleWriter implements SampleWriter {
 
   offer(offered: SampleSource): boolean {
     // Parsed once here, not by each reader below (the worker's decoded sources come parsed).
-    const source = offered.request === undefined ? { ...offered, request: requestOf(offered) } : offered;
+    const source = offered.request === undefined || (offered.answerJson !== undefined && offered.response === undefined) ? { ...offered, request: requestOf(offered), response: responseOf(offered) } : offered;
     const redactor = this.redactors.get(source.route);
     if (!redactor) {
       // Its route stopped sampling (a reload) while the sample was on its way: counted, not lost silently.
@@ -137,6 +137,7 @@ const decoder = new TextDecoder();
 const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 const NEWLINE = 0x0a;
 const COMMA = 0x2c;
+const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
 /**
@@ -180,11 +181,15 @@ type PackedResponse = [
  */
 const NUMBERS = 9;
 
-/** The head of a batch's JSON array; `texts[i]`: the length of source i's answer text in UTF-16 code units, −1 for none. */
+/**
+ * The head of a batch's JSON array. `texts[i]`: the length of source i's answer text in UTF-16 code
+ * units, −1 for none; `answers[i]`: the byte length of its JSON answer, −1 for none.
+ */
 interface BatchHead {
   strings: string[];
   sources: PackedSource[];
   texts: number[];
+  answers: number[];
 }
 
 const UTF8_BOM = [0xef, 0xbb, 0xbf] as const;
@@ -197,7 +202,9 @@ function withoutBom(body: Uint8Array): Uint8Array {
 /**
  * A batch as bytes: `<n>\n`, n bytes of one JSON array — the head (`BatchHead`), then each source's
  * request body — then the sources' numbers as doubles (in the platform's byte order: both ends are
- * the same process), then the answer texts back to back as UTF-8.
+ * the same process), then a JSON array of the JSON answers sent as they were (`answerJson`), then
+ * the answer texts back to back as UTF-8. The answers have an array of their own: the request
+ * thread never parsed them, so one that is not valid JSON must not cost the batch its requests.
  *
  * The bodies go into the array as the client sent them: the request thread holds them as read from
  * the socket, and they already parsed there as JSON (the same grammar, the body parser's leading
@@ -206,7 +213,7 @@ function withoutBom(body: Uint8Array): Uint8Array {
  * worker more than the parsing itself for the short bodies of most requests.
  */
 export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayBuffer> {
-  const head: BatchHead = { strings: [], sources: [], texts: [] };
+  const head: BatchHead = { strings: [], sources: [], texts: [], answers: [] };
   const indexes = new Map<string, number>();
   const intern = (value: string): number => {
     let index = indexes.get(value);
@@ -220,9 +227,16 @@ export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayB
   const bodies: Uint8Array[] = [];
   let bodyBytes = 0;
   let texts = '';
+  const answers: Uint8Array[] = [];
+  let answerBytes = 0;
   for (let i = 0; i < batch.length; i++) {
     const source = batch[i] as SampleSource;
-    const { requestBytes, usage, response } = source;
+    const { requestBytes, usage, response, answerJson } = source;
+    head.answers.push(answerJson === undefined ? -1 : answerJson.length);
+    if (answerJson !== undefined) {
+      answers.push(answerJson);
+      answerBytes += answerJson.length;
+    }
     // A lone surrogate would come back as U+FFFD, one unit for one: the text's length still matches,
     // but not its content — such a text travels in the JSON instead.
     const text = response !== undefined && isWellFormed(response.content) ? response.content : undefined;
@@ -261,7 +275,9 @@ export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayB
   const arrayBytes = json.length + bodies.length + bodyBytes + 1;
   const prefix = encoder.encode(`${arrayBytes}\n`);
   const numberBytes = new Uint8Array(numbers.buffer);
-  const out = new Uint8Array(prefix.length + arrayBytes + numberBytes.length + textBytes.length);
+  // `[` + answers with a comma between each two + `]`
+  const answersBytes = 2 + answerBytes + Math.max(0, answers.length - 1);
+  const out = new Uint8Array(prefix.length + arrayBytes + numberBytes.length + answersBytes + textBytes.length);
   out.set(prefix, 0);
   out.set(json, prefix.length);
   let at = prefix.length + json.length;
@@ -272,20 +288,33 @@ export function encodeSamples(batch: readonly SampleSource[]): Uint8Array<ArrayB
   }
   out[at++] = CLOSE_BRACKET;
   out.set(numberBytes, at);
-  out.set(textBytes, at + numberBytes.length);
+  at += numberBytes.length;
+  out[at++] = OPEN_BRACKET;
+  answers.forEach((answer, n) => {
+    if (n > 0) out[at++] = COMMA;
+    out.set(answer, at);
+    at += answer.length;
+  });
+  out[at++] = CLOSE_BRACKET;
+  out.set(textBytes, at);
   return out;
 }
 
 /** Sources as the worker uses them: `request` parsed. */
 export function decodeSamples(bytes: Uint8Array): SampleSource[] {
   const newline = bytes.indexOf(NEWLINE);
-  const at = newline + 1 + Number(decoder.decode(bytes.subarray(0, newline)));
+  let at = newline + 1 + Number(decoder.decode(bytes.subarray(0, newline)));
   const array = JSON.parse(decoder.decode(bytes.subarray(newline + 1, at))) as [BatchHead, ...Record<string, unknown>[]];
-  const { strings, sources, texts: textLengths } = array[0];
+  const { strings, sources, texts: textLengths, answers: answerLengths } = array[0];
   // Copied out: a Float64Array over the batch itself would need the JSON's length padded to 8 bytes.
   const numberBytes = sources.length * NUMBERS * Float64Array.BYTES_PER_ELEMENT;
   const numbers = new Float64Array(bytes.slice(at, at + numberBytes).buffer);
-  const texts = textDecoder.decode(bytes.subarray(at + numberBytes));
+  at += numberBytes;
+  const present = answerLengths.filter((length) => length >= 0);
+  const answersBytes = 2 + present.reduce((sum, length) => sum + length, 0) + Math.max(0, present.length - 1);
+  const answers = readAnswers(bytes.subarray(at, at + answersBytes), present);
+  const texts = textDecoder.decode(bytes.subarray(at + answersBytes));
+  let answerAt = 0;
   let textAt = 0;
   const string = (index: number): string => strings[index] as string;
   const nullable = (value: number | undefined): number | null => (value === undefined || Number.isNaN(value) ? null : value);
@@ -312,12 +341,34 @@ export function decodeSamples(bytes: Uint8Array): SampleSource[] {
     }
     const length = textLengths[i] as number;
     const text = length < 0 ? undefined : texts.slice(textAt, (textAt += length));
+    if ((answerLengths[i] as number) >= 0) {
+      const summary = summaryOfAnswer(source.operation, answers[answerAt++]);
+      if (summary) source.response = summary;
+    }
     if (response !== null) {
       const [finishReason, toolCalls, content] = response;
       source.response = { content: text ?? content ?? '', toolCalls: toolCalls ?? [], finishReason: finishReason < 0 ? null : string(finishReason) };
     }
     return source;
   });
+}
+
+/**
+ * The batch's JSON answers, each parsed or undefined. One parse for all of them; should one not be
+ * valid JSON (the client got it as the upstream sent it), each is parsed on its own instead.
+ */
+function readAnswers(bytes: Uint8Array, lengths: readonly number[]): (Record<string, unknown> | undefined)[] {
+  if (lengths.length === 0) return [];
+  try {
+    return (JSON.parse(decoder.decode(bytes)) as unknown[]).map(asObject);
+  } catch {
+    let at = 1;
+    return lengths.map((length) => {
+      const answer = bytes.subarray(at, at + length);
+      at += length + 1;
+      return parseAnswer(decoder.decode(answer));
+    });
+  }
 }
 
 /**

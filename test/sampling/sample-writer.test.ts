@@ -182,6 +182,58 @@ t.test('a source holds the client body as its bytes or parsed, not both; the wri
   t.same((JSON.parse(line) as { request: unknown }).request, { messages: body.messages, params: {} }, 'stored from the bytes');
 });
 
+t.test('a JSON answer nothing read travels as sent; the worker reads its summary, a broken one costs only itself', async (t) => {
+  const config = samplingConfig(t.testdir({}));
+  const route = config.routes.demo as NonNullable<(typeof config.routes)['demo']>;
+  const answer = {
+    id: 'chatcmpl-1',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'naïve 请 📧 "q"', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] }, finish_reason: 'tool_calls' }],
+  };
+  const summary = { content: 'naïve 请 📧 "q"', toolCalls: [{ id: 'call_1', name: 'f', arguments: '{"a":1}' }], finishReason: 'tool_calls' };
+  const ledger = new RequestLedger('r1', 'chat', route, 'champion', false, false, 'client', {});
+  const body = Buffer.from(JSON.stringify(answer));
+  let parsed = 0;
+  ledger.respondedWith(() => {
+    parsed++;
+    return { content: 'built here', toolCalls: [], finishReason: 'stop' };
+  }, body);
+  const source = sourceFromLedger(ledger, 1, []);
+  t.equal(source.answerJson, body, 'the bytes the client got');
+  t.equal(source.response, undefined);
+  t.equal(parsed, 0, 'nothing parsed on the request thread');
+
+  const converted = { ...source, requestId: 'r2', answerJson: new TextEncoder().encode(`  ${JSON.stringify({ ...answer, id: 'x' })}\n`) };
+  const broken = { ...source, requestId: 'r3', answerJson: Buffer.from('{"choices": [') };
+  const notAnObject = { ...source, requestId: 'r4', answerJson: Buffer.from('[1]') };
+  const summarised = { ...source, requestId: 'r5', answerJson: undefined, response: { content: 'kept', toolCalls: [], finishReason: 'stop' } };
+  const decoded = decodeSamples(encodeSamples([source, broken, converted, notAnObject, summarised]));
+  t.same(
+    decoded.map((d) => d.response),
+    [summary, undefined, summary, undefined, summarised.response],
+    'each answer summarised from its own JSON; one that does not parse, or is not an object, has none',
+  );
+  t.same(decoded.map((d) => d.requestId), ['r1', 'r3', 'r2', 'r4', 'r5'], 'every sample of the batch arrives');
+  t.notOk(decoded.some((d) => 'answerJson' in d), 'the worker gets summaries, not the bytes');
+
+  t.same(ledger.response, { content: 'built here', toolCalls: [], finishReason: 'stop' }, 'read on the request thread (checks)');
+  const after = sourceFromLedger(ledger, 1, []);
+  t.equal(after.answerJson, undefined, 'once built, the summary travels instead of the answer');
+  t.same(after.response, { content: 'built here', toolCalls: [], finishReason: 'stop' });
+  t.equal(parsed, 1);
+
+  // Without the worker (InlineSampleWriter), the answer is read where the record is built.
+  const dir = t.testdir({});
+  const writer = new InlineSampleWriter(samplingConfig(dir), [], () => {}, { info() {}, warn() {}, error() {} });
+  t.ok(writer.offer({ ...source, request: { messages: [{ role: 'user', content: 'hi' }] } }));
+  await writer.close(2000);
+  const line = readFileSync(join(dir, 'demo', readdirSync(join(dir, 'demo'))[0] as string), 'utf8');
+  t.same((JSON.parse(line) as { response: unknown }).response, {
+    content: summary.content,
+    tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }],
+    finish_reason: 'tool_calls',
+  });
+});
+
 t.test('the sampling worker runs at background priority; the request thread keeps its own', { skip: process.platform !== 'linux' && 'per-thread nice values are Linux-only' }, async (t) => {
   const dir = t.testdir({});
   const config = samplingConfig(dir);
