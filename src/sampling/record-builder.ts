@@ -5,14 +5,14 @@ import type { ResponseSummary } from '../gateway/ledger.js';
 import { isoClock } from '../telemetry/iso-time.js';
 import { DATASET_SCHEMA_VERSION, inputHash, type DatasetMessage, type DatasetRecord } from './dataset-record.js';
 import type { Redactor } from './redact.js';
-import { requestOf, type SampleSource } from './sample-source.js';
+import { requestOf, responseOf, type SampleSource } from './sample-source.js';
 
 const REQUEST_KEYS = new Set(['messages', 'tools', 'response_format', 'model', 'stream', 'stream_options', 'user']);
 
 /** `rawInputHash`: the input hash of the unredacted request, reused when redaction changed nothing. */
 export function buildRecord(source: SampleSource, redactor: Redactor, rawInputHash?: string): DatasetRecord {
   const rawRequest = rawRequestOf(source);
-  const rawResponse = rawResponseOf(source, source.response);
+  const rawResponse = rawResponseOf(source, responseOf(source));
   const request = redactor.redactValue(rawRequest);
   const response = redactor.redactValue(rawResponse);
   const usage = source.usage;

@@ -32,6 +32,11 @@ export interface SampleSource {
    * worker it is part of the one JSON.parse that reads a whole batch.
    */
   answerJson?: Uint8Array;
+  /**
+   * Worker only: builds the summary from its batch's answers when first asked (`responseOf`), so the
+   * answers of a part whose samples are all repeats (skipped before any record is built) are never parsed.
+   */
+  readResponse?: () => ResponseSummary | undefined;
   usage?: Usage;
   latencyS: number;
   ttftS: number | null;
@@ -83,10 +88,11 @@ export function requestOf(source: SampleSource): Record<string, unknown> {
   return source.requestBytes ? (JSON.parse(utf8.decode(source.requestBytes)) as Record<string, unknown>) : {};
 }
 
-/** What the answer said: as handed over, or read from its JSON (the worker's decoded sources come with it built). */
+/** What the answer said: as handed over, or read from its JSON (for the worker's decoded sources, from their batch's). */
 export function responseOf(source: SampleSource): ResponseSummary | undefined {
-  if (source.response !== undefined || source.answerJson === undefined) return source.response;
-  return summaryOfAnswer(source.operation, parseAnswer(utf8.decode(source.answerJson)));
+  if (source.response !== undefined) return source.response;
+  if (source.readResponse !== undefined) return source.readResponse();
+  return source.answerJson === undefined ? undefined : summaryOfAnswer(source.operation, parseAnswer(utf8.decode(source.answerJson)));
 }
 
 /** An answer's JSON parsed, or undefined when it is not a JSON object (the client got it as it was). */

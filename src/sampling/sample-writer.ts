@@ -13,7 +13,7 @@ import { RecentHashes } from './recent-hashes.js';
 import { RedisDatasetStore } from './redis-store.js';
 import type { DatasetStore, SamplingLogger } from './dataset-store.js';
 import { WriteQueue, type SampleResult } from './write-queue.js';
-import { asObject, parseAnswer, requestOf, responseOf, summaryOfAnswer, type SampleSource } from './sample-source.js';
+import { asObject, parseAnswer, requestOf, summaryOfAnswer, type SampleSource } from './sample-source.js';
 import type { Operation } from '../providers/types.js';
 import type { ErrorClass } from '../gateway/errors.js';
 import type { ResponseSummary } from '../gateway/ledger.js';
@@ -78,7 +78,7 @@ export class InlineSampleWriter implements SampleWriter {
 
   offer(offered: SampleSource): boolean {
     // Parsed once here, not by each reader below (the worker's decoded sources come parsed).
-    const source = offered.request === undefined || (offered.answerJson !== undefined && offered.response === undefined) ? { ...offered, request: requestOf(offered), response: responseOf(offered) } : offered;
+    const source = offered.request === undefined ? { ...offered, request: requestOf(offered) } : offered;
     const redactor = this.redactors.get(source.route);
     if (!redactor) {
       // Its route stopped sampling (a reload) while the sample was on its way: counted, not lost silently.
@@ -312,7 +312,10 @@ export function decodeSamples(bytes: Uint8Array): SampleSource[] {
   at += numberBytes;
   const present = answerLengths.filter((length) => length >= 0);
   const answersBytes = 2 + present.reduce((sum, length) => sum + length, 0) + Math.max(0, present.length - 1);
-  const answers = readAnswers(bytes.subarray(at, at + answersBytes), present);
+  const answerBytes = bytes.subarray(at, at + answersBytes);
+  // Parsed when the first of them is needed: a part of repeats (the same prompt again and again) never is.
+  let answers: (Record<string, unknown> | undefined)[] | undefined;
+  const answer = (k: number) => (answers ??= readAnswers(answerBytes, present))[k];
   const texts = textDecoder.decode(bytes.subarray(at + answersBytes));
   let answerAt = 0;
   let textAt = 0;
@@ -342,8 +345,9 @@ export function decodeSamples(bytes: Uint8Array): SampleSource[] {
     const length = textLengths[i] as number;
     const text = length < 0 ? undefined : texts.slice(textAt, (textAt += length));
     if ((answerLengths[i] as number) >= 0) {
-      const summary = summaryOfAnswer(source.operation, answers[answerAt++]);
-      if (summary) source.response = summary;
+      const k = answerAt++;
+      const { operation } = source;
+      source.readResponse = () => summaryOfAnswer(operation, answer(k));
     }
     if (response !== null) {
       const [finishReason, toolCalls, content] = response;

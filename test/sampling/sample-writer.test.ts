@@ -7,7 +7,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { InlineSampleWriter, WorkerSampleWriter, decodeSamples, encodeSamples } from '../../src/sampling/sample-writer.js';
 import { BACKGROUND_NICE } from '../../src/sampling/background-priority.js';
 import { isDatasetRecord } from '../../src/sampling/dataset-record.js';
-import { sourceFromLedger, type SampleSource } from '../../src/sampling/sample-source.js';
+import { responseOf, sourceFromLedger, type SampleSource } from '../../src/sampling/sample-source.js';
 import { RequestLedger } from '../../src/gateway/ledger.js';
 import { until } from '../helpers/gateway.js';
 import { waitFor } from '../helpers/wait.js';
@@ -208,7 +208,7 @@ t.test('a JSON answer nothing read travels as sent; the worker reads its summary
   const summarised = { ...source, requestId: 'r5', answerJson: undefined, response: { content: 'kept', toolCalls: [], finishReason: 'stop' } };
   const decoded = decodeSamples(encodeSamples([source, broken, converted, notAnObject, summarised]));
   t.same(
-    decoded.map((d) => d.response),
+    decoded.map(responseOf),
     [summary, undefined, summary, undefined, summarised.response],
     'each answer summarised from its own JSON; one that does not parse, or is not an object, has none',
   );
@@ -232,6 +232,38 @@ t.test('a JSON answer nothing read travels as sent; the worker reads its summary
     tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }],
     finish_reason: 'tool_calls',
   });
+});
+
+t.test("the worker parses a batch's answers once one is needed, and never for a part of repeats", async (t) => {
+  const answerFor = (i: number) => Buffer.from(JSON.stringify({ id: `c${i}`, choices: [{ index: 0, message: { role: 'assistant', content: `answer ${i}` }, finish_reason: 'stop' }] }));
+  const source = (i: number, prompt: string) => {
+    const body = { model: 'demo', messages: [{ role: 'user', content: prompt }] };
+    return sampleSource({ requestId: `r${i}`, request: body, requestBytes: Buffer.from(JSON.stringify(body)), answerJson: answerFor(i) });
+  };
+  const parse = JSON.parse;
+  let parses = 0;
+  JSON.parse = ((text: string, reviver?: Parameters<typeof parse>[1]) => {
+    parses++;
+    return parse(text, reviver);
+  }) as typeof JSON.parse;
+  t.teardown(() => void (JSON.parse = parse));
+
+  const batches = [encodeSamples([source(1, 'one'), source(2, 'two'), source(3, 'three')]), encodeSamples([source(4, 'one'), source(5, 'two')])];
+  parses = 0;
+  const [fresh, repeats] = batches.map(decodeSamples) as [SampleSource[], SampleSource[]];
+  t.equal(parses, 2, 'decoding a part parses its requests, not its answers');
+  parses = 0;
+  t.same(responseOf(fresh[2] as SampleSource), { content: 'answer 3', toolCalls: [], finishReason: 'stop' });
+  t.same(responseOf(fresh[0] as SampleSource), { content: 'answer 1', toolCalls: [], finishReason: 'stop' });
+  t.equal(parses, 1, "one parse for all of a part's answers, on first need");
+
+  const dir = t.testdir({});
+  const writer = new InlineSampleWriter(samplingConfig(dir), [], () => {}, { info() {}, warn() {}, error() {} });
+  for (const s of fresh) writer.offer(s);
+  parses = 0;
+  for (const s of repeats) writer.offer(s);
+  t.equal(parses, 0, 'repeats are skipped before their answers are read');
+  await writer.close(2000);
 });
 
 t.test('the sampling worker runs at background priority; the request thread keeps its own', { skip: process.platform !== 'linux' && 'per-thread nice values are Linux-only' }, async (t) => {
