@@ -29,7 +29,7 @@ export interface SampleSource {
   /**
    * The JSON answer as the client got it, when its summary was not built yet: parsing it there
    * cost the request thread ~3 µs per request in place (a 700-byte chat completion); in the
-   * worker it is part of the one JSON.parse that reads a whole batch.
+   * worker the answers of a hand-over part are parsed together, once the first is needed.
    */
   answerJson?: Uint8Array;
   /**
