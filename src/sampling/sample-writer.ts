@@ -312,10 +312,10 @@ export function decodeSamples(bytes: Uint8Array): SampleSource[] {
   at += numberBytes;
   const present = answerLengths.filter((length) => length >= 0);
   const answersBytes = 2 + present.reduce((sum, length) => sum + length, 0) + Math.max(0, present.length - 1);
-  const answerBytes = bytes.subarray(at, at + answersBytes);
+  const answersJson = bytes.subarray(at, at + answersBytes);
   // Parsed when the first of them is needed: a part of repeats (the same prompt again and again) never is.
   let answers: (Record<string, unknown> | undefined)[] | undefined;
-  const answer = (k: number) => (answers ??= readAnswers(answerBytes, present))[k];
+  const answer = (k: number) => (answers ??= readAnswers(answersJson, present))[k];
   const texts = textDecoder.decode(bytes.subarray(at + answersBytes));
   let answerAt = 0;
   let textAt = 0;
