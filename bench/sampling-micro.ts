@@ -119,7 +119,7 @@ function stages(ledgers: readonly RequestLedger[], sources: readonly SampleSourc
     ['worker: answer summary (of the parsed answer)', () => { for (const a of parsed) sink += summariseAnswer('chat', a).content.length; }],
     ['request: sourceFromLedger', () => { for (const l of ledgers) sink += sourceFromLedger(l, 1, ['sampled']).tags.length; }],
     ['request: batch encode', () => { for (const b of batches) sink += encodeSamples(b).length; }],
-    ['worker: batch decode (incl. parsing the answers)', () => { for (const b of bytes) sink += decodeSamples(b).length; }],
+    ['worker: batch decode (the answers are parsed when first needed)', () => { for (const b of bytes) sink += decodeSamples(b).length; }],
     ['worker: raw input hash (dedup key)', () => { for (const s of sources) sink += rawInputKey(s).length; }],
     ['worker: redact request', () => { for (const r of raws) sink += redactor.redactValue(r).count; }],
     ['worker: redact response', () => { for (const r of responses) sink += redactor.redactValue(r).count; }],

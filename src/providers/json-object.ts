@@ -4,9 +4,13 @@
 /** The JSON object `text` holds; undefined for anything else (another JSON value, bad JSON). */
 export function parseObject(text: string): Record<string, unknown> | undefined {
   try {
-    const parsed: unknown = JSON.parse(text);
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+    return asObject(JSON.parse(text));
   } catch {
     return undefined;
   }
+}
+
+/** A parsed JSON value as an object; undefined for anything else. */
+export function asObject(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }

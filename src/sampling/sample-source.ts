@@ -5,6 +5,7 @@ import type { Operation } from '../providers/types.js';
 import type { Usage } from '../accounting/usage.js';
 import type { ErrorClass } from '../gateway/errors.js';
 import { summariseAnswer } from '../gateway/summary.js';
+import { parseObject } from '../providers/json-object.js';
 
 export interface SampleSource {
   route: string;
@@ -81,7 +82,6 @@ export function sourceFromLedger(ledger: RequestLedger, samplingRate: number, ta
   return source;
 }
 
-
 /** The client's parsed body: as handed over, or parsed from its bytes (already done for the worker's sources). */
 export function requestOf(source: SampleSource): Record<string, unknown> {
   if (source.request !== undefined) return source.request;
@@ -92,20 +92,7 @@ export function requestOf(source: SampleSource): Record<string, unknown> {
 export function responseOf(source: SampleSource): ResponseSummary | undefined {
   if (source.response !== undefined) return source.response;
   if (source.readResponse !== undefined) return source.readResponse();
-  return source.answerJson === undefined ? undefined : summaryOfAnswer(source.operation, parseAnswer(utf8.decode(source.answerJson)));
-}
-
-/** An answer's JSON parsed, or undefined when it is not a JSON object (the client got it as it was). */
-export function parseAnswer(text: string): Record<string, unknown> | undefined {
-  try {
-    return asObject(JSON.parse(text));
-  } catch {
-    return undefined;
-  }
-}
-
-export function asObject(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return source.answerJson === undefined ? undefined : summaryOfAnswer(source.operation, parseObject(utf8.decode(source.answerJson)));
 }
 
 /** No summary for an answer that is not a JSON object: the record says so with a null content and finish reason. */

@@ -13,7 +13,8 @@ import { RecentHashes } from './recent-hashes.js';
 import { RedisDatasetStore } from './redis-store.js';
 import type { DatasetStore, SamplingLogger } from './dataset-store.js';
 import { WriteQueue, type SampleResult } from './write-queue.js';
-import { asObject, parseAnswer, requestOf, summaryOfAnswer, type SampleSource } from './sample-source.js';
+import { requestOf, summaryOfAnswer, type SampleSource } from './sample-source.js';
+import { asObject, parseObject } from '../providers/json-object.js';
 import type { Operation } from '../providers/types.js';
 import type { ErrorClass } from '../gateway/errors.js';
 import type { ResponseSummary } from '../gateway/ledger.js';
@@ -370,7 +371,7 @@ function readAnswers(bytes: Uint8Array, lengths: readonly number[]): (Record<str
     return lengths.map((length) => {
       const answer = bytes.subarray(at, at + length);
       at += length + 1;
-      return parseAnswer(decoder.decode(answer));
+      return parseObject(decoder.decode(answer));
     });
   }
 }
