@@ -7,9 +7,15 @@
  * Crash safety: a line is written whole or not at all as far as readers care — export skips a
  * line that does not parse (a crash mid-write leaves a truncated last line), and the next
  * append starts on a fresh line so the damage never spreads to a good record.
+ *
+ * Retention, as the Redis store has it (`maxLen`, `maxAgeSeconds`), but in whole files: a file goes
+ * once everything in it is older than `maxAgeSeconds` (its last write is), and the oldest files go
+ * while the rest still hold at least `maxLen` records. The file being written is never removed, so
+ * a dataset keeps at least `maxLen` records (when it has them) and at most that plus one file's
+ * worth; export leaves out records older than `maxAgeSeconds` that a file not yet removed still holds.
  */
 import { appendFileSync, createReadStream } from 'node:fs';
-import { mkdir, open, readdir, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseDatasetLine, type DatasetRecord } from './dataset-record.js';
@@ -34,6 +40,10 @@ export interface JsonlDatasetStoreOptions {
   maxFileBytes?: number;
   /** Recent input hashes remembered per dataset for de-duplication. Default 10,000. */
   dedupCapacity?: number;
+  /** Keep at least this many records per dataset, removing the oldest whole files beyond it. Default: no limit. */
+  maxLen?: number;
+  /** Remove files whose last write is older than this, and leave such records out of exports. Default 0: keep. */
+  maxAgeSeconds?: number;
   logger?: SamplingLogger;
 }
 
@@ -51,6 +61,8 @@ interface WriteCursor {
 }
 
 const DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024;
+/** Retention runs right after a rotation, and otherwise at most this often per dataset. */
+const RETENTION_INTERVAL_MS = 60_000;
 const DEFAULT_DEDUP_CAPACITY = 10_000;
 const NEWLINE = 0x0a;
 /** Room for ~250 lines of a typical chat record (~1 KB each) at their worst-case UTF-8 size. */
@@ -72,6 +84,12 @@ export class JsonlDatasetStore implements DatasetStore {
   /** Recent input hashes per dataset, oldest forgotten first. */
   readonly #hashes = new Map<string, RecentHashes>();
   readonly #lineCounts = new Map<string, { size: number; mtimeMs: number; lines: number; countedTo: number }>();
+  readonly #maxLen: number;
+  readonly #maxAgeMs: number;
+  /** Lines per file, for retention: counted as written, or once for a file an earlier process wrote. */
+  readonly #fileLines = new Map<string, number>();
+  /** When retention last ran per dataset; a rotation clears it so it runs on the next append. */
+  readonly #retainedAt = new Map<string, number>();
   /** Appends are serialised: cursors and rotation assume one writer. */
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -84,6 +102,8 @@ export class JsonlDatasetStore implements DatasetStore {
     this.#dir = opts.dir;
     this.#maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
     this.#dedupCapacity = opts.dedupCapacity ?? DEFAULT_DEDUP_CAPACITY;
+    this.#maxLen = opts.maxLen ?? Infinity;
+    this.#maxAgeMs = (opts.maxAgeSeconds ?? 0) * 1000;
     this.#logger = opts.logger ?? silentLogger;
   }
 
@@ -126,8 +146,65 @@ export class JsonlDatasetStore implements DatasetStore {
         this.#cursors.delete(name);
         throw err;
       }
+      await this.#retain(name);
     }
     return result;
+  }
+
+  /**
+   * Removes the files retention no longer keeps (see the top of this file). What it cannot do it logs
+   * and leaves for its next run: the records are written, and a failed removal loses nothing.
+   */
+  async #retain(name: string): Promise<void> {
+    if (this.#maxLen === Infinity && this.#maxAgeMs === 0) return;
+    const now = Date.now();
+    if (now - (this.#retainedAt.get(name) ?? -Infinity) < RETENTION_INTERVAL_MS) return;
+    this.#retainedAt.set(name, now);
+    try {
+      const files = await this.#files(name);
+      const current = this.#cursors.get(name)?.seq ?? files.at(-1)?.seq;
+      const older = files.filter((f) => f.seq !== current);
+      if (older.length === 0) return;
+      let total = 0;
+      const lines = new Map<FileRef, number>();
+      if (this.#maxLen !== Infinity) {
+        for (const file of files) {
+          const n = await this.#linesIn(file.path);
+          lines.set(file, n);
+          total += n;
+        }
+      }
+      for (const file of older) {
+        const n = lines.get(file) ?? 0;
+        let reason: 'age' | 'length' | undefined;
+        if (this.#maxAgeMs > 0 && (await stat(file.path)).mtimeMs < now - this.#maxAgeMs) reason = 'age';
+        else if (total - n >= this.#maxLen) reason = 'length';
+        // Oldest first: once a file stays, the newer ones hold newer records and stay too.
+        if (reason === undefined) break;
+        await rm(file.path, { force: true });
+        this.#fileLines.delete(file.path);
+        this.#lineCounts.delete(file.path);
+        total -= n;
+        this.#logger.info(
+          { dataset: name, file: file.path, records: this.#maxLen === Infinity ? undefined : n, reason },
+          reason === 'age' ? 'dataset retention removed a file older than datasets.maxAgeSeconds' : 'dataset retention removed a file beyond datasets.maxLen',
+        );
+      }
+    } catch (err) {
+      this.#logger.warn({ dataset: name, err: String(err) }, 'dataset retention could not remove old files; it tries again later');
+    }
+  }
+
+  /** Newlines in a file: one per record but for a torn line, which is close enough for retention. */
+  async #linesIn(path: string): Promise<number> {
+    const known = this.#fileLines.get(path);
+    if (known !== undefined) return known;
+    let n = 0;
+    for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+      for (let at = chunk.indexOf(NEWLINE); at !== -1; at = chunk.indexOf(NEWLINE, at + 1)) n++;
+    }
+    this.#fileLines.set(path, n);
+    return n;
   }
 
   /** Writes lines, rotating by size; a hash is remembered only once its line is on disk. */
@@ -157,9 +234,12 @@ export class JsonlDatasetStore implements DatasetStore {
       // libuv's pool and back) cost ~6x the CPU of the write itself — ~3.5 µs per record in
       // batches of 100, a tenth of all the work a sample takes. Still opened per append, so a
       // rotated-away or deleted file is recreated, not written through a stale descriptor.
-      appendFileSync(this.#filePath(name, cursor.seq), out.subarray(from, end));
+      const path = this.#filePath(name, cursor.seq);
+      appendFileSync(path, out.subarray(from, end));
       cursor.size += end - from;
       cursor.torn = false;
+      const counted = this.#fileLines.get(path);
+      if (counted !== undefined) this.#fileLines.set(path, counted + lines.length);
       for (const i of lines) {
         hashes.add((records[i] as DatasetRecord).input_hash);
         recordOutcome(result, i, 'stored');
@@ -186,6 +266,9 @@ export class JsonlDatasetStore implements DatasetStore {
         cursor.seq++;
         cursor.size = 0;
         cursor.torn = false;
+        // A new file counts from zero; the one just closed may now be removable.
+        this.#fileLines.set(this.#filePath(name, cursor.seq), 0);
+        this.#retainedAt.delete(name);
         out.copyWithin(1, start, start + lineBytes);
         used = 1;
       }
@@ -201,6 +284,8 @@ export class JsonlDatasetStore implements DatasetStore {
     await mkdir(join(this.#dir, name), { recursive: true });
     const last = (await this.#files(name)).at(-1);
     const cursor: WriteCursor = { seq: last?.seq ?? 1, size: 0, torn: false };
+    // A dataset's first file: its lines are counted as they are written, never read back (#linesIn).
+    if (last === undefined) this.#fileLines.set(this.#filePath(name, 1), 0);
     if (last !== undefined) {
       cursor.size = (await stat(last.path)).size;
       cursor.torn = cursor.size > 0 && (await lastByte(last.path, cursor.size)) !== NEWLINE;
@@ -232,8 +317,17 @@ export class JsonlDatasetStore implements DatasetStore {
       let bytes = 0;
       let updated = 0;
       for (const file of files) {
-        const s = await stat(file.path);
-        records += await this.#countLines(file.path, s.size, s.mtimeMs);
+        let n: number;
+        let s: Awaited<ReturnType<typeof stat>>;
+        try {
+          s = await stat(file.path);
+          n = await this.#countLines(file.path, s.size, s.mtimeMs);
+        } catch (err) {
+          // Removed by retention (the writer's own store, in the sampling worker) since the listing.
+          if (isMissing(err)) continue;
+          throw err;
+        }
+        records += n;
         bytes += s.size;
         updated = Math.max(updated, s.mtimeMs);
       }
@@ -242,9 +336,12 @@ export class JsonlDatasetStore implements DatasetStore {
     return out;
   }
 
-  export(name: string, filter?: DatasetFilter): AsyncIterable<DatasetRecord> {
+  export(name: string, filter: DatasetFilter = {}): AsyncIterable<DatasetRecord> {
     assertDatasetName(name);
-    return filterRecords(this.#readAll(name), filter);
+    if (this.#maxAgeMs === 0) return filterRecords(this.#readAll(name), filter);
+    // Records past maxAgeSeconds are gone once their file is; until then export leaves them out too.
+    const oldest = new Date(Date.now() - this.#maxAgeMs);
+    return filterRecords(this.#readAll(name), { ...filter, since: filter.since !== undefined && filter.since > oldest ? filter.since : oldest });
   }
 
   async *#readAll(name: string): AsyncGenerator<DatasetRecord> {
@@ -252,7 +349,15 @@ export class JsonlDatasetStore implements DatasetStore {
   }
 
   async *#readFile(path: string, report: boolean): AsyncGenerator<DatasetRecord> {
-    const input = createReadStream(path);
+    let handle;
+    try {
+      handle = await open(path, 'r');
+    } catch (err) {
+      // Removed by retention since the directory was listed: its records are past keeping.
+      if (isMissing(err)) return;
+      throw err;
+    }
+    const input = handle.createReadStream();
     const lines = createInterface({ input, crlfDelay: Infinity });
     let skipped = 0;
     try {
@@ -329,9 +434,13 @@ async function readdirOrEmpty(dir: string): Promise<string[]> {
   try {
     return await readdir(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (isMissing(err)) return [];
     throw err;
   }
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
 async function lastByte(path: string, size: number): Promise<number | undefined> {

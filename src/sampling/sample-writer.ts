@@ -44,7 +44,8 @@ export function openDatasetStore(config: Config, logger: SamplingLogger, redis?:
       logger,
     });
   }
-  return new JsonlDatasetStore({ dir: config.datasets.dir, maxFileBytes: config.datasets.maxFileBytes, logger });
+  const { dir, maxFileBytes, maxLen, maxAgeSeconds } = config.datasets;
+  return new JsonlDatasetStore({ dir, maxFileBytes, maxLen, maxAgeSeconds, logger });
 }
 
 /** How many recent inputs per dataset the writer remembers to skip repeats before any work. */

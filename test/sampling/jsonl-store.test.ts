@@ -1,7 +1,9 @@
 import t from 'tap';
-import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JsonlDatasetStore } from '../../src/sampling/jsonl-store.js';
+import { openDatasetStore } from '../../src/sampling/sample-writer.js';
+import { parseConfig } from '../../src/config/load.js';
 import { InvalidDatasetNameError } from '../../src/sampling/dataset-store.js';
 import { collect, makeRecord } from './fixtures/records.js';
 
@@ -179,4 +181,102 @@ t.test('stray files and a closed store', async (t) => {
   t.same((await store.list()).map((d) => d.records), [0]);
   await store.close();
   await t.rejects(store.append([makeRecord()]), /closed/);
+});
+
+t.test('retention by length: the oldest whole files go while the rest hold at least maxLen records', async (t) => {
+  const dir = t.testdir();
+  const lineBytes = JSON.stringify(makeRecord()).length + 1;
+  // Three records per file.
+  const maxFileBytes = lineBytes * 3 + 10;
+  const store = new JsonlDatasetStore({ dir, maxFileBytes, maxLen: 5 });
+  t.teardown(() => store.close());
+  const records = Array.from({ length: 14 }, () => makeRecord());
+  for (const r of records) await store.append([r]);
+  const files = async () => (await readdir(join(dir, 'support-chat'))).sort();
+  const ids = async (s: JsonlDatasetStore) => (await collect(s.export('support-chat'))).map((r) => r.id);
+
+  // Retention runs when a file is started: at record 13 (file 5) the files held 4-6, 7-9, 10-12 and
+  // 13; without 4-6 the rest still held 7, without 7-9 too only 4.
+  t.same(await files(), ['support-chat-000003.jsonl', 'support-chat-000004.jsonl', 'support-chat-000005.jsonl']);
+  t.same(await ids(store), records.slice(6).map((r) => r.id), 'the newest records remain, in order');
+  t.same((await store.list())[0]?.records, 8);
+
+  // A restarted store counts what an earlier process wrote: 7-9, 10-12 and 13-15 hold 9, 6 without the first.
+  const reopened = new JsonlDatasetStore({ dir, maxFileBytes, maxLen: 5 });
+  t.teardown(() => reopened.close());
+  const next = makeRecord();
+  await reopened.append([next]);
+  t.same(await files(), ['support-chat-000004.jsonl', 'support-chat-000005.jsonl']);
+  t.same(await ids(reopened), [...records.slice(9), next].map((r) => r.id));
+});
+
+t.test('retention by age: files last written before maxAgeSeconds go, and export leaves out older records', async (t) => {
+  const dir = t.testdir();
+  const lineBytes = JSON.stringify(makeRecord()).length + 1;
+  const maxFileBytes = lineBytes * 2 + 10;
+  const day = 24 * 3600;
+  const daysAgo = (n: number) => new Date(Date.now() - n * day * 1000);
+  // Written earlier by a store with no age limit: two files of records from 40 days ago, one of 20.
+  const old = [makeRecord({ sampledAt: daysAgo(40).toISOString() }), makeRecord({ sampledAt: daysAgo(40).toISOString() })];
+  const mid = [makeRecord({ sampledAt: daysAgo(31).toISOString() }), makeRecord({ sampledAt: daysAgo(20).toISOString() })];
+  const earlier = new JsonlDatasetStore({ dir, maxFileBytes });
+  for (const r of [...old, ...mid]) await earlier.append([r]);
+  await earlier.close();
+  const path = (seq: number) => join(dir, 'support-chat', `support-chat-00000${seq}.jsonl`);
+  await utimes(path(1), daysAgo(40), daysAgo(40));
+  await utimes(path(2), daysAgo(20), daysAgo(20));
+
+  const store = new JsonlDatasetStore({ dir, maxFileBytes, maxAgeSeconds: 30 * day });
+  t.teardown(() => store.close());
+  const fresh = makeRecord();
+  await store.append([fresh]);
+  t.same((await readdir(join(dir, 'support-chat'))).sort(), ['support-chat-000002.jsonl', 'support-chat-000003.jsonl'], 'only the file last written 40 days ago went');
+  t.same(
+    (await collect(store.export('support-chat'))).map((r) => r.id),
+    [mid[1]!.id, fresh.id],
+    'the 31-day-old record in a file that stays is not exported',
+  );
+  const since = daysAgo(10);
+  t.same((await collect(store.export('support-chat', { since }))).map((r) => r.id), [fresh.id], 'a later since still applies');
+});
+
+t.test('datasets.maxLen and datasets.maxAgeSeconds in the config apply to the JSONL store', async (t) => {
+  const open = (dir: string, retention: string) =>
+    openDatasetStore(
+      parseConfig(
+        `providers: { sim: { type: simulator } }
+models: { a: { provider: sim } }
+routes: { support-chat: { champion: a } }
+datasets: { dir: ${JSON.stringify(dir)}, maxFileBytes: 1024, ${retention} }
+`,
+        'retention.yaml',
+        {},
+      ),
+      { info() {}, warn() {}, error() {} },
+    );
+  const dir = t.testdir();
+  const byLength = open(join(dir, 'by-length'), 'maxLen: 1');
+  t.teardown(() => byLength.close());
+  const records = Array.from({ length: 6 }, () => makeRecord());
+  for (const r of records) await byLength.append([r]);
+  const kept = await collect(byLength.export('support-chat'));
+  t.ok(kept.length >= 1 && kept.length < records.length, `maxLen trimmed whole files: ${kept.length} of ${records.length} kept`);
+  t.same(kept.map((r) => r.id), records.slice(-kept.length).map((r) => r.id), 'the newest ones');
+
+  const byAge = open(join(dir, 'by-age'), 'maxAgeSeconds: 3600');
+  t.teardown(() => byAge.close());
+  const stale = makeRecord({ sampledAt: new Date(Date.now() - 7200_000).toISOString() });
+  const fresh = makeRecord();
+  await byAge.append([stale, fresh]);
+  t.same((await collect(byAge.export('support-chat'))).map((r) => r.id), [fresh.id], 'a record older than maxAgeSeconds is not exported');
+});
+
+t.test('a file removed between listing and reading (retention in the writer) is skipped, not an error', async (t) => {
+  const record = makeRecord({ route: 'chat' });
+  // A link to nothing is listed like a file and then cannot be opened, as a removed file.
+  const dir = t.testdir({ chat: { 'chat-000001.jsonl': t.fixture('symlink', 'removed.jsonl'), 'chat-000002.jsonl': `${JSON.stringify(record)}\n` } });
+  const store = new JsonlDatasetStore({ dir });
+  t.teardown(() => store.close());
+  t.same((await store.list()).map((d) => [d.name, d.records]), [['chat', 1]]);
+  t.same(await collect(store.export('chat')), [record]);
 });
