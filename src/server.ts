@@ -76,7 +76,8 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
     tracing: options.tracing ?? createTracing(env),
     draining: false,
   };
-  ctx.listeners.push(new ShadowMirror(ctx).listener);
+  const shadow = new ShadowMirror(ctx);
+  ctx.listeners.push(shadow.listener);
   let adminTokens = resolveAdminTokens(config, env);
   // Every secret the gateway holds is redacted from samples, whatever shape it turns up in.
   const secretsHeld = (c: Config): string[] => [
@@ -142,6 +143,9 @@ export async function buildGateway(config: Config, options: GatewayOptions = {})
   });
 
   app.addHook('onClose', async () => {
+    // Before the providers: their pools wait for requests in flight, shadow calls among them.
+    const shadowCalls = await shadow.close();
+    if (shadowCalls > 0) logger.info({ shadow_calls: shadowCalls }, `shutdown ended ${shadowCalls} shadow call(s) in flight; they are not measured`);
     await Promise.allSettled([...ctx.providers.values()].map((p) => p.close()));
     await rollouts.close();
     await sampling.close(Math.min(5000, config.server.shutdownGraceMs));

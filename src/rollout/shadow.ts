@@ -65,7 +65,10 @@ export class ShadowMirror {
   private readonly inflight = new Map<string, number>();
   private readonly spend = new Map<string, HourlySpend>();
   private readonly running = new Set<Promise<void>>();
+  /** The calls in flight, so shutdown can end them. */
+  private readonly calls = new Set<Cancellation>();
   private readonly unpricedWarned = new Set<string>();
+  private closed = false;
 
   /** `sample` decides whether a request is copied; injectable so tests are deterministic. */
   constructor(
@@ -75,6 +78,7 @@ export class ShadowMirror {
 
   /** The completion listener: decides synchronously and starts the shadow call in the background. */
   readonly listener = (ledger: RequestLedger): void => {
+    if (this.closed) return;
     const call = this.select(ledger);
     if (!call) return;
     const route = call.route.name;
@@ -90,9 +94,24 @@ export class ShadowMirror {
     this.running.add(task);
   };
 
-  /** Resolves once every shadow call started so far has finished (shutdown, tests). */
+  /** Resolves once every shadow call started so far has finished (tests). */
   async drain(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+
+  /**
+   * Shutdown: no new copies, and the ones in flight are ended rather than waited for — their clients
+   * have their answers, and a shadow stream of a slow model would hold the shutdown for its whole
+   * grace period (a provider's connection pool waits for its requests). A call ended here is not
+   * measured: its error is the shutdown's, not the challenger's. Resolves with how many were ended,
+   * once they have settled.
+   */
+  async close(): Promise<number> {
+    this.closed = true;
+    const ended = this.calls.size;
+    for (const call of this.calls) call.abort(new Error('gateway shutting down'));
+    await this.drain();
+    return ended;
   }
 
   private select(ledger: RequestLedger): ShadowCall | undefined {
@@ -123,6 +142,7 @@ export class ShadowMirror {
 
   private async mirror(call: ShadowCall): Promise<void> {
     const result = await this.execute(call);
+    if (result.errorClass !== 'none' && this.closed) return;
     const cost = costUsd(result.usage, pricingFor(call.model, call.provider.type).pricing);
     if (cost !== undefined) this.spendOf(call.route.name).add(cost);
     else if (result.errorClass === 'none' && !this.unpricedWarned.has(call.model.name)) {
@@ -137,6 +157,7 @@ export class ShadowMirror {
     const result: ShadowResult = { errorClass: 'none', usage: undefined, ttftMs: undefined, durationMs: 0 };
     const body = upstreamBody(ledger.operation, ledger.request, model, ledger.stream);
     const cancel = new Cancellation();
+    this.calls.add(cancel);
     const total = guard(cancel, route.timeouts.totalMs, 'total');
     try {
       const response = await provider.call({
@@ -158,6 +179,7 @@ export class ShadowMirror {
       result.errorClass = asGatewayError(err).errorClass;
     } finally {
       clearTimeout(total);
+      this.calls.delete(cancel);
     }
     result.durationMs = performance.now() - started;
     return result;

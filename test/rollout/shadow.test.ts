@@ -5,7 +5,9 @@ import t from 'tap';
 import { request } from 'undici';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startTestGateway, metricValue } from '../helpers/gateway.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { startTestGateway, metricSum, metricValue } from '../helpers/gateway.js';
 import { admin, chat, config, waitFor } from './support.js';
 import { HourlySpend } from '../../src/rollout/shadow.js';
 
@@ -123,6 +125,40 @@ t.test("a shadow stream that opens with reasoning gets its TTFT at the first rea
   });
   const ttft = metricValue(text, 'bellwether_time_to_first_token_seconds_sum', { route: 'demo', variant: 'shadow', model: 'b' });
   t.ok(ttft !== undefined && ttft < thinkMs / 1000, `shadow TTFT is the reasoning delta, not the answer ${thinkMs} ms later (${String(ttft)} s)`);
+});
+
+t.test('shutdown ends shadow calls in flight instead of waiting for them, and does not measure them', async (t) => {
+  // A challenger that takes the copy and never answers: a provider's pool waits for it at shutdown.
+  let copies = 0;
+  let ended!: () => void;
+  const endedOnce = new Promise<void>((resolve) => (ended = resolve));
+  const silent = createServer((req) => {
+    copies++;
+    req.resume();
+    req.on('close', () => ended());
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    silent.closeAllConnections();
+    silent.close();
+  });
+  const port = (silent.address() as AddressInfo).port;
+  const yaml = config({ mode: 'shadow', percent: 100, shadow: '{ maxConcurrent: 2, maxUsdPerHour: 1000 }' })
+    .replace('  sim: { type: simulator }', `  sim: { type: simulator }\n  silent: { type: openai-compatible, baseUrl: "http://127.0.0.1:${port}/v1" }`)
+    .replace('  b: { provider: sim,', '  b: { provider: silent,');
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const gw = await startTestGateway(yaml, {}, { logger });
+  t.match(await chat(gw.url, 'u1'), { status: 200, variant: 'champion' });
+  await waitFor(async () => (copies === 1 ? true : undefined));
+
+  const closed = await Promise.race([gw.close().then(() => 'closed'), sleep(20_000, undefined, { ref: false }).then(() => 'still waiting after 20 s')]);
+  t.equal(closed, 'closed', 'the shutdown did not wait for the silent challenger');
+  await endedOnce;
+  t.pass('the shadow request to the challenger was ended');
+  t.match(lines.find((l) => l.shadow_calls !== undefined), { shadow_calls: 1, msg: /ended 1 shadow call/ }, 'the shutdown says what it ended');
+  const text = await gw.gateway.ctx.metrics.registry.metrics();
+  t.equal(metricSum(text, 'bellwether_requests_total', { variant: 'shadow' }), 0, 'the ended call is not counted as a challenger error');
 });
 
 t.test('the hourly USD budget skips copies once spent', async (t) => {
