@@ -3,7 +3,6 @@
 // latency at a fixed rate, streaming time-to-first-byte and RSS with many open streams, as ratios
 // against calling the upstream directly and against the pass-through. See bench/README.md.
 import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { gatewayConfig, MESSAGES, ROUTES, UPSTREAMS, upstreamSpecs, upstreamUrls, writeConfig, type UpstreamName } from './gateway-config.js';
@@ -30,6 +29,7 @@ import { formatSummary, readProfile, summariseProfile, type ProfileSummary } fro
 import { cpuPerRequestUs, render, verdicts, worstOtherLoad, WHO, type Results, type RoundFigures, type Who } from './report.js';
 import type { PassthroughSpec } from './passthrough-child.js';
 import { round } from './stats.js';
+import { gitCommit } from './revision.js';
 
 const options = parseOptions(process.argv.slice(2), process.env);
 const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
@@ -344,14 +344,6 @@ async function logStats(path: string): Promise<{ lines: number; bytes: number }>
 async function checkReply(reply: Promise<ProfileReply>): Promise<void> {
   const r = await reply;
   if (r.error) throw new Error(`gateway profiler: ${r.error}`);
-}
-
-function gitCommit(): string | undefined {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return undefined;
-  }
 }
 
 function must(value: string | undefined, what: string): string {

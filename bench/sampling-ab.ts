@@ -17,6 +17,8 @@ import { startChild, type Child } from './processes.js';
 import { GATEWAY_NODE_FLAGS } from '../src/runtime-flags.js';
 import { CpuMeter } from './cpu.js';
 import { pairedBootstrapCI } from '../src/eval/stats.js';
+import { appendRun, describePooled, pool, readRuns } from './sampling-history.js';
+import { codeRevision, gitCommit } from './revision.js';
 
 // 10 rounds: single 5 s rounds swing by ±15 % on a 2-core box, and with 6 a run's verdict was
 // decided by one or two of them (10 runs of 6 rounds, 2026-11-26/27: costs 3.8 … 13.6 %, mean 7.2 %).
@@ -25,6 +27,10 @@ import { pairedBootstrapCI } from '../src/eval/stats.js';
 const ROUNDS = fromEnv('BENCH_SAMPLING_ROUNDS', 10, 'integer');
 const SECONDS = fromEnv('BENCH_SAMPLING_SECONDS', 5, 'number');
 const CONNECTIONS = 64;
+/** Every run's rounds, pooled per revision at the end of each run (bench/sampling-history.ts). */
+const HISTORY = process.env.BENCH_SAMPLING_HISTORY || 'bench/results/sampling-runs.jsonl';
+const LIMIT = 0.1;
+const revision = codeRevision();
 
 function fromEnv(name: string, fallback: number, kind: 'integer' | 'number'): number {
   const text = process.env[name];
@@ -113,7 +119,7 @@ try {
       'take turns sampling at rate 1 (a config reload each round), measured alternately (ABBA)',
   );
   for (const unique of [false, true]) {
-    const workload = unique ? 'unique prompts' : 'same prompt';
+    const workload = unique ? ('unique prompts' as const) : ('same prompt' as const);
     // Warm-up, each gateway in both roles, in two runs on their own connections as in `npm run bench`:
     // V8 deoptimises much of the HTTP path the first time a process's connections close, and the
     // next second runs slowly.
@@ -158,7 +164,7 @@ try {
     // On a 2-core box a single round's cost scatters by ~9 points (52 runs, bench/README.md): a run's
     // interval says whether it alone can tell the cost from the 10 % line.
     const interval = pairedBootstrapCI(roundCosts);
-    const undecided = interval.low < 0.1 && interval.high >= 0.1;
+    const undecided = interval.low < LIMIT && interval.high >= LIMIT;
     const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
     const signed = (n: number) => (n < 0 ? `${n}` : `+${n}`);
     const perReq = (key: keyof typeof cpuMs) => Math.round((cpuMs[key] * 1000) / (mean(rates[key.startsWith('off') ? 'off' : 'on']) * SECONDS * ROUNDS));
@@ -167,11 +173,19 @@ try {
         `rate 1 ${Math.round(mean(rates.on))} req/s [${rates.on.map(Math.round).join(', ')}] → throughput cost ${pct(cost)} ` +
         `(rounds: mean ${pct(interval.mean)}, 95 % interval ${pct(interval.low)} … ${pct(interval.high)} by bootstrap over the rounds; ` +
         `median ${pct(roundCosts[Math.floor(roundCosts.length / 2)] ?? 0)}, ${pct(roundCosts[0] ?? 0)} … ${pct(roundCosts[roundCosts.length - 1] ?? 0)}) ` +
-        `(${cost < 0.1 ? 'PASS' : 'FAIL'} < 10 %${undecided ? '; 10 % lies inside the interval: this run alone cannot tell, compare runs' : ''}); CPU ${perReq('off')} vs ${perReq('on')} µs/req, of which the request thread ${perReq('off-main')} vs ${perReq('on-main')}, ` +
+        `(${cost < LIMIT ? 'PASS' : 'FAIL'} < ${pct(LIMIT)}${undecided ? `; ${pct(LIMIT)} lies inside the interval: this run alone cannot tell` : ''}); CPU ${perReq('off')} vs ${perReq('on')} µs/req, of which the request thread ${perReq('off-main')} vs ${perReq('on-main')}, ` +
         // At rate 1 every request is a sample: the other threads' extra CPU per request is the worker's (and its GC's) per sample.
         `outside it ${signed(perReq('on') - perReq('on-main') - (perReq('off') - perReq('off-main')))} µs per sample; ` +
         `samples stored ${samples('stored')}, dropped ${samples('dropped')} (${samples('dropped') === 0 ? 'PASS' : 'FAIL'}: none dropped)`,
     );
+    if (revision === undefined) {
+      console.log(`${''.padEnd(15)} not a git checkout: runs are not recorded or pooled`);
+      continue;
+    }
+    const rounds = rates.off.map((off, i) => ({ off, on: rates.on[i] ?? NaN }));
+    const run = { at: new Date().toISOString(), revision, commit: gitCommit(), node: process.version, workload, seconds: SECONDS, rounds, cost, dropped: samples('dropped') };
+    appendRun(HISTORY, run);
+    console.log(`${''.padEnd(15)} ${describePooled(pool(readRuns(HISTORY), run), LIMIT)}`);
   }
 } finally {
   await Promise.all(children.map((c) => c.stop()));
