@@ -93,7 +93,7 @@ const T975 = [
 export function describePooled(p: PooledCost, limit: number): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
   if (p.runs === 0) return 'no run of this code without dropped samples yet: nothing to pool';
-  if (p.runs === 1) return '1 run of this code so far: run again to pool (each run adds its figure to the pooled mean and narrows its interval)';
-  const verdict = p.high < limit ? `PASS: the interval lies under ${pct(limit)}` : p.low >= limit ? `FAIL: the interval lies over ${pct(limit)}` : `not decided yet: ${pct(limit)} lies inside the interval, run again`;
+  if (p.runs === 1) return '1 run of this code so far: nothing to pool yet';
+  const verdict = p.high < limit ? `PASS: the interval lies under ${pct(limit)}` : p.low >= limit ? `FAIL: the interval lies over ${pct(limit)}` : `not decided: ${pct(limit)} lies inside the interval`;
   return `pooled over ${p.runs} runs of this code (${p.nodes.join(', ')}): mean ${pct(p.mean)}, 95 % interval ${pct(p.low)} … ${pct(p.high)} (${verdict})`;
 }
