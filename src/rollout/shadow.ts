@@ -94,11 +94,6 @@ export class ShadowMirror {
     this.running.add(task);
   };
 
-  /** Resolves once every shadow call started so far has finished (tests). */
-  async drain(): Promise<void> {
-    while (this.running.size > 0) await Promise.allSettled([...this.running]);
-  }
-
   /**
    * Shutdown: no new copies, and the ones in flight are ended rather than waited for — their clients
    * have their answers, and a shadow stream of a slow model would hold the shutdown for its whole
@@ -110,7 +105,7 @@ export class ShadowMirror {
     this.closed = true;
     const ended = this.calls.size;
     for (const call of this.calls) call.abort(new Error('gateway shutting down'));
-    await this.drain();
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
     return ended;
   }
 
