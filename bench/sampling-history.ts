@@ -76,12 +76,14 @@ export function meanInterval(values: readonly number[]): { mean: number; low: nu
 }
 
 /**
- * The 97.5th percentile of Student's t with `df` degrees of freedom, from the standard table (to
- * three decimals) up to 30, then the normal's 1.960 — within 2 % of the exact value beyond 30.
+ * The 97.5th percentile of Student's t with `df` degrees of freedom: the standard table (to three
+ * decimals) up to 30, then the first term of its expansion around the normal's 1.960,
+ * z + (z³ + z) / 4df — within 0.2 % of the exact value from 31 on (2.037 for 2.040 at 31).
  */
 export function studentT975(df: number): number {
   if (!Number.isInteger(df) || df < 1) throw new RangeError(`degrees of freedom must be a positive integer, got ${df}`);
-  return T975[df - 1] ?? 1.96;
+  const z = 1.959964;
+  return T975[df - 1] ?? z + (z ** 3 + z) / (4 * df);
 }
 
 const T975 = [
