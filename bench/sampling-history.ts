@@ -4,6 +4,7 @@
 // pooled: their mean cost and its 95 % interval, which narrows as runs accumulate.
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { mean as meanOf, normalQuantile } from '../src/eval/stats.js';
 
 export interface SamplingRun {
   at: string;
@@ -67,8 +68,7 @@ export function pool(runs: readonly SamplingRun[], run: SamplingRun): PooledCost
 /** Mean and two-sided 95 % interval by Student's t: for a handful of runs, where a bootstrap's interval is too narrow. */
 export function meanInterval(values: readonly number[]): { mean: number; low: number; high: number } {
   const n = values.length;
-  if (n === 0) return { mean: NaN, low: NaN, high: NaN };
-  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const mean = meanOf(values);
   if (n < 2) return { mean, low: NaN, high: NaN };
   const variance = values.reduce((sum, v) => sum + (v - mean) ** 2, 0) / (n - 1);
   const half = studentT975(n - 1) * Math.sqrt(variance / n);
@@ -82,10 +82,10 @@ export function meanInterval(values: readonly number[]): { mean: number; low: nu
  */
 export function studentT975(df: number): number {
   if (!Number.isInteger(df) || df < 1) throw new RangeError(`degrees of freedom must be a positive integer, got ${df}`);
-  const z = 1.959964;
-  return T975[df - 1] ?? z + (z ** 3 + z) / (4 * df);
+  return T975[df - 1] ?? Z975 + (Z975 ** 3 + Z975) / (4 * df);
 }
 
+const Z975 = normalQuantile(0.975);
 const T975 = [
   12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08,
   2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
